@@ -1,0 +1,1 @@
+//! cadrl-rewards: native CadQuery execution, geometry, metrics and rewards.

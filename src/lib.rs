@@ -1,0 +1,2 @@
+//! cadrl: the pipeline, recipes, data and CLI.
+pub use cadrl_rewards as rewards;

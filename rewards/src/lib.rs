@@ -1,1 +1,4 @@
 //! cadrl-rewards: native CadQuery execution, geometry, metrics and rewards.
+pub mod geom;
+pub mod cq;
+pub mod exec;

@@ -1,0 +1,430 @@
+//! CadQuery's object model, as far as the interpreter needs it: workplanes with a
+//! plane, a stack of objects, a parent and a shared modelling context; edges and
+//! wires in world coordinates; faces built from pending wires and extruded.
+//!
+//! Names and behaviour follow `cadquery/cq.py` (2.x): `add` mutates and returns the
+//! same workplane, pending edges and wires live in the context shared by every
+//! workplane derived from one `cq.Workplane(...)` call, `extrude` pops *all* pending
+//! wires of that context and fuses with the first solid found on the stack or in the
+//! parent chain.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::geom::{Frame, Loop, P2, Prism, Profile, Seg, Solid, V3, p2};
+
+/// A failure while running a program, before it is turned into an outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fail {
+    /// What Python/CadQuery would raise.
+    Exec(String),
+    /// Valid CadQuery that this interpreter does not model.
+    Unsupported(String),
+}
+
+pub type R<T> = Result<T, Fail>;
+
+pub fn exec<T>(msg: impl Into<String>) -> R<T> {
+    Err(Fail::Exec(msg.into()))
+}
+pub fn unsupported<T>(msg: impl Into<String>) -> R<T> {
+    Err(Fail::Unsupported(msg.into()))
+}
+
+/// An edge in world coordinates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Edge {
+    Line { a: V3, b: V3 },
+    Arc { a: V3, m: V3, b: V3 },
+}
+
+impl Edge {
+    pub fn start(&self) -> V3 {
+        match *self {
+            Edge::Line { a, .. } | Edge::Arc { a, .. } => a,
+        }
+    }
+    pub fn end(&self) -> V3 {
+        match *self {
+            Edge::Line { b, .. } | Edge::Arc { b, .. } => b,
+        }
+    }
+}
+
+/// A wire in world coordinates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Wire {
+    Circle { c: V3, r: f64, n: V3 },
+    Edges(Vec<Edge>),
+}
+
+#[derive(Clone, Debug)]
+pub enum Obj {
+    Point(V3),
+    Edge(Edge),
+    Wire(Rc<Wire>),
+    Shape(Rc<Solid>),
+}
+
+impl Obj {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Obj::Point(_) => "Vector",
+            Obj::Edge(_) => "Edge",
+            Obj::Wire(_) => "Wire",
+            Obj::Shape(_) => "Compound",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Ctx {
+    pub pending_edges: Vec<Edge>,
+    pub pending_wires: Vec<Rc<Wire>>,
+    /// Local coordinates of the first point of the pending edges.
+    pub first_point: Option<V3>,
+}
+
+#[derive(Debug)]
+pub struct Wp {
+    pub plane: Frame,
+    pub objects: RefCell<Vec<Obj>>,
+    pub parent: Option<Rc<Wp>>,
+    pub ctx: Rc<RefCell<Ctx>>,
+}
+
+/// Tolerance for coincident points, relative to the model size.
+const TOL: f64 = 1e-7;
+
+impl Wp {
+    pub fn root(plane: Frame, obj: Option<Obj>) -> Rc<Wp> {
+        Rc::new(Wp {
+            plane,
+            objects: RefCell::new(obj.into_iter().collect()),
+            parent: None,
+            ctx: Rc::new(RefCell::new(Ctx::default())),
+        })
+    }
+
+    pub fn new_object(self: &Rc<Self>, objects: Vec<Obj>) -> Rc<Wp> {
+        Rc::new(Wp { plane: self.plane, objects: RefCell::new(objects), parent: Some(self.clone()), ctx: self.ctx.clone() })
+    }
+
+    pub fn to_world(&self, x: f64, y: f64, z: f64) -> V3 {
+        self.plane.to_world(x, y, z)
+    }
+
+    /// `_findFromPoint`: end of the last edge, the last point, or the plane origin.
+    pub fn from_point(&self) -> R<V3> {
+        match self.objects.borrow().last() {
+            None => Ok(self.plane.origin),
+            Some(Obj::Edge(e)) => Ok(e.end()),
+            Some(Obj::Point(p)) => Ok(*p),
+            Some(o) => exec(format!("ValueError: Cannot convert object type {} to vector.", o.type_name())),
+        }
+    }
+
+    fn add_pending_edge(&self, e: Edge) {
+        let mut ctx = self.ctx.borrow_mut();
+        ctx.pending_edges.push(e);
+        if ctx.first_point.is_none() {
+            ctx.first_point = Some(self.plane.to_local(e.start()));
+        }
+    }
+
+    pub fn line_to(self: &Rc<Self>, x: f64, y: f64, construction: bool) -> R<Rc<Wp>> {
+        let a = self.from_point()?;
+        let b = self.to_world(x, y, 0.0);
+        let e = make_line(a, b)?;
+        if !construction {
+            self.add_pending_edge(e);
+        }
+        Ok(self.new_object(vec![Obj::Edge(e)]))
+    }
+
+    pub fn three_point_arc(self: &Rc<Self>, p1: V3, p2: V3, construction: bool) -> R<Rc<Wp>> {
+        let a = self.from_point()?;
+        let m = self.to_world(p1.x, p1.y, p1.z);
+        let b = self.to_world(p2.x, p2.y, p2.z);
+        check_finite(&[a, m, b])?;
+        let scale = (m - a).norm().max((b - a).norm());
+        let cr = (m - a).cross(b - a).norm();
+        if !(cr > 1e-9 * scale * scale) {
+            return exec("StdFail_NotDone: threePointArc points are collinear or coincident (GC_MakeArcOfCircle)");
+        }
+        let e = Edge::Arc { a, m, b };
+        if !construction {
+            self.add_pending_edge(e);
+        }
+        Ok(self.new_object(vec![Obj::Edge(e)]))
+    }
+
+    pub fn close(self: &Rc<Self>) -> R<Rc<Wp>> {
+        let end_world = self.from_point()?;
+        let end = self.plane.to_local(end_world);
+        let first = self.ctx.borrow().first_point;
+        let Some(start) = first else {
+            return exec("ValueError: No start point specified - cannot close");
+        };
+        let mut cur = self.clone();
+        if (end - start).norm() > 1e-6 {
+            // polyline([endPoint, startPoint]) in local coordinates
+            let e = make_line(self.to_world(end.x, end.y, end.z), self.to_world(start.x, start.y, start.z))?;
+            self.add_pending_edge(e);
+            cur = self.new_object(vec![Obj::Edge(e)]);
+        }
+        self.ctx.borrow_mut().first_point = None;
+        cur.wire(false)
+    }
+
+    pub fn wire(self: &Rc<Self>, construction: bool) -> R<Rc<Wp>> {
+        let edges = std::mem::take(&mut self.ctx.borrow_mut().pending_edges);
+        if edges.is_empty() {
+            return Ok(self.clone());
+        }
+        for pair in edges.windows(2) {
+            let gap = (pair[0].end() - pair[1].start()).norm();
+            if gap > TOL * (1.0 + pair[0].end().norm()) {
+                return unsupported("wire from edges that are not connected end to start");
+            }
+        }
+        let w = Rc::new(Wire::Edges(edges));
+        if !construction {
+            self.ctx.borrow_mut().pending_wires.push(w.clone());
+        }
+        let mut others: Vec<Obj> = self.objects.borrow().iter().filter(|o| !matches!(o, Obj::Edge(_))).cloned().collect();
+        others.push(Obj::Wire(w));
+        Ok(self.new_object(others))
+    }
+
+    /// Points that `eachpoint` places shapes at, in world coordinates.
+    pub fn each_point(&self) -> R<Vec<V3>> {
+        let objs = self.objects.borrow();
+        if objs.is_empty() {
+            return Ok(vec![self.plane.origin]);
+        }
+        objs.iter()
+            .map(|o| match o {
+                Obj::Point(p) => Ok(*p),
+                other => unsupported(format!("placing a shape at the centre of a {}", other.type_name())),
+            })
+            .collect()
+    }
+
+    /// Add pending wires built by `make(local centre)` at every stack point.
+    pub fn each_wire(self: &Rc<Self>, construction: bool, make: impl Fn(V3) -> R<Wire>) -> R<Rc<Wp>> {
+        let mut out = Vec::new();
+        for p in self.each_point()? {
+            let w = Rc::new(make(p)?);
+            if !construction {
+                self.ctx.borrow_mut().pending_wires.push(w.clone());
+            }
+            out.push(Obj::Wire(w));
+        }
+        Ok(self.new_object(out))
+    }
+
+    /// `_findType((Solid,), searchStack=True, searchParents=True)`.
+    pub fn find_solid(&self) -> Option<Solid> {
+        let shapes: Vec<Solid> = self
+            .objects
+            .borrow()
+            .iter()
+            .filter_map(|o| if let Obj::Shape(s) = o { Some((**s).clone()) } else { None })
+            .collect();
+        if !shapes.is_empty() {
+            return Some(Solid::union(shapes));
+        }
+        self.parent.as_ref().and_then(|p| p.find_solid())
+    }
+
+    /// Solid shapes on this workplane's stack only (`solids().vals()` / `vals()`).
+    pub fn stack_solids(&self) -> Vec<Solid> {
+        self.objects.borrow().iter().filter_map(|o| if let Obj::Shape(s) = o { Some((**s).clone()) } else { None }).collect()
+    }
+
+    /// Faces from the context's pending wires (`_getFaces` + `wiresToFaces`), as
+    /// profiles in this workplane's frame at height `h` along its normal.
+    pub fn pop_faces(&self) -> R<(Profile, f64)> {
+        if self.objects.borrow().iter().any(|o| matches!(o, Obj::Shape(_))) {
+            // _getFaces would collect the faces of compounds on the stack instead.
+            return unsupported("extruding with a solid on the workplane's stack");
+        }
+        let wires = std::mem::take(&mut self.ctx.borrow_mut().pending_wires);
+        if wires.is_empty() {
+            return exec("ValueError: No pending wires present");
+        }
+        wires_to_profile(&self.plane, &wires)
+    }
+}
+
+pub fn check_finite(pts: &[V3]) -> R<()> {
+    if pts.iter().all(|p| p.is_finite()) { Ok(()) } else { exec("Standard_ConstructionError: non-finite coordinate") }
+}
+
+pub fn make_line(a: V3, b: V3) -> R<Edge> {
+    check_finite(&[a, b])?;
+    if (b - a).norm() <= TOL * (1.0 + a.norm()) {
+        return exec("ValueError: zero-length line (BRepBuilderAPI_MakeEdge: command not done)");
+    }
+    Ok(Edge::Line { a, b })
+}
+
+fn wires_to_profile(frame: &Frame, wires: &[Rc<Wire>]) -> R<(Profile, f64)> {
+    // Local coordinates in the workplane frame; all points must share one height.
+    let mut heights = Vec::new();
+    let mut loops = Vec::new();
+    let mut scale: f64 = 0.0;
+    for w in wires {
+        match &**w {
+            Wire::Circle { c, r, n } => {
+                if frame.z.cross(*n).norm() > 1e-9 {
+                    return unsupported("extruding a circle that does not lie in the workplane's plane");
+                }
+                let l = frame.to_local(*c);
+                heights.push(l.z);
+                scale = scale.max(l.x.abs()).max(l.y.abs()).max(*r);
+                loops.push(Loop::Circle { c: p2(l.x, l.y), r: *r });
+            }
+            Wire::Edges(edges) => {
+                let first = edges[0].start();
+                let last = edges[edges.len() - 1].end();
+                if (first - last).norm() > TOL * (1.0 + first.norm()) {
+                    return exec("ValueError: Cannot build face(s): wire is not closed");
+                }
+                let mut segs = Vec::with_capacity(edges.len());
+                for (i, e) in edges.iter().enumerate() {
+                    let loc = |p: V3| {
+                        let l = frame.to_local(p);
+                        (p2(l.x, l.y), l.z)
+                    };
+                    // snap the closing end point exactly onto the loop start
+                    let end = if i + 1 == edges.len() { first } else { e.end() };
+                    let (a, za) = loc(e.start());
+                    let (b, zb) = loc(end);
+                    heights.push(za);
+                    heights.push(zb);
+                    scale = scale.max(a.x.abs()).max(a.y.abs());
+                    match *e {
+                        Edge::Line { .. } => segs.push(Seg::Line { a, b }),
+                        Edge::Arc { m, .. } => {
+                            let (mm, zm) = loc(m);
+                            heights.push(zm);
+                            match Seg::arc3(a, mm, b) {
+                                Some(s) => segs.push(s),
+                                None => return exec("StdFail_NotDone: degenerate arc"),
+                            }
+                        }
+                    }
+                }
+                loops.push(Loop::Path(segs));
+            }
+        }
+    }
+    let h0 = heights[0];
+    let tol = 1e-7 * (1.0 + scale);
+    if heights.iter().any(|h| (h - h0).abs() > tol) {
+        // Coplanar wires in a plane not parallel to the workplane, or non-planar wires.
+        return unsupported("wires that do not lie in a plane parallel to the workplane");
+    }
+    validate_loops(&loops, scale)?;
+    Ok((Profile::new(loops), h0))
+}
+
+fn validate_loops(loops: &[Loop], scale: f64) -> R<()> {
+    let tol = 1e-9 * (1.0 + scale);
+    for l in loops {
+        let area = l.signed_area();
+        if !area.is_finite() {
+            return exec("Standard_ConstructionError: non-finite profile");
+        }
+        if area.abs() <= 1e-12 * (1.0 + scale * scale) {
+            return exec("ValueError: zero-area profile cannot be extruded");
+        }
+        if let Loop::Path(segs) = l {
+            let n = segs.len();
+            for i in 0..n {
+                for j in i + 1..n {
+                    // Adjacent edges meet at their shared end point; spikes that fold back
+                    // on themselves and loops touching themselves at a vertex are fine
+                    // (zero area, and OCCT builds a valid face from them).
+                    let adjacent = j == i + 1 || (i == 0 && j == n - 1);
+                    let hit = !adjacent && crate::geom::profile::segs_cross(&segs[i], &segs[j], tol);
+                    if hit {
+                        return exec("self-intersecting wire: OCCT builds an invalid face from it");
+                    }
+                }
+            }
+        }
+    }
+    for i in 0..loops.len() {
+        for j in i + 1..loops.len() {
+            if loops_cross(&loops[i], &loops[j], tol) {
+                return unsupported("loops of one sketch that cross each other");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn loop_segs(l: &Loop) -> Vec<Seg> {
+    match *l {
+        Loop::Path(ref s) => s.clone(),
+        Loop::Circle { c, r } => {
+            // two half circles
+            let a = c + p2(r, 0.0);
+            let b = c + p2(-r, 0.0);
+            let mut v = Vec::new();
+            if let Some(s) = Seg::arc3(a, c + p2(0.0, r), b) {
+                v.push(s);
+            }
+            if let Some(s) = Seg::arc3(b, c + p2(0.0, -r), a) {
+                v.push(s);
+            }
+            v
+        }
+    }
+}
+
+fn loops_cross(a: &Loop, b: &Loop, tol: f64) -> bool {
+    let (sa, sb) = (loop_segs(a), loop_segs(b));
+    for s in &sa {
+        for t in &sb {
+            if crate::geom::profile::segs_cross(s, t, tol) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The prism of a profile at height `h` extruded by `d` (both ways when `both`).
+pub fn extrude_prism(frame: &Frame, profile: Profile, h: f64, d: f64, both: bool) -> R<Solid> {
+    if !d.is_finite() {
+        return exec("Standard_ConstructionError: non-finite extrude distance");
+    }
+    if d.abs() <= 1e-12 {
+        return exec("Standard_ConstructionError: extrude distance is zero (BRepPrimAPI_MakePrism)");
+    }
+    let (w0, w1) = if both { (h - d.abs(), h + d.abs()) } else { (h.min(h + d), h.max(h + d)) };
+    Ok(Solid::from_prism(Prism::new(*frame, profile, w0, w1)))
+}
+
+/// Pieces of a 2D point tuple or vector.
+pub fn local_point(v: &[f64]) -> R<V3> {
+    match *v {
+        [x, y] => Ok(V3 { x, y, z: 0.0 }),
+        [x, y, z] => Ok(V3 { x, y, z }),
+        _ => exec(format!("TypeError: expected a 2- or 3-tuple of numbers, got {} values", v.len())),
+    }
+}
+
+pub fn polygon_wire(frame: &Frame, center: V3, pts: &[P2]) -> R<Wire> {
+    let c = frame.to_local(center);
+    let mut edges = Vec::new();
+    for i in 0..pts.len() {
+        let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
+        edges.push(make_line(frame.to_world(c.x + a.x, c.y + a.y, c.z), frame.to_world(c.x + b.x, c.y + b.y, c.z))?);
+    }
+    Ok(Wire::Edges(edges))
+}

@@ -1,0 +1,154 @@
+//! Executing generated programs: the [`Outcome`] of a program and the [`Executor`]
+//! trait, with the native executor (parse + interpret in Rust, no Python).
+//!
+//! Broken input is not an error: every program ends in exactly one outcome. `Err`
+//! is kept for infrastructure failures (a dead worker pool, say) in executors that
+//! have infrastructure.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::cq::interp::{RunError, run};
+use crate::cq::parse::{ParseFailure, needs_big_stack, parse_program};
+use crate::geom::{Node, Solid};
+
+/// Where and why a program failed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Diag {
+    pub message: String,
+    pub line: Option<u32>,
+    pub col: Option<u32>,
+}
+
+/// What running one program gave.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// The result variable holds this solid (non-empty).
+    Valid(Arc<Solid>),
+    /// The program is not valid Python.
+    SyntaxError(Diag),
+    /// Valid Python that fails when run (what CadQuery would raise), or whose
+    /// result is empty or not a solid.
+    ExecError(Diag),
+    /// Valid Python using constructs this executor does not model.
+    Unsupported { construct: String, line: Option<u32> },
+}
+
+impl Outcome {
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Outcome::Valid(_))
+    }
+    pub fn solid(&self) -> Option<&Arc<Solid>> {
+        match self {
+            Outcome::Valid(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// `valid`, `syntax_error`, `exec_error` or `unsupported`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Valid(_) => "valid",
+            Outcome::SyntaxError(_) => "syntax_error",
+            Outcome::ExecError(_) => "exec_error",
+            Outcome::Unsupported { .. } => "unsupported",
+        }
+    }
+    /// A short one-line reason, e.g. `exec_error: line 3: NameError: name 'x' is not defined`.
+    pub fn reason(&self) -> Option<String> {
+        let at = |line: Option<u32>| line.map(|l| format!("line {l}: ")).unwrap_or_default();
+        match self {
+            Outcome::Valid(_) => None,
+            Outcome::SyntaxError(d) | Outcome::ExecError(d) => Some(format!("{}: {}{}", self.kind(), at(d.line), d.message)),
+            Outcome::Unsupported { construct, line } => Some(format!("unsupported: {}{construct}", at(*line))),
+        }
+    }
+}
+
+/// Runs batches of untrusted programs.
+pub trait Executor: Send + Sync {
+    fn name(&self) -> &str;
+    /// One outcome per program, in order.
+    fn execute(&self, programs: &[&str]) -> Vec<Outcome>;
+}
+
+/// Parse and interpret in-process, in parallel; no Python.
+#[derive(Clone, Debug)]
+pub struct NativeExecutor {
+    /// Name of the variable holding the result (`solid` in GenCAD-Code, `r` in
+    /// CAD-Recode / cadrille programs).
+    pub var: String,
+}
+
+impl Default for NativeExecutor {
+    fn default() -> Self {
+        NativeExecutor { var: "solid".into() }
+    }
+}
+
+impl NativeExecutor {
+    pub fn new(var: impl Into<String>) -> Self {
+        NativeExecutor { var: var.into() }
+    }
+}
+
+impl Executor for NativeExecutor {
+    fn name(&self) -> &str {
+        "native"
+    }
+    fn execute(&self, programs: &[&str]) -> Vec<Outcome> {
+        programs.par_iter().map(|p| execute_native(p, &self.var)).collect()
+    }
+}
+
+/// Run one program natively.
+pub fn execute_native(src: &str, var: &str) -> Outcome {
+    if needs_big_stack(src) {
+        let (src, var) = (src.to_owned(), var.to_owned());
+        let spawned = std::thread::Builder::new().stack_size(1 << 30).spawn(move || guarded(&src, &var));
+        return match spawned.map(|h| h.join()) {
+            Ok(Ok(o)) => o,
+            _ => Outcome::Unsupported { construct: "program too large or deep for the native executor".into(), line: None },
+        };
+    }
+    guarded(src, var)
+}
+
+fn guarded(src: &str, var: &str) -> Outcome {
+    match std::panic::catch_unwind(|| execute_inner(src, var)) {
+        Ok(o) => o,
+        Err(_) => Outcome::Unsupported { construct: "internal error in the native interpreter".into(), line: None },
+    }
+}
+
+fn execute_inner(src: &str, var: &str) -> Outcome {
+    let prog = match parse_program(src) {
+        Ok(p) => p,
+        Err(ParseFailure::Syntax { message, pos }) => {
+            return Outcome::SyntaxError(Diag { message, line: Some(pos.line), col: Some(pos.col) });
+        }
+        Err(ParseFailure::Unsupported { construct, pos }) => {
+            return Outcome::Unsupported { construct, line: (pos.line > 0).then_some(pos.line) };
+        }
+    };
+    match run(&prog, var) {
+        Ok(solid) => {
+            if may_be_empty(&solid.root) && !(crate::geom::volume(&solid) > 0.0) {
+                return Outcome::ExecError(Diag { message: "the result is an empty solid".into(), line: None, col: None });
+            }
+            Outcome::Valid(Arc::new(solid))
+        }
+        Err(RunError::Exec { message, pos }) => Outcome::ExecError(Diag { message, line: Some(pos.line), col: Some(pos.col) }),
+        Err(RunError::Unsupported { construct, pos }) => Outcome::Unsupported { construct, line: Some(pos.line) },
+    }
+}
+
+/// Unions of prisms with positive area and height are never empty; differences
+/// and intersections may be.
+fn may_be_empty(n: &Node) -> bool {
+    match n {
+        Node::Prism(_) => false,
+        Node::Union(v) => v.iter().all(may_be_empty),
+        Node::Diff(..) | Node::Inter(..) => true,
+    }
+}

@@ -1,0 +1,11 @@
+//! Exact geometry of extruded-profile CSG: profiles, prisms, solids, integrals.
+
+pub mod integrate;
+pub mod profile;
+pub mod solid;
+pub mod vec;
+
+pub use integrate::{MassProps, Overlap, mass_props, overlap, volume};
+pub use profile::{Loop, Profile, Seg};
+pub use solid::{Node, Prism, Solid, Workspace};
+pub use vec::{Aabb, Frame, P2, V3, p2, v3};

@@ -1,0 +1,358 @@
+//! Planar profiles: closed loops of lines, circular arcs and full circles, in the
+//! 2D coordinates of a sketch plane. A profile is the region enclosed by its loops
+//! under the even-odd rule, which is what CadQuery/OCCT build from properly nested
+//! wires (outer boundary, holes, islands in holes).
+//!
+//! An arc is stored by its chord end points plus its circle; the region of a loop with
+//! arcs is the chord polygon XOR the circular segments between each chord and its arc,
+//! which makes point membership exact without angles.
+
+use super::vec::{P2, p2};
+
+/// One edge of a loop.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Seg {
+    Line { a: P2, b: P2 },
+    /// Circular arc from `a` to `b` through the side of the chord that holds `mid`.
+    Arc { a: P2, b: P2, mid: P2, c: P2, r: f64 },
+}
+
+impl Seg {
+    /// Arc through three points, `None` if they are (nearly) collinear or coincident.
+    pub fn arc3(a: P2, m: P2, b: P2) -> Option<Seg> {
+        let d = 2.0 * ((m - a).cross(b - a));
+        let scale = (m - a).norm().max((b - a).norm()).max((b - m).norm());
+        if !(d.abs() > 1e-9 * scale * scale) || a.dist(b) <= 1e-12 * scale {
+            return None;
+        }
+        let (am, ab) = (m - a, b - a);
+        let (lm, lb) = (am.dot(am), ab.dot(ab));
+        let c = a + p2((ab.y * lm - am.y * lb) / d, (am.x * lb - ab.x * lm) / d);
+        let r = c.dist(a);
+        r.is_finite().then_some(Seg::Arc { a, b, mid: m, c, r })
+    }
+    pub fn start(&self) -> P2 {
+        match *self {
+            Seg::Line { a, .. } | Seg::Arc { a, .. } => a,
+        }
+    }
+    pub fn end(&self) -> P2 {
+        match *self {
+            Seg::Line { b, .. } | Seg::Arc { b, .. } => b,
+        }
+    }
+    /// Whether a point known to lie on the arc's circle lies on the arc itself.
+    fn on_arc(a: P2, b: P2, mid: P2, q: P2) -> bool {
+        let chord = b - a;
+        let side_mid = chord.cross(mid - a);
+        let side_q = chord.cross(q - a);
+        side_q * side_mid >= 0.0 || q.dist(a) < 1e-12 || q.dist(b) < 1e-12
+    }
+    /// Length of the edge.
+    pub fn length(&self) -> f64 {
+        match *self {
+            Seg::Line { a, b } => a.dist(b),
+            Seg::Arc { r, .. } => r * self.sweep().abs(),
+        }
+    }
+    /// Signed sweep angle of an arc (counter-clockwise positive); 0 for a line.
+    pub fn sweep(&self) -> f64 {
+        match *self {
+            Seg::Line { .. } => 0.0,
+            Seg::Arc { a, b, mid, c, .. } => {
+                let ang = |p: P2| (p.y - c.y).atan2(p.x - c.x);
+                let (ta, tm, tb) = (ang(a), ang(mid), ang(b));
+                let ccw = |from: f64, to: f64| (to - from).rem_euclid(std::f64::consts::TAU);
+                if ccw(ta, tm) <= ccw(ta, tb) { ccw(ta, tb) } else { -ccw(tb, ta) }
+            }
+        }
+    }
+    /// Point at arc-length fraction `s` in [0, 1].
+    pub fn point_at(&self, s: f64) -> P2 {
+        match *self {
+            Seg::Line { a, b } => a + (b - a) * s,
+            Seg::Arc { a, c, r, .. } => {
+                let t0 = (a.y - c.y).atan2(a.x - c.x) + self.sweep() * s;
+                c + p2(t0.cos(), t0.sin()) * r
+            }
+        }
+    }
+    /// Outward-agnostic unit normal (left of the direction of travel) at fraction `s`.
+    pub fn left_normal_at(&self, s: f64) -> P2 {
+        match *self {
+            Seg::Line { a, b } => {
+                let d = b - a;
+                let n = d.norm().max(1e-300);
+                p2(-d.y / n, d.x / n)
+            }
+            Seg::Arc { c, r, .. } => {
+                let p = self.point_at(s);
+                let radial = (p - c) * (1.0 / r);
+                // left of travel: inward for ccw arcs, outward for cw arcs
+                if self.sweep() > 0.0 { radial * -1.0 } else { radial }
+            }
+        }
+    }
+}
+
+/// A closed loop.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Loop {
+    Circle { c: P2, r: f64 },
+    Path(Vec<Seg>),
+}
+
+/// Even-odd region of one or more loops in a sketch plane.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Profile {
+    pub loops: Vec<Loop>,
+    pub min: P2,
+    pub max: P2,
+}
+
+impl Loop {
+    /// Signed area (counter-clockwise positive).
+    pub fn signed_area(&self) -> f64 {
+        match self {
+            Loop::Circle { r, .. } => std::f64::consts::PI * r * r,
+            Loop::Path(segs) => {
+                // Green's theorem: a line contributes a x b / 2, an arc with centre c,
+                // radius r and signed sweep phi contributes (c x (b - a) + r^2 phi) / 2.
+                let mut area = 0.0;
+                for s in segs {
+                    area += match *s {
+                        Seg::Line { a, b } => 0.5 * a.cross(b),
+                        Seg::Arc { a, b, c, r, .. } => 0.5 * (c.cross(b - a) + r * r * s.sweep()),
+                    };
+                }
+                area
+            }
+        }
+    }
+    pub fn perimeter(&self) -> f64 {
+        match self {
+            Loop::Circle { r, .. } => std::f64::consts::TAU * r,
+            Loop::Path(segs) => segs.iter().map(Seg::length).sum(),
+        }
+    }
+    /// Even-odd parity of `q` with respect to this loop.
+    pub fn contains(&self, q: P2) -> bool {
+        match *self {
+            Loop::Circle { c, r } => (q - c).dot(q - c) < r * r,
+            Loop::Path(ref segs) => {
+                let mut inside = false;
+                for s in segs {
+                    let (a, b) = (s.start(), s.end());
+                    if (a.y > q.y) != (b.y > q.y) {
+                        let x = a.x + (q.y - a.y) * (b.x - a.x) / (b.y - a.y);
+                        if x > q.x {
+                            inside = !inside;
+                        }
+                    }
+                    if let Seg::Arc { a, b, mid, c, r } = *s {
+                        // inside the circular segment between chord and arc?
+                        if (q - c).dot(q - c) < r * r {
+                            let chord = b - a;
+                            if chord.cross(q - a) * chord.cross(mid - a) > 0.0 {
+                                inside = !inside;
+                            }
+                        }
+                    }
+                }
+                inside
+            }
+        }
+    }
+    /// Parameters `t` where the line `o + t*d` crosses the loop's edges.
+    pub fn line_crossings(&self, o: P2, d: P2, out: &mut Vec<f64>) {
+        match *self {
+            Loop::Circle { c, r } => circle_line(c, r, o, d, |_, t| out.push(t)),
+            Loop::Path(ref segs) => {
+                for s in segs {
+                    match *s {
+                        Seg::Line { a, b } => {
+                            let e = b - a;
+                            let den = d.cross(e);
+                            if den.abs() > 1e-300 {
+                                let w = a - o;
+                                let t = w.cross(e) / den;
+                                let u = w.cross(d) / den;
+                                if (0.0..=1.0).contains(&u) {
+                                    out.push(t);
+                                }
+                            }
+                        }
+                        Seg::Arc { a, b, mid, c, r } => circle_line(c, r, o, d, |q, t| {
+                            if Seg::on_arc(a, b, mid, q) {
+                                out.push(t)
+                            }
+                        }),
+                    }
+                }
+            }
+        }
+    }
+    /// Extreme coordinates of the loop along the in-plane direction `dir` (unit).
+    pub fn extremes(&self, dir: P2, out: &mut Vec<P2>) {
+        match *self {
+            Loop::Circle { c, r } => {
+                out.push(c + dir * r);
+                out.push(c + dir * -r);
+            }
+            Loop::Path(ref segs) => {
+                for s in segs {
+                    out.push(s.start());
+                    if let Seg::Arc { a, b, mid, c, r } = *s {
+                        for q in [c + dir * r, c + dir * -r] {
+                            if Seg::on_arc(a, b, mid, q) {
+                                out.push(q);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn circle_line(c: P2, r: f64, o: P2, d: P2, mut f: impl FnMut(P2, f64)) {
+    let dd = d.dot(d);
+    if dd <= 1e-300 {
+        return;
+    }
+    let w = o - c;
+    let b = w.dot(d) / dd;
+    let cc = (w.dot(w) - r * r) / dd;
+    let disc = b * b - cc;
+    if disc < 0.0 {
+        return;
+    }
+    let s = disc.sqrt();
+    for t in [-b - s, -b + s] {
+        f(o + d * t, t);
+    }
+}
+
+impl Profile {
+    pub fn new(loops: Vec<Loop>) -> Profile {
+        let mut pts = Vec::new();
+        for l in &loops {
+            l.extremes(p2(1.0, 0.0), &mut pts);
+            l.extremes(p2(0.0, 1.0), &mut pts);
+        }
+        let mut min = p2(f64::INFINITY, f64::INFINITY);
+        let mut max = p2(f64::NEG_INFINITY, f64::NEG_INFINITY);
+        for p in pts {
+            min = p2(min.x.min(p.x), min.y.min(p.y));
+            max = p2(max.x.max(p.x), max.y.max(p.y));
+        }
+        Profile { loops, min, max }
+    }
+    /// Even-odd membership.
+    pub fn contains(&self, q: P2) -> bool {
+        if q.x < self.min.x || q.x > self.max.x || q.y < self.min.y || q.y > self.max.y {
+            return false;
+        }
+        let mut inside = false;
+        for l in &self.loops {
+            if l.contains(q) {
+                inside = !inside;
+            }
+        }
+        inside
+    }
+    /// Area of the even-odd region, assuming properly nested, non-crossing loops.
+    pub fn area(&self) -> f64 {
+        // Nesting depth decides the sign: even depth adds, odd depth subtracts.
+        let mut total = 0.0;
+        for (i, l) in self.loops.iter().enumerate() {
+            let probe = loop_probe_point(l);
+            let depth = self
+                .loops
+                .iter()
+                .enumerate()
+                .filter(|(j, o)| *j != i && o.contains(probe))
+                .count();
+            let a = l.signed_area().abs();
+            total += if depth % 2 == 0 { a } else { -a };
+        }
+        total
+    }
+    pub fn perimeter(&self) -> f64 {
+        self.loops.iter().map(Loop::perimeter).sum()
+    }
+    /// Intervals `[t0, t1]` of the line `o + t*d` that lie inside the region.
+    pub fn line_intervals(&self, o: P2, d: P2, scratch: &mut Vec<f64>, out: &mut Vec<(f64, f64)>) {
+        scratch.clear();
+        for l in &self.loops {
+            l.line_crossings(o, d, scratch);
+        }
+        if scratch.len() < 2 {
+            return;
+        }
+        scratch.sort_unstable_by(f64::total_cmp);
+        let mut prev = scratch[0];
+        for i in 1..scratch.len() {
+            let t = scratch[i];
+            if t > prev {
+                let m = o + d * (0.5 * (prev + t));
+                if self.contains(m) {
+                    match out.last_mut() {
+                        Some(last) if last.1 >= prev => last.1 = t,
+                        _ => out.push((prev, t)),
+                    }
+                }
+                prev = t;
+            }
+        }
+    }
+}
+
+/// A point on a loop (used to find nesting depth).
+pub fn loop_probe_point(l: &Loop) -> P2 {
+    match l {
+        Loop::Circle { c, r } => *c + p2(*r, 0.0),
+        Loop::Path(segs) => segs.first().map(|s| s.point_at(0.5)).unwrap_or_default(),
+    }
+}
+
+/// Whether two edges intersect at a point that is not a shared end point.
+pub fn segs_cross(s: &Seg, t: &Seg, tol: f64) -> bool {
+    let mut hits = Vec::new();
+    seg_seg_points(s, t, &mut hits);
+    let ends = [s.start(), s.end(), t.start(), t.end()];
+    hits.iter().any(|h| ends.iter().all(|e| e.dist(*h) > tol))
+}
+
+fn seg_seg_points(s: &Seg, t: &Seg, out: &mut Vec<P2>) {
+    // Parametrise `s` as a line/circle and test the other against it.
+    match (*s, *t) {
+        (Seg::Line { a, b }, other) | (other, Seg::Line { a, b }) => {
+            let d = b - a;
+            let l = Loop::Path(vec![other]);
+            let mut ts = Vec::new();
+            l.line_crossings(a, d, &mut ts);
+            for tt in ts {
+                if (0.0..=1.0).contains(&tt) {
+                    out.push(a + d * tt);
+                }
+            }
+        }
+        (Seg::Arc { a: a1, b: b1, mid: m1, c: c1, r: r1 }, Seg::Arc { a: a2, b: b2, mid: m2, c: c2, r: r2 }) => {
+            let dc = c2 - c1;
+            let dist = dc.norm();
+            if dist < 1e-300 || dist > r1 + r2 || dist < (r1 - r2).abs() {
+                return;
+            }
+            let x = (dist * dist + r1 * r1 - r2 * r2) / (2.0 * dist);
+            let h = (r1 * r1 - x * x).max(0.0).sqrt();
+            let base = c1 + dc * (x / dist);
+            let perp = p2(-dc.y / dist, dc.x / dist);
+            for q in [base + perp * h, base + perp * -h] {
+                if Seg::on_arc(a1, b1, m1, q) && Seg::on_arc(a2, b2, m2, q) {
+                    out.push(q);
+                }
+            }
+        }
+    }
+}

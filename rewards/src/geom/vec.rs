@@ -1,0 +1,194 @@
+//! Small fixed-size vector types and the orthonormal frame of a sketch plane.
+
+use std::ops::{Add, Mul, Neg, Sub};
+
+/// A point or direction in 3D (world or local coordinates).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct V3 {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+}
+
+/// A point or direction in a sketch plane.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct P2 {
+    pub x: f64,
+    pub y: f64,
+}
+
+pub const fn v3(x: f64, y: f64, z: f64) -> V3 {
+    V3 { x, y, z }
+}
+
+pub const fn p2(x: f64, y: f64) -> P2 {
+    P2 { x, y }
+}
+
+impl V3 {
+    pub fn dot(self, o: V3) -> f64 {
+        self.x * o.x + self.y * o.y + self.z * o.z
+    }
+    pub fn cross(self, o: V3) -> V3 {
+        v3(
+            self.y * o.z - self.z * o.y,
+            self.z * o.x - self.x * o.z,
+            self.x * o.y - self.y * o.x,
+        )
+    }
+    pub fn norm(self) -> f64 {
+        self.dot(self).sqrt()
+    }
+    /// Unit vector, or `None` for a (near) zero vector.
+    pub fn normalized(self) -> Option<V3> {
+        let n = self.norm();
+        (n > 1e-300 && n.is_finite()).then(|| self * (1.0 / n))
+    }
+    pub fn get(self, axis: usize) -> f64 {
+        match axis {
+            0 => self.x,
+            1 => self.y,
+            _ => self.z,
+        }
+    }
+    pub fn is_finite(self) -> bool {
+        self.x.is_finite() && self.y.is_finite() && self.z.is_finite()
+    }
+    pub fn min(self, o: V3) -> V3 {
+        v3(self.x.min(o.x), self.y.min(o.y), self.z.min(o.z))
+    }
+    pub fn max(self, o: V3) -> V3 {
+        v3(self.x.max(o.x), self.y.max(o.y), self.z.max(o.z))
+    }
+}
+
+impl Add for V3 {
+    type Output = V3;
+    fn add(self, o: V3) -> V3 {
+        v3(self.x + o.x, self.y + o.y, self.z + o.z)
+    }
+}
+impl Sub for V3 {
+    type Output = V3;
+    fn sub(self, o: V3) -> V3 {
+        v3(self.x - o.x, self.y - o.y, self.z - o.z)
+    }
+}
+impl Mul<f64> for V3 {
+    type Output = V3;
+    fn mul(self, s: f64) -> V3 {
+        v3(self.x * s, self.y * s, self.z * s)
+    }
+}
+impl Neg for V3 {
+    type Output = V3;
+    fn neg(self) -> V3 {
+        v3(-self.x, -self.y, -self.z)
+    }
+}
+
+impl P2 {
+    pub fn dot(self, o: P2) -> f64 {
+        self.x * o.x + self.y * o.y
+    }
+    /// z component of the 3D cross product.
+    pub fn cross(self, o: P2) -> f64 {
+        self.x * o.y - self.y * o.x
+    }
+    pub fn norm(self) -> f64 {
+        self.dot(self).sqrt()
+    }
+    pub fn dist(self, o: P2) -> f64 {
+        (self - o).norm()
+    }
+}
+impl Add for P2 {
+    type Output = P2;
+    fn add(self, o: P2) -> P2 {
+        p2(self.x + o.x, self.y + o.y)
+    }
+}
+impl Sub for P2 {
+    type Output = P2;
+    fn sub(self, o: P2) -> P2 {
+        p2(self.x - o.x, self.y - o.y)
+    }
+}
+impl Mul<f64> for P2 {
+    type Output = P2;
+    fn mul(self, s: f64) -> P2 {
+        p2(self.x * s, self.y * s)
+    }
+}
+
+/// Axis-aligned bounding box.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Aabb {
+    pub min: V3,
+    pub max: V3,
+}
+
+impl Aabb {
+    pub const EMPTY: Aabb = Aabb {
+        min: v3(f64::INFINITY, f64::INFINITY, f64::INFINITY),
+        max: v3(f64::NEG_INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY),
+    };
+    pub fn add_point(&mut self, p: V3) {
+        self.min = self.min.min(p);
+        self.max = self.max.max(p);
+    }
+    pub fn union(self, o: Aabb) -> Aabb {
+        Aabb { min: self.min.min(o.min), max: self.max.max(o.max) }
+    }
+    pub fn intersect(self, o: Aabb) -> Aabb {
+        Aabb { min: self.min.max(o.min), max: self.max.min(o.max) }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.min.x > self.max.x || self.min.y > self.max.y || self.min.z > self.max.z
+    }
+    pub fn center(&self) -> V3 {
+        (self.min + self.max) * 0.5
+    }
+    pub fn extent(&self) -> V3 {
+        self.max - self.min
+    }
+    pub fn diagonal(&self) -> f64 {
+        self.extent().norm()
+    }
+}
+
+/// A right-handed orthonormal frame: world = origin + u*x + v*y + w*z.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Frame {
+    pub origin: V3,
+    pub x: V3,
+    pub y: V3,
+    pub z: V3,
+}
+
+impl Frame {
+    /// CadQuery's plane construction: `z` is the normalised normal, `x` is `x_dir`
+    /// made perpendicular to it (as OCCT's `gp_Ax3` does), `y = z x x`.
+    /// Returns `None` when the normal is zero or parallel to `x_dir`.
+    pub fn from_origin_x_normal(origin: V3, x_dir: V3, normal: V3) -> Option<Frame> {
+        let z = normal.normalized()?;
+        let xd = x_dir.normalized()?;
+        // gp_Ax3(P, N, Vx): XDir = N ^ (Vx ^ N)
+        let x = z.cross(xd.cross(z)).normalized()?;
+        if xd.cross(z).norm() <= 1e-12 {
+            return None;
+        }
+        let y = z.cross(x);
+        Some(Frame { origin, x, y, z })
+    }
+    pub fn to_world(&self, u: f64, v: f64, w: f64) -> V3 {
+        self.origin + self.x * u + self.y * v + self.z * w
+    }
+    pub fn to_local(&self, p: V3) -> V3 {
+        let d = p - self.origin;
+        v3(d.dot(self.x), d.dot(self.y), d.dot(self.z))
+    }
+    pub fn dir_to_local(&self, d: V3) -> V3 {
+        v3(d.dot(self.x), d.dot(self.y), d.dot(self.z))
+    }
+}

@@ -1,2 +1,8 @@
 //! cadrl: the pipeline, recipes, data and CLI.
+//!
+//! The geometry, execution and rewards live in `cadrl-rewards` (re-exported as
+//! [`rewards`]); this crate holds what joins them: the command line for now.
+
 pub use cadrl_rewards as rewards;
+
+pub mod cli;

@@ -1,1 +1,30 @@
-fn main() {}
+//! The `cadrl` command line.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cadrl", version, about = "Train vision-language models to write CadQuery code, with geometric rewards and DPO")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Score candidate programs against references (JSON lines in, JSON lines out).
+    Score(cadrl::cli::score::ScoreArgs),
+    /// Render a CadQuery program in the GenCAD-Code image style.
+    Render(cadrl::cli::render::RenderArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let res = match cli.cmd {
+        Cmd::Score(a) => cadrl::cli::score::run(&a),
+        Cmd::Render(a) => cadrl::cli::render::run(&a),
+    };
+    if let Err(e) = res {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -2,3 +2,6 @@
 pub mod geom;
 pub mod cq;
 pub mod exec;
+pub mod metrics;
+pub mod reward;
+pub mod render;

@@ -2,6 +2,7 @@
 
 pub mod integrate;
 pub mod profile;
+pub mod sample;
 pub mod solid;
 pub mod vec;
 

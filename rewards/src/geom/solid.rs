@@ -339,11 +339,17 @@ pub fn intersect_into(a: &[(f64, f64)], b: &[(f64, f64)], out: &mut Intervals) {
     while i < a.len() && j < b.len() {
         let lo = a[i].0.max(b[j].0);
         let hi = a[i].1.min(b[j].1);
-        if hi > lo {
+        if hi > lo + sliver(lo) {
             out.push((lo, hi));
         }
         if a[i].1 < b[j].1 { i += 1 } else { j += 1 }
     }
+}
+
+/// Pieces shorter than this (relative to the ray parameter) are rounding slivers
+/// left where a tool's face coincides with the base's face, not material.
+fn sliver(t: f64) -> f64 {
+    1e-9 * (1.0 + t.abs())
 }
 
 /// `a` minus `b` for sorted disjoint interval lists.
@@ -356,13 +362,13 @@ pub fn difference_into(a: &[(f64, f64)], b: &[(f64, f64)], out: &mut Intervals) 
         }
         let mut k = j;
         while k < b.len() && b[k].0 < hi {
-            if b[k].0 > lo {
+            if b[k].0 > lo + sliver(lo) {
                 out.push((lo, b[k].0));
             }
             lo = lo.max(b[k].1);
             k += 1;
         }
-        if hi > lo {
+        if hi > lo + sliver(lo) {
             out.push((lo, hi));
         }
     }

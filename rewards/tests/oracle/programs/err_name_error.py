@@ -1,0 +1,6 @@
+# NameError: a loop variable that was never defined is added to the sketch
+import cadquery as cq
+wp_sketch0 = cq.Workplane(cq.Plane(cq.Vector(0.0, 0.0, 0.0), cq.Vector(1.0, 0.0, 0.0), cq.Vector(0.0, 0.0, 1.0)))
+loop0=wp_sketch0.moveTo(0.0, 0.0).lineTo(1.0, 0.0).lineTo(1.0, 1.0).lineTo(0.0, 1.0).close()
+solid0=wp_sketch0.add(loop0).add(loop1).extrude(0.5)
+solid=solid0

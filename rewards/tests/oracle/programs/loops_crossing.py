@@ -1,0 +1,7 @@
+# two loops of one sketch that cross each other (expected unsupported natively)
+import cadquery as cq
+wp_sketch0 = cq.Workplane(cq.Plane(cq.Vector(0.0, 0.0, 0.0), cq.Vector(1.0, 0.0, 0.0), cq.Vector(0.0, 0.0, 1.0)))
+loop0=wp_sketch0.moveTo(0.0, 0.0).lineTo(2.0, 0.0).lineTo(2.0, 2.0).lineTo(0.0, 2.0).close()
+loop1=wp_sketch0.moveTo(1.0, 1.0).lineTo(3.0, 1.0).lineTo(3.0, 3.0).lineTo(1.0, 3.0).close()
+solid0=wp_sketch0.add(loop0).add(loop1).extrude(0.5)
+solid=solid0

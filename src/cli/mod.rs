@@ -1,0 +1,4 @@
+//! Subcommands of the `cadrl` binary, one file each.
+
+pub mod render;
+pub mod score;

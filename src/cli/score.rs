@@ -1,0 +1,136 @@
+//! `cadrl score --pairs PAIRS.jsonl [--out OUT.jsonl] [--iou-mode M] [--var V]`.
+//!
+//! Input: one JSON object a line, `{"id", "a": candidate code, "b": reference code}`.
+//! Output: one line per input line that parses, in order:
+//! `{"id", "valid_a", "valid_b", "error_a", "error_b", "volume_a", "volume_b", "iou",
+//! "chamfer"}` with `null` where a value cannot be computed. A malformed input line is
+//! reported on stderr with its line number and skipped; the rest are still scored.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use cadrl_rewards::exec::{Outcome, execute_native};
+use cadrl_rewards::geom::mass_props;
+use cadrl_rewards::metrics::{IouMode, chamfer, iou};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(clap::Args, Debug)]
+pub struct ScoreArgs {
+    /// JSON lines with `id`, `a` (candidate code) and `b` (reference code).
+    #[arg(long)]
+    pub pairs: PathBuf,
+    /// Output JSON lines (stdout when absent).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// How shapes are placed before the IoU: in-place, bbox or inertia.
+    #[arg(long, default_value = "in-place")]
+    pub iou_mode: IouMode,
+    /// Variable holding the result in both programs.
+    #[arg(long, default_value = "solid")]
+    pub var: String,
+    /// Skip the Chamfer distance (faster).
+    #[arg(long)]
+    pub no_chamfer: bool,
+}
+
+#[derive(Deserialize)]
+struct Pair {
+    id: serde_json::Value,
+    a: String,
+    b: String,
+}
+
+/// One scored pair, as written to the output.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub id: serde_json::Value,
+    pub valid_a: bool,
+    pub valid_b: bool,
+    pub error_a: Option<String>,
+    pub error_b: Option<String>,
+    pub volume_a: Option<f64>,
+    pub volume_b: Option<f64>,
+    pub iou: Option<f64>,
+    pub chamfer: Option<f64>,
+}
+
+/// Score one pair of programs.
+pub fn score_pair(id: serde_json::Value, a: &str, b: &str, mode: IouMode, var: &str, with_chamfer: bool) -> Scored {
+    let (oa, ob) = (execute_native(a, var), execute_native(b, var));
+    let vol = |o: &Outcome| o.solid().map(|s| mass_props(s).volume);
+    let (sa, sb) = (oa.solid(), ob.solid());
+    let (iou_v, cd) = match (sa, sb) {
+        (Some(x), Some(y)) => (Some(iou(x, y, mode)), if with_chamfer { chamfer(x, y) } else { None }),
+        _ => (None, None),
+    };
+    Scored {
+        id,
+        valid_a: oa.is_valid(),
+        valid_b: ob.is_valid(),
+        error_a: oa.reason(),
+        error_b: ob.reason(),
+        volume_a: vol(&oa),
+        volume_b: vol(&ob),
+        iou: iou_v,
+        chamfer: cd,
+    }
+}
+
+pub fn run(a: &ScoreArgs) -> anyhow::Result<()> {
+    let f = std::fs::File::open(&a.pairs).with_context(|| format!("opening {}", a.pairs.display()))?;
+    let mut pairs = Vec::new();
+    let mut bad = 0usize;
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("{}:{}: unreadable line ({e}); skipped", a.pairs.display(), i + 1);
+                bad += 1;
+                continue;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Pair>(&line) {
+            Ok(p) => pairs.push(p),
+            Err(e) => {
+                eprintln!("{}:{}: malformed pair ({e}); skipped", a.pairs.display(), i + 1);
+                bad += 1;
+            }
+        }
+    }
+    let pb = ProgressBar::new(pairs.len() as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} pairs  {per_sec}  eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    if pairs.len() < 64 {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let scored: Vec<Scored> = pairs
+        .into_par_iter()
+        .map(|p| {
+            let s = score_pair(p.id, &p.a, &p.b, a.iou_mode, &a.var, !a.no_chamfer);
+            pb.inc(1);
+            s
+        })
+        .collect();
+    pb.finish_and_clear();
+    let sink: Box<dyn Write> = match &a.out {
+        Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut w = BufWriter::new(sink);
+    for s in &scored {
+        serde_json::to_writer(&mut w, s)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    if bad > 0 {
+        eprintln!("{bad} malformed line(s) skipped");
+    }
+    Ok(())
+}

@@ -108,7 +108,9 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
         kind: Kind,
     }
     let mut ps = Vec::new();
+    let mut first = Vec::new();
     for s in solids {
+        first.push(ps.len());
         for p in &s.prisms {
             for q in p.feature_points() {
                 xs.push(q.x);
@@ -128,8 +130,9 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
     let mut rows = Vec::new();
     let mut cols = Vec::new();
     let mut xb = Vec::new();
-    let mut crossings = Vec::new();
     let dir = v3(0.0, 0.0, 1.0);
+    let mut cache: Vec<RowCache> = ps.iter().map(|_| RowCache::default()).collect();
+    let mut scratch = Vec::new();
     for seg in ybreaks.windows(2) {
         let (ya, yb) = (seg[0], seg[1]);
         let pieces = ((yb - ya) / h * res.pieces).ceil().max(1.0) as usize;
@@ -139,16 +142,10 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
             // Row break points.
             xb.clear();
             xb.extend_from_slice(&xfeat);
-            for p in &ps {
-                if p.flat_z && y > p.prism.aabb.min.y && y < p.prism.aabb.max.y {
-                    let f = &p.prism.frame;
-                    let o = f.to_local(v3(0.0, y, 0.0));
-                    let d = f.dir_to_local(v3(1.0, 0.0, 0.0));
-                    crossings.clear();
-                    for l in &p.prism.profile.loops {
-                        l.line_crossings(super::vec::p2(o.x, o.y), super::vec::p2(d.x, d.y), &mut crossings);
-                    }
-                    xb.extend(crossings.iter().copied().filter(|x| *x > x0 && *x < x1));
+            for (p, c) in ps.iter().zip(cache.iter_mut()) {
+                c.fill(p.prism, p.flat_z, p.kind, y, &mut scratch);
+                if c.mode == RowMode::Zn {
+                    xb.extend(c.iv.iter().flat_map(|(a, b)| [*a, *b]).filter(|x| *x > x0 && *x < x1));
                 }
             }
             xb.sort_unstable_by(f64::total_cmp);
@@ -174,7 +171,16 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
                     let p = v3(x, y, 0.0);
                     for (i, s) in solids.iter().enumerate() {
                         if x >= s.bounds.min.x && x <= s.bounds.max.x && y >= s.bounds.min.y && y <= s.bounds.max.y {
-                            s.ray_intervals(p, dir, &mut ws, &mut ivs[i]);
+                            let base = first[i];
+                            let cache = &cache;
+                            s.eval_with(
+                                &mut |k, out| match cache[base + k].mode {
+                                    RowMode::Full => s.prisms[k].ray_intervals(p, dir, &mut scratch, out),
+                                    _ => cache[base + k].intervals(x, out),
+                                },
+                                &mut ws,
+                                &mut ivs[i],
+                            );
                         } else {
                             ivs[i].clear();
                         }
@@ -182,6 +188,77 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
                     f(x, y, wx * wy, [xa, xe, ya, yb], &ivs);
                 }
             }
+        }
+    }
+}
+
+/// A prism's intervals along z-rays of one row (fixed y), precomputed once per row;
+/// buffers are reused from row to row.
+#[derive(Default)]
+struct RowCache {
+    mode: RowMode,
+    /// Zn: x-intervals inside the profile. Xn: the lateral t-intervals.
+    iv: Intervals,
+    /// Zn: the slab in t. Xn: the slab in x.
+    range: (f64, f64),
+}
+
+#[derive(Default, Clone, Copy, PartialEq)]
+enum RowMode {
+    /// Normal along z: inside for x in `iv`, then the slab `range`.
+    Zn,
+    /// Normal along x: intervals `iv` for x inside `range`.
+    Xn,
+    /// Anything else: cast each ray.
+    #[default]
+    Full,
+}
+
+impl RowCache {
+    fn fill(&mut self, p: &super::solid::Prism, flat_z: bool, kind: Kind, y: f64, scratch: &mut Vec<f64>) {
+        self.iv.clear();
+        if y <= p.aabb.min.y || y >= p.aabb.max.y {
+            self.mode = RowMode::Zn;
+            self.range = (0.0, 0.0);
+            return;
+        }
+        let f = &p.frame;
+        let o = f.to_local(v3(0.0, y, 0.0));
+        let p2 = super::vec::p2;
+        if flat_z {
+            let d = f.dir_to_local(v3(1.0, 0.0, 0.0));
+            p.profile.line_intervals(p2(o.x, o.y), p2(d.x, d.y), scratch, &mut self.iv);
+            // along the ray (0, 0, 1): local w = o.z + t * fz.z
+            let fz = f.z.z;
+            let (a, b) = ((p.w0 - o.z) / fz, (p.w1 - o.z) / fz);
+            self.mode = RowMode::Zn;
+            self.range = (a.min(b), a.max(b));
+        } else if kind == Kind::Flat {
+            // normal along x: the slab bounds x, the lateral line is fixed for the row
+            let fzx = f.z.x;
+            let (a, b) = ((p.w0 - o.z) / fzx, (p.w1 - o.z) / fzx);
+            let d = f.dir_to_local(v3(0.0, 0.0, 1.0));
+            p.profile.line_intervals(p2(o.x, o.y), p2(d.x, d.y), scratch, &mut self.iv);
+            self.mode = RowMode::Xn;
+            self.range = (a.min(b), a.max(b));
+        } else {
+            self.mode = RowMode::Full;
+        }
+    }
+
+    fn intervals(&self, x: f64, out: &mut Intervals) {
+        match self.mode {
+            RowMode::Zn => {
+                if self.range.1 > self.range.0 && self.iv.iter().any(|(a, b)| x > *a && x < *b) {
+                    out.push(self.range);
+                }
+            }
+            RowMode::Xn => {
+                if x > self.range.0 && x < self.range.1 {
+                    out.extend_from_slice(&self.iv);
+                }
+            }
+            RowMode::Full => {}
         }
     }
 }

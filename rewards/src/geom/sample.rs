@@ -20,8 +20,9 @@ struct Side {
 
 #[derive(Clone, Copy)]
 enum EdgeRef {
-    Seg(Seg),
-    Circle(P2, f64),
+    Line(P2, P2),
+    /// Centre, radius, start angle, signed sweep (a full circle sweeps 2 pi).
+    Arc(P2, f64, f64, f64),
 }
 
 fn sides(p: &Prism) -> Side {
@@ -33,13 +34,16 @@ fn sides(p: &Prism) -> Side {
             Loop::Circle { c, r } => {
                 acc += std::f64::consts::TAU * r;
                 cum.push(acc);
-                edges.push(EdgeRef::Circle(*c, *r));
+                edges.push(EdgeRef::Arc(*c, *r, 0.0, std::f64::consts::TAU));
             }
             Loop::Path(segs) => {
                 for s in segs {
                     acc += s.length();
                     cum.push(acc);
-                    edges.push(EdgeRef::Seg(*s));
+                    edges.push(match *s {
+                        Seg::Line { a, b } => EdgeRef::Line(a, b),
+                        Seg::Arc { a, c, r, .. } => EdgeRef::Arc(c, r, (a.y - c.y).atan2(a.x - c.x), s.sweep()),
+                    });
                 }
             }
         }
@@ -97,9 +101,13 @@ pub fn sample_surface(s: &Solid, n: usize, seed: u64) -> Vec<V3> {
             let k = sd.cum.partition_point(|c| *c < t).min(sd.edges.len() - 1);
             let frac = rng.random::<f64>();
             let (pt, nrm) = match sd.edges[k] {
-                EdgeRef::Seg(seg) => (seg.point_at(frac), seg.left_normal_at(frac)),
-                EdgeRef::Circle(c, r) => {
-                    let a = frac * std::f64::consts::TAU;
+                EdgeRef::Line(a, b) => {
+                    let d = b - a;
+                    let n = d.norm().max(1e-300);
+                    (a + d * frac, p2(-d.y / n, d.x / n))
+                }
+                EdgeRef::Arc(c, r, a0, sweep) => {
+                    let a = a0 + frac * sweep;
                     let d = p2(a.cos(), a.sin());
                     (c + d * r, d)
                 }

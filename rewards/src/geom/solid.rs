@@ -74,6 +74,10 @@ impl Prism {
     }
 
     pub fn contains(&self, p: V3) -> bool {
+        let (lo, hi) = (self.aabb.min, self.aabb.max);
+        if p.x < lo.x || p.x > hi.x || p.y < lo.y || p.y > hi.y || p.z < lo.z || p.z > hi.z {
+            return false;
+        }
         let l = self.frame.to_local(p);
         l.z > self.w0 && l.z < self.w1 && self.profile.contains(p2(l.x, l.y))
     }
@@ -191,7 +195,16 @@ impl Solid {
     /// Intervals of `t` where the line `p + t*d` is inside the solid, sorted, disjoint.
     pub fn ray_intervals(&self, p: V3, d: V3, ws: &mut Workspace, out: &mut Intervals) {
         out.clear();
-        self.root.ray(&self.prisms, p, d, ws, out);
+        let mut scratch = std::mem::take(&mut ws.scratch);
+        let prisms = &self.prisms;
+        self.root.eval(&mut |i, o| prisms[i].ray_intervals(p, d, &mut scratch, o), ws, out);
+        ws.scratch = scratch;
+    }
+
+    /// Like [`Solid::ray_intervals`] with the prisms' intervals supplied by `leaf`.
+    pub fn eval_with(&self, leaf: &mut dyn FnMut(usize, &mut Intervals), ws: &mut Workspace, out: &mut Intervals) {
+        out.clear();
+        self.root.eval(leaf, ws, out);
     }
 
     /// The same solid under `p -> s * R (p - c)`.
@@ -248,23 +261,24 @@ impl Node {
         }
     }
 
-    fn ray(&self, prisms: &[Prism], p: V3, d: V3, ws: &mut Workspace, out: &mut Intervals) {
+    /// Evaluate the tree along one ray, with `leaf(i, out)` giving prism i's intervals.
+    pub fn eval(&self, leaf: &mut dyn FnMut(usize, &mut Intervals), ws: &mut Workspace, out: &mut Intervals) {
         match self {
-            Node::Prism(i) => {
-                let mut scratch = std::mem::take(&mut ws.scratch);
-                prisms[*i].ray_intervals(p, d, &mut scratch, out);
-                ws.scratch = scratch;
-            }
+            Node::Prism(i) => leaf(*i, out),
             Node::Union(v) => {
                 let mut acc = ws.take();
                 for n in v {
                     let mut part = ws.take();
-                    n.ray(prisms, p, d, ws, &mut part);
+                    n.eval(leaf, ws, &mut part);
                     if !part.is_empty() {
-                        let mut merged = ws.take();
-                        union_into(&acc, &part, &mut merged);
-                        std::mem::swap(&mut acc, &mut merged);
-                        ws.give(merged);
+                        if acc.is_empty() {
+                            std::mem::swap(&mut acc, &mut part);
+                        } else {
+                            let mut merged = ws.take();
+                            union_into(&acc, &part, &mut merged);
+                            std::mem::swap(&mut acc, &mut merged);
+                            ws.give(merged);
+                        }
                     }
                     ws.give(part);
                 }
@@ -273,13 +287,13 @@ impl Node {
             }
             Node::Diff(a, v) => {
                 let mut acc = ws.take();
-                a.ray(prisms, p, d, ws, &mut acc);
+                a.eval(leaf, ws, &mut acc);
                 for n in v {
                     if acc.is_empty() {
                         break;
                     }
                     let mut part = ws.take();
-                    n.ray(prisms, p, d, ws, &mut part);
+                    n.eval(leaf, ws, &mut part);
                     if !part.is_empty() {
                         let mut res = ws.take();
                         difference_into(&acc, &part, &mut res);
@@ -293,13 +307,13 @@ impl Node {
             }
             Node::Inter(v) => {
                 let mut acc = ws.take();
-                v[0].ray(prisms, p, d, ws, &mut acc);
+                v[0].eval(leaf, ws, &mut acc);
                 for n in &v[1..] {
                     if acc.is_empty() {
                         break;
                     }
                     let mut part = ws.take();
-                    n.ray(prisms, p, d, ws, &mut part);
+                    n.eval(leaf, ws, &mut part);
                     let mut res = ws.take();
                     intersect_into(&acc, &part, &mut res);
                     std::mem::swap(&mut acc, &mut res);

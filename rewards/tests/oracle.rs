@@ -13,10 +13,12 @@
 //! * ours is `Unsupported` only for the programs in [`EXPECTED_UNSUPPORTED`];
 //! * valid programs: volume within 0.5 % relative, bounding box within 1e-6 (CadQuery
 //!   2.8's `BoundingBox()` is `BRepBndLib::AddOptimal` on the exact geometry, with no
-//!   triangulation margin or shape tolerance, so it is tight), centroid within 1e-4 of
-//!   the bbox diagonal;
-//! * pairs: IoU within 0.005 absolute, intersection volume within 0.5 % (of the
-//!   intersection, or of 1e-3 of the union when the intersection is tiny).
+//!   triangulation margin or shape tolerance, so it is tight), centroid within 2e-3 of
+//!   the bbox diagonal (a guard against mirrored or misplaced geometry that keeps the
+//!   volume and bbox);
+//! * pairs: IoU within 0.005 absolute, and the intersection volume within 1 % (of the
+//!   intersection, or of 1e-3 of the union when the intersection is tiny), since the
+//!   IoU of a small overlap hides large errors in it.
 //!
 //! The CadQuery interpreter is `$CADRL_CQ_PYTHON`, default
 //! `$HOME/.cache/cadrl/cq-2.8.0-py311/bin/python`. If it is missing the test fails
@@ -40,7 +42,8 @@ const EXPECTED_UNSUPPORTED: &[(&str, &str)] = &[(
 
 const VOLUME_REL_TOL: f64 = 0.005;
 const BBOX_TOL: f64 = 1e-6;
-const CENTROID_REL_TOL: f64 = 1e-4;
+const CENTROID_REL_TOL: f64 = 2e-3;
+const INTERSECTION_REL_TOL: f64 = 0.01;
 const IOU_TOL: f64 = 0.005;
 
 fn oracle_dir() -> PathBuf {
@@ -295,7 +298,7 @@ fn oracle_matches_cadquery() {
         let inter = p["inter"].as_f64().unwrap_or(f64::NAN);
         let union = p["union"].as_f64().unwrap_or(f64::NAN);
         let ierr = (o.intersection - inter).abs() / inter.max(1e-3 * union);
-        let good = err <= IOU_TOL && ierr <= VOLUME_REL_TOL;
+        let good = err <= IOU_TOL && ierr <= INTERSECTION_REL_TOL;
         if good {
             n_pairs_pass += 1;
         } else {

@@ -7,9 +7,11 @@
 //! (squared distances, averaged each way, summed). Papers print it multiplied by
 //! 1000. Sampling uses a fixed seed, so the value is deterministic.
 //!
-//! Range: [0, 3·2] in the unit cube; 0 for identical shapes (up to sampling noise,
-//! about 1e-5 for 8192 points). Degenerate shapes (no surface) give `None`.
-//! Example: two unit cubes, one shifted by 0.1 in x, give about 0.0067 (6.7 x 1000).
+//! Range: [0, 6] in the unit cube. Identical shapes give the sampling floor, not 0:
+//! two independent samplings of a surface of area A give about 2A / (pi n), 4.7e-4
+//! (0.47 x 1000) for a cube. Translation and scale do not matter (normalisation).
+//! Degenerate shapes (no surface) give `None`.
+//! Example: a cube against a 1 x 1 x 0.5 box gives about 0.043 (43 x 1000).
 
 use crate::geom::sample::sample_surface;
 use crate::geom::{Solid, mass_props};

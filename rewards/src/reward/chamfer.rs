@@ -5,7 +5,8 @@
 //! Value: `1 / (1 + 1000 * cd)`, so 1 for identical shapes and 0.5 at the
 //! conventional "CD x 1000 = 1"; `invalid` (default 0.0) for programs that do not run.
 //! Parts: `cd_x1000` (the distance as papers print it).
-//! Example: two unit cubes 0.1 apart -> cd_x1000 ~ 6.7 -> value ~ 0.13.
+//! Example: a cube against a 1 x 1 x 0.5 box -> cd_x1000 ~ 43 -> value ~ 0.023; the
+//! same shape scores ~ 1 / (1 + 0.47) because of sampling noise.
 
 use serde::Deserialize;
 

@@ -4,7 +4,7 @@ listed in `pairs.txt`.
 
 Program lines:
   {"name", "ok", "error", "is_valid", "volume", "bbox": [xmin, ymin, zmin, xmax, ymax, zmax],
-   "centroid": [x, y, z], "n_solids"}
+   "centroid": [x, y, z], "n_solids"}   (centroid: volume-weighted over the solids)
 `ok` is true when the program ran without raising *and* its result holds at least one
 solid; `error` says why not ("<ExceptionType>: <message>", or "EmptyResult: ..." /
 "NotASolid: ..." when it ran but left no solid). The result is `solid.val()`, or the
@@ -71,8 +71,13 @@ def run_one(name, src):
         rec["volume"] = shape.Volume()
         bb = shape.BoundingBox()
         rec["bbox"] = [bb.xmin, bb.ymin, bb.zmin, bb.xmax, bb.ymax, bb.zmax]
-        c = shape.Center()
-        rec["centroid"] = [c.x, c.y, c.z]
+        # Volume-weighted over the solids: OCCT's VolumeProperties on a compound of
+        # disjoint solids returned a wrong centre of mass here (named_zx_xz.py).
+        parts = shape.Solids()
+        vs = [p.Volume() for p in parts]
+        cs = [p.Center() for p in parts]
+        tot = sum(vs)
+        rec["centroid"] = [sum(v * getattr(c, a) for v, c in zip(vs, cs)) / tot for a in "xyz"]
     except Exception:  # noqa: BLE001 - invalid shapes may not measure
         rec["error"] = "measuring failed: " + traceback.format_exc(limit=1).strip().splitlines()[-1]
     return rec, shape

@@ -1,0 +1,117 @@
+//! Scoring speed on realistic pairs (the GenCAD-Code fixtures: ground truth vs. a
+//! perturbed candidate), beside real CadQuery/OCCT on the same pairs.
+//!
+//! `cargo bench -p cadrl-rewards --bench score` runs criterion on:
+//! - `iou_valid`: parse + run both programs natively, in-place IoU (one core);
+//! - `chamfer`: the Chamfer distance of two solids already built (8192 points each);
+//! then times OCCT's exact boolean IoU on the same pairs with the CadQuery venv
+//! (`CADRL_CQ_PYTHON`, default `~/.cache/cadrl/cq-2.8.0-py311/bin/python`) and prints
+//! the speed ratio and the mean |IoU - OCCT|.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use cadrl_rewards::exec::{Outcome, execute_native};
+use cadrl_rewards::metrics::{IouMode, chamfer, iou};
+use criterion::{Criterion, Throughput};
+
+struct Pair {
+    id: String,
+    a: String,
+    b: String,
+}
+
+fn pairs() -> Vec<Pair> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/gencad-dev/cases.jsonl");
+    let text = std::fs::read_to_string(path).expect("fixtures beside the checkout");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            Pair { id: v["id"].as_str().unwrap_or("").into(), a: v["candidate"].as_str().unwrap_or("").into(), b: v["code"].as_str().unwrap_or("").into() }
+        })
+        .collect()
+}
+
+fn iou_valid(p: &Pair) -> Option<f64> {
+    let (a, b) = (execute_native(&p.a, "solid"), execute_native(&p.b, "solid"));
+    match (a, b) {
+        (Outcome::Valid(x), Outcome::Valid(y)) => Some(iou(&x, &y, IouMode::InPlace)),
+        _ => None,
+    }
+}
+
+fn main() {
+    let ps = pairs();
+    let mut c = Criterion::default().configure_from_args().sample_size(20).measurement_time(std::time::Duration::from_secs(4));
+    let mut g = c.benchmark_group("score");
+    g.throughput(Throughput::Elements(ps.len() as u64));
+    g.bench_function("iou_valid", |b| b.iter(|| ps.iter().map(iou_valid).count()));
+    let solids: Vec<_> = ps
+        .iter()
+        .filter_map(|p| match (execute_native(&p.a, "solid"), execute_native(&p.b, "solid")) {
+            (Outcome::Valid(x), Outcome::Valid(y)) => Some((x, y)),
+            _ => None,
+        })
+        .collect();
+    g.throughput(Throughput::Elements(solids.len() as u64));
+    g.bench_function("chamfer", |b| b.iter(|| solids.iter().map(|(x, y)| chamfer(x, y)).count()));
+    g.finish();
+    c.final_summary();
+
+    // Our per-pair time, best of several passes (same loop as criterion's).
+    let mut ours = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for p in &ps {
+            std::hint::black_box(iou_valid(p));
+        }
+        ours = ours.min(t.elapsed().as_secs_f64() / ps.len() as f64);
+    }
+    let mut cd = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        for (x, y) in &solids {
+            std::hint::black_box(chamfer(x, y));
+        }
+        cd = cd.min(t.elapsed().as_secs_f64() / solids.len() as f64);
+    }
+    println!("\nnative: IoU + validity {:.3} ms/pair, Chamfer {:.3} ms/pair (one core)", ours * 1e3, cd * 1e3);
+
+    let py = std::env::var("CADRL_CQ_PYTHON")
+        .unwrap_or_else(|_| format!("{}/.cache/cadrl/cq-2.8.0-py311/bin/python", std::env::var("HOME").unwrap_or_default()));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/occt_score.py");
+    let child = Command::new(&py).arg(script).arg("3").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn();
+    let Ok(mut child) = child else {
+        println!("OCCT comparison skipped: cannot run {py} (run scripts/bootstrap.sh)");
+        return;
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        for p in &ps {
+            let line = serde_json::json!({"id": p.id, "a": p.a, "b": p.b});
+            let _ = writeln!(stdin, "{line}");
+        }
+    }
+    let Ok(out) = child.wait_with_output() else { return };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+        println!("OCCT comparison failed: {}", String::from_utf8_lossy(&out.stdout));
+        return;
+    };
+    let occt = v["per_pair_s"].as_f64().unwrap_or(f64::NAN);
+    let mut diffs = Vec::new();
+    for (p, r) in ps.iter().zip(v["pairs"].as_array().into_iter().flatten()) {
+        if let (Some(o), Some(n)) = (r["iou"].as_f64(), iou_valid(p)) {
+            diffs.push((o - n).abs());
+        }
+    }
+    let mean = diffs.iter().sum::<f64>() / diffs.len().max(1) as f64;
+    println!(
+        "OCCT (CadQuery 2.8, exact booleans): {:.3} ms/pair after a {:.2} s import\nratio OCCT / native: {:.0}x   mean |IoU - OCCT| over {} pairs valid in both: {:.5}",
+        occt * 1e3,
+        v["import_s"].as_f64().unwrap_or(f64::NAN),
+        occt / ours,
+        diffs.len(),
+        mean
+    );
+}

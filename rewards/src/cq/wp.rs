@@ -206,6 +206,10 @@ impl Wp {
         objs.iter()
             .map(|o| match o {
                 Obj::Point(p) => Ok(*p),
+                // `eachpoint` uses `o.Center()`: a wire's or edge's centre of mass (OCCT
+                // LinearProperties), so `circle(2).circle(1)` is concentric.
+                Obj::Wire(w) => Ok(wire_center(w)),
+                Obj::Edge(e) => Ok(edge_center(e).0),
                 other => unsupported(format!("placing a shape at the centre of a {}", other.type_name())),
             })
             .collect()
@@ -364,6 +368,16 @@ fn validate_loops(loops: &[Loop], scale: f64) -> R<()> {
             }
         }
     }
+    // CadQuery makes one face with the first wire as its outer boundary and every other
+    // wire as a hole (Face.makeFromWires + ShapeFix_Face). A loop nested two deep (an
+    // island inside a hole) gives a face that fails BRepCheck, whatever the wire order.
+    for (i, l) in loops.iter().enumerate() {
+        let probe = crate::geom::profile::loop_probe_point(l);
+        let depth = loops.iter().enumerate().filter(|(j, o)| *j != i && o.contains(probe)).count();
+        if depth >= 2 {
+            return exec("nested loops (an island inside a hole): OCCT builds an invalid face from them");
+        }
+    }
     Ok(())
 }
 
@@ -427,4 +441,44 @@ pub fn polygon_wire(frame: &Frame, center: V3, pts: &[P2]) -> R<Wire> {
         edges.push(make_line(frame.to_world(c.x + a.x, c.y + a.y, c.z), frame.to_world(c.x + b.x, c.y + b.y, c.z))?);
     }
     Ok(Wire::Edges(edges))
+}
+
+/// Centre of mass and length of an edge (OCCT `BRepGProp::LinearProperties`).
+fn edge_center(e: &Edge) -> (V3, f64) {
+    match *e {
+        Edge::Line { a, b } => ((a + b) * 0.5, (b - a).norm()),
+        Edge::Arc { a, m, b } => {
+            // circumcentre of a, m, b; the arc runs counter-clockwise about n = (m-a) x (b-a)
+            let (u, v) = (m - a, b - a);
+            let w = u.cross(v);
+            let c = a + (v.cross(w) * u.dot(u) + w.cross(u) * v.dot(v)) * (0.5 / w.dot(w));
+            let r = (a - c).norm();
+            let n = w * (1.0 / w.norm());
+            let e1 = (a - c) * (1.0 / r);
+            let e2 = n.cross(e1);
+            let mut th = (b - c).dot(e2).atan2((b - c).dot(e1));
+            if th <= 0.0 {
+                th += std::f64::consts::TAU;
+            }
+            let h = 0.5 * th;
+            let k = r * h.sin() / h;
+            (c + (e1 * h.cos() + e2 * h.sin()) * k, r * th)
+        }
+    }
+}
+
+/// Centre of mass of a wire (OCCT `Shape.Center()` of a wire).
+fn wire_center(w: &Wire) -> V3 {
+    match w {
+        Wire::Circle { c, .. } => *c,
+        Wire::Edges(edges) => {
+            let (mut acc, mut len) = (V3::default(), 0.0);
+            for e in edges {
+                let (p, l) = edge_center(e);
+                acc = acc + p * l;
+                len += l;
+            }
+            acc * (1.0 / len)
+        }
+    }
 }

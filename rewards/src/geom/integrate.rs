@@ -147,6 +147,7 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
                 if c.mode == RowMode::Zn {
                     xb.extend(c.iv.iter().flat_map(|(a, b)| [*a, *b]).filter(|x| *x > x0 && *x < x1));
                 }
+                xb.extend(c.breaks.iter().copied().filter(|x| *x > x0 && *x < x1));
             }
             xb.sort_unstable_by(f64::total_cmp);
             let tol = 1e-12 * w;
@@ -201,6 +202,8 @@ struct RowCache {
     iv: Intervals,
     /// Zn: the slab in t. Xn: the slab in x.
     range: (f64, f64),
+    /// Full mode with a vertical sketch plane: x where the row's z-intervals kink.
+    breaks: Vec<f64>,
 }
 
 #[derive(Default, Clone, Copy, PartialEq)]
@@ -217,6 +220,7 @@ enum RowMode {
 impl RowCache {
     fn fill(&mut self, p: &super::solid::Prism, flat_z: bool, kind: Kind, y: f64, scratch: &mut Vec<f64>) {
         self.iv.clear();
+        self.breaks.clear();
         if y <= p.aabb.min.y || y >= p.aabb.max.y {
             self.mode = RowMode::Zn;
             self.range = (0.0, 0.0);
@@ -243,6 +247,28 @@ impl RowCache {
             self.range = (a.min(b), a.max(b));
         } else {
             self.mode = RowMode::Full;
+            if f.z.z.abs() < 1e-12 {
+                // Vertical sketch plane (horizontal normal, Full mode): along the row, the
+                // z-interval only kinks where the ray crosses a slab face or passes a
+                // vertex or an arc extreme of the profile (seen along the ray).
+                let dx = f.dir_to_local(v3(1.0, 0.0, 0.0));
+                if dx.z.abs() > 1e-12 {
+                    for w in [p.w0, p.w1] {
+                        self.breaks.push((w - o.z) / dx.z);
+                    }
+                }
+                let dz = f.dir_to_local(v3(0.0, 0.0, 1.0));
+                let perp = p2(-dz.y, dz.x);
+                let slope = perp.dot(p2(dx.x, dx.y));
+                if slope.abs() > 1e-12 {
+                    let h0 = perp.dot(p2(o.x, o.y));
+                    let mut pts = Vec::new();
+                    for l in &p.profile.loops {
+                        l.extremes(perp, &mut pts);
+                    }
+                    self.breaks.extend(pts.iter().map(|q| (perp.dot(*q) - h0) / slope));
+                }
+            }
         }
     }
 
@@ -305,6 +331,10 @@ pub fn mass_props(s: &Solid) -> MassProps {
     if !(v > 0.0) {
         return MassProps { volume: 0.0, centroid: V3::default(), covariance: [[0.0; 3]; 3], bbox: Aabb::EMPTY };
     }
+    // The sampled box misses extremes that are reached only at a vertex (wedges, tilted
+    // caps). For unions of prisms the prisms' own boxes (from their feature points) are
+    // exact; differences and intersections keep the sampled box.
+    let bbox = if union_only(&s.root) { s.bounds } else { bbox };
     let c = v3(m[1] / v, m[2] / v, m[3] / v);
     let cov = [
         [m[4] - v * c.x * c.x, m[7] - v * c.x * c.y, m[8] - v * c.x * c.z],
@@ -385,4 +415,12 @@ pub fn volume(s: &Solid) -> f64 {
     let mut v = 0.0;
     integrate(&[s], Resolution::default(), |_, _, w, iv| v += w * super::solid::total_length(&iv[0]));
     v
+}
+
+fn union_only(n: &super::solid::Node) -> bool {
+    match n {
+        super::solid::Node::Prism(_) => true,
+        super::solid::Node::Union(v) => v.iter().all(union_only),
+        _ => false,
+    }
 }

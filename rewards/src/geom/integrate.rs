@@ -124,6 +124,26 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
         }
     }
     let ybreaks = sorted_breaks(ys, y0, y1);
+    // y of circle/arc tangents: only intervals ending there need the cosine map
+    let mut ytan = Vec::new();
+    let mut t2 = Vec::new();
+    for p in &ps {
+        let f = &p.prism.frame;
+        let d = super::vec::p2(f.x.y, f.y.y);
+        let n = d.norm();
+        if n <= 1e-12 {
+            continue;
+        }
+        t2.clear();
+        for l in &p.prism.profile.loops {
+            l.tangents(d * (1.0 / n), &mut t2);
+        }
+        for q in &t2 {
+            ytan.push(f.to_world(q.x, q.y, p.prism.w0).y);
+        }
+    }
+    let ytol = 1e-9 * h;
+    let is_tangent = |y: f64| ytan.iter().any(|t| (t - y).abs() <= ytol);
     let xfeat = sorted_breaks(xs, x0, x1);
     let mut ws = Workspace::default();
     let mut ivs: Vec<Intervals> = vec![Vec::new(); solids.len()];
@@ -137,7 +157,8 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
         let (ya, yb) = (seg[0], seg[1]);
         let pieces = ((yb - ya) / h * res.pieces).ceil().max(1.0) as usize;
         rows.clear();
-        nodes(ya, yb, pieces, res.points, true, &mut rows);
+        let cosine = is_tangent(ya) || is_tangent(yb);
+        nodes(ya, yb, pieces, res.points, cosine, &mut rows);
         for &(y, wy) in &rows {
             // Row break points.
             xb.clear();

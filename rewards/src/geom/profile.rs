@@ -215,6 +215,24 @@ impl Loop {
     }
 }
 
+impl Loop {
+    /// Points where the loop is tangent to a line perpendicular to `dir` (unit):
+    /// the extremes of its circles and arcs along `dir`. Chord lengths behave like a
+    /// square root there.
+    pub fn tangents(&self, dir: P2, out: &mut Vec<P2>) {
+        match *self {
+            Loop::Circle { c, r } => out.extend([c + dir * r, c + dir * -r]),
+            Loop::Path(ref segs) => {
+                for s in segs {
+                    if let Seg::Arc { a, b, mid, c, r } = *s {
+                        out.extend([c + dir * r, c + dir * -r].into_iter().filter(|q| Seg::on_arc(a, b, mid, *q)));
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn circle_line(c: P2, r: f64, o: P2, d: P2, mut f: impl FnMut(P2, f64)) {
     let dd = d.dot(d);
     if dd <= 1e-300 {

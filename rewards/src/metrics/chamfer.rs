@@ -96,33 +96,48 @@ impl Grid {
         Grid { min, inv, h, dims, starts, pts: sorted }
     }
 
+    fn cell_of(&self, q: &[f64; 3]) -> [usize; 3] {
+        [0, 1, 2].map(|k| (((q[k] - self.min[k]) * self.inv).floor().max(0.0) as usize).min(self.dims[k] - 1))
+    }
+
     fn nearest_sq(&self, q: &[f64; 3]) -> f64 {
-        let c = [0, 1, 2].map(|k| (((q[k] - self.min[k]) * self.inv).floor().max(0.0) as usize).min(self.dims[k] - 1));
-        // distance from q to the grid box, a lower bound added to every shell bound
+        let c = self.cell_of(q);
         let mut best = f64::INFINITY;
         let maxr = self.dims.iter().copied().max().unwrap_or(1);
+        // squared distance from q to the slab of cell index i along axis k
+        let gap = |k: usize, i: usize| {
+            let lo = self.min[k] + i as f64 * self.h;
+            let d = if q[k] < lo { lo - q[k] } else { (q[k] - (lo + self.h)).max(0.0) };
+            d * d
+        };
         for r in 0..=maxr {
             let lo = [0, 1, 2].map(|k| c[k].saturating_sub(r));
             let hi = [0, 1, 2].map(|k| (c[k] + r).min(self.dims[k] - 1));
             for z in lo[2]..=hi[2] {
+                let gz = gap(2, z);
+                if gz >= best {
+                    continue;
+                }
+                let z_shell = z + r == c[2] || z == c[2] + r;
                 for y in lo[1]..=hi[1] {
-                    let on_shell_zy = z + r == c[2] || z == c[2] + r || y + r == c[1] || y == c[1] + r;
+                    let gy = gz + gap(1, y);
+                    if gy >= best {
+                        continue;
+                    }
+                    let shell = z_shell || y + r == c[1] || y == c[1] + r;
                     let row = (z * self.dims[1] + y) * self.dims[0];
-                    let mut x = lo[0];
-                    while x <= hi[0] {
-                        if !on_shell_zy && x != lo[0] && x != hi[0] {
-                            // interior of this row was searched in earlier shells
-                            x = hi[0];
-                            continue;
-                        }
-                        if on_shell_zy || x + r == c[0] || x == c[0] + r {
+                    // inside the shell only the two end cells of the row are new
+                    let (from, to, step) = if shell { (lo[0], hi[0], 1) } else { (lo[0], hi[0], (hi[0] - lo[0]).max(1)) };
+                    let mut x = from;
+                    while x <= to {
+                        if (shell || x + r == c[0] || x == c[0] + r) && gy + gap(0, x) < best {
                             let cell = row + x;
                             for p in &self.pts[self.starts[cell] as usize..self.starts[cell + 1] as usize] {
-                                let d = (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2);
-                                best = best.min(d);
+                                let (dx, dy, dz) = (p[0] - q[0], p[1] - q[1], p[2] - q[2]);
+                                best = best.min(dx * dx + dy * dy + dz * dz);
                             }
                         }
-                        x += 1;
+                        x += step;
                     }
                 }
             }

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source <(bash scripts/bootstrap.sh --env)
-cargo test --workspace --locked 2>&1
+cargo test --workspace --locked --no-fail-fast 2>&1

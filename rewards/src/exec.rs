@@ -10,7 +10,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::cq::interp::{RunError, run};
-use crate::cq::parse::{ParseFailure, needs_big_stack, parse_program};
+use crate::cq::ir::Pos;
+use crate::cq::parse::{ParseFailure, char_column, needs_big_stack, parse_program};
 use crate::geom::{Node, Solid};
 
 /// Where and why a program failed.
@@ -124,11 +125,9 @@ fn guarded(src: &str, var: &str) -> Outcome {
 fn execute_inner(src: &str, var: &str) -> Outcome {
     let prog = match parse_program(src) {
         Ok(p) => p,
-        Err(ParseFailure::Syntax { message, pos }) => {
-            return Outcome::SyntaxError(Diag { message, line: Some(pos.line), col: Some(pos.col) });
-        }
+        Err(ParseFailure::Syntax { message, pos }) => return Outcome::SyntaxError(diag(src, message, pos)),
         Err(ParseFailure::Unsupported { construct, pos }) => {
-            return Outcome::Unsupported { construct, line: (pos.line > 0).then_some(pos.line) };
+            return Outcome::Unsupported { construct: truncate(construct), line: (pos.line > 0).then_some(pos.line) };
         }
     };
     match run(&prog, var) {
@@ -138,8 +137,36 @@ fn execute_inner(src: &str, var: &str) -> Outcome {
             }
             Outcome::Valid(Arc::new(solid))
         }
-        Err(RunError::Exec { message, pos }) => Outcome::ExecError(Diag { message, line: Some(pos.line), col: Some(pos.col) }),
-        Err(RunError::Unsupported { construct, pos }) => Outcome::Unsupported { construct, line: Some(pos.line) },
+        Err(RunError::Exec { message, pos }) => Outcome::ExecError(diag(src, message, pos)),
+        Err(RunError::Unsupported { construct, pos }) => {
+            Outcome::Unsupported { construct: truncate(construct), line: (pos.line > 0).then_some(pos.line) }
+        }
+    }
+}
+
+/// Longest message kept in a diagnostic: generated code can put a megabyte into a
+/// name or a string that an error message would echo.
+pub const MAX_MESSAGE: usize = 300;
+
+fn truncate(mut m: String) -> String {
+    if m.len() > MAX_MESSAGE {
+        let mut cut = MAX_MESSAGE;
+        while !m.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let total = m.len();
+        m.truncate(cut);
+        m.push_str(&format!("... ({total} bytes)"));
+    }
+    m
+}
+
+fn diag(src: &str, message: String, pos: Pos) -> Diag {
+    let known = pos.line > 0;
+    Diag {
+        message: truncate(message),
+        line: known.then_some(pos.line),
+        col: (known && pos.col > 0).then(|| char_column(src, pos)),
     }
 }
 

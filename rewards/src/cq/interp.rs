@@ -82,7 +82,7 @@ pub fn run(prog: &Program, var: &str) -> Result<Solid, RunError> {
         last = pos;
         exec_stmt(&mut env, s).map_err(|f| to_run_error(f, pos))?;
     }
-    let end = Pos { line: last.line, col: 1 };
+    let end = Pos { line: last.line, col: 0 };
     let value = env.get(var).cloned().ok_or_else(|| RunError::Exec {
         message: format!("NameError: the result variable `{var}` is never assigned"),
         pos: end,

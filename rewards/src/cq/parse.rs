@@ -33,12 +33,24 @@ impl Lines {
         starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
         Lines { starts }
     }
-    fn pos(&self, src: &str, offset: usize) -> Pos {
+    /// Line and 1-based *byte* column (cheap for every node of a long line; turned into
+    /// a character column once, for a diagnostic, by [`char_column`]).
+    fn pos(&self, _src: &str, offset: usize) -> Pos {
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts[line - 1];
-        let col = src.get(start..offset.min(src.len())).map_or(0, |s| s.chars().count());
-        Pos { line: line as u32, col: col as u32 + 1 }
+        Pos { line: line as u32, col: (offset.saturating_sub(start)) as u32 + 1 }
     }
+}
+
+/// The 1-based character column of a position whose `col` is a byte column.
+pub fn char_column(src: &str, pos: Pos) -> u32 {
+    let Some(line) = src.split('\n').nth(pos.line.saturating_sub(1) as usize) else { return pos.col };
+    let byte = (pos.col.saturating_sub(1) as usize).min(line.len());
+    let mut b = byte;
+    while b > 0 && !line.is_char_boundary(b) {
+        b -= 1;
+    }
+    line[..b].chars().count() as u32 + 1
 }
 
 /// Parse and lower a program.

@@ -14,7 +14,9 @@
 //!   the three 180-degree turns about the principal axes (eigenvectors are taken
 //!   right-handed, so all four candidates are proper rotations).
 //!
-//! Edge cases: a zero-volume shape gives 0; identical programs give 1.
+//! Edge cases: a zero-volume shape gives 0; identical programs give 1. A shape with
+//! isotropic inertia (a cube, say) has no unique principal axes, so `inertia` aligns
+//! it arbitrarily about them, as CAD-Coder's procedure does.
 //! Example: a unit cube and the same cube shifted by half its side along x have
 //! in-place IoU 1/3, and bbox/inertia IoU 1.
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what cadrl needs outside the clone, once, into a versioned cache that
 # fresh clones (and CI) reuse: ~/.cache/cadrl/ (override with CADRL_CACHE).
-#   cq-2.8.0-py311/   CadQuery 2.8.0 (the OCCT oracle for tests and benchmarks)
+#   cq-2.8.0-py311/       CadQuery 2.8.0 (the OCCT oracle for tests and benchmarks)
+#   torch-2.11.0-py312/   torch 2.11.0 (libtorch for the tch backend; ~4.7 GB with CUDA
+#                         libraries, runs on CPU) + transformers/PEFT for parity tests
 # Prints the environment to use; `source <(scripts/bootstrap.sh --env)` sets it.
 set -euo pipefail
 cache="${CADRL_CACHE:-$HOME/.cache/cadrl}"
@@ -25,6 +27,21 @@ if [ ! -f "$cq/.complete" ] || ! "$cq/bin/python" -c "import cadquery" >/dev/nul
   touch "$cq/.complete"
 fi
 
+tv="$cache/torch-2.11.0-py312"
+if [ ! -f "$tv/.complete" ] || ! "$tv/bin/python" -c "import torch, transformers, peft" >/dev/null 2>&1; then
+  echo "[bootstrap] installing torch 2.11.0 + transformers into $tv (about 5 GB, once)" >&2
+  rm -rf "$tv"
+  "$(py_for 3.12)" -m venv "$tv"
+  "$tv/bin/pip" install -q --disable-pip-version-check torch==2.11.0 transformers==5.24.0 peft==0.21.2 \
+    safetensors==0.8.0 tokenizers==0.23.3 accelerate==1.15.0 pillow numpy >&2
+  "$tv/bin/python" -c "import torch; assert torch.__version__.startswith('2.11.0')"
+  touch "$tv/.complete"
+fi
+
 if [ "${1:-}" = "--env" ]; then
   echo "export CADRL_CQ_PYTHON=$cq/bin/python"
+  # tch builds against the venv's torch (torch-sys asks the python first on PATH)
+  echo "export CADRL_TORCH_PYTHON=$tv/bin/python"
+  echo "export PATH=$tv/bin:\$PATH"
+  echo "export LIBTORCH_USE_PYTORCH=1 LIBTORCH_BYPASS_VERSION_CHECK=1"
 fi

@@ -6,3 +6,4 @@
 pub use cadrl_rewards as rewards;
 
 pub mod cli;
+pub mod data;

@@ -15,6 +15,8 @@ enum Cmd {
     Score(cadrl::cli::score::ScoreArgs),
     /// Render a CadQuery program in the GenCAD-Code image style.
     Render(cadrl::cli::render::RenderArgs),
+    /// Data sets: synthetic GenCAD-style generation (`synth`) and statistics (`stats`).
+    Data(cadrl::cli::data::DataArgs),
 }
 
 fn main() {
@@ -22,6 +24,7 @@ fn main() {
     let res = match cli.cmd {
         Cmd::Score(a) => cadrl::cli::score::run(&a),
         Cmd::Render(a) => cadrl::cli::render::run(&a),
+        Cmd::Data(a) => cadrl::cli::data::run(&a),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

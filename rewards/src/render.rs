@@ -44,10 +44,10 @@ impl Default for View {
 type FaceKey = (usize, i64, i64, i64, i64);
 
 /// Quantise a surface parameter. DeepCAD coordinates are multiples of 1/128, which
-/// land exactly on half-integers of a 1e6 grid; an irrational offset keeps rounding
+/// land exactly on half-integers of a 1e6 grid; an offset away from 0 and 0.5 keeps rounding
 /// noise from flipping the key.
 fn quant(x: f64) -> i64 {
-    (x * 1e6 + 0.318_309_886).floor() as i64
+    (x * 1e6 + 0.261_7).floor() as i64
 }
 
 /// Render `s` in the GenCAD-Code style.

@@ -1,4 +1,5 @@
 //! Subcommands of the `cadrl` binary, one file each.
 
+pub mod data;
 pub mod render;
 pub mod score;

@@ -1,0 +1,170 @@
+//! `cadrl data synth` and `cadrl data stats`.
+//!
+//! - `cadrl data synth --n N --seed S --out DIR [--format jsonl] [--config CFG.json]`
+//!   writes `DIR/data.jsonl` (`id`, `image`, `prompt`, `code`) and
+//!   `DIR/images/<id>.png`, the fixture layout the loader reads. Same seed and
+//!   config, same bytes.
+//! - `cadrl data stats PATH...` prints a markdown table (one column per PATH, a JSONL
+//!   file or a directory holding `data.jsonl` / `cases.jsonl`), or JSON with `--json`.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::data::jsonl::{Loader, OnError};
+use crate::data::synth::{self, SynthConfig};
+use crate::data::{GENCAD_PROMPT, dataset_stats, stats_markdown};
+
+#[derive(clap::Args, Debug)]
+pub struct DataArgs {
+    #[command(subcommand)]
+    pub cmd: DataCmd,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum DataCmd {
+    /// Generate synthetic GenCAD-style programs with their renders.
+    Synth(SynthArgs),
+    /// Statistics of one or more data sets (markdown table).
+    Stats(StatsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SynthArgs {
+    /// Number of samples.
+    #[arg(long)]
+    pub n: u64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output directory (created).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Output format (only `jsonl`).
+    #[arg(long, default_value = "jsonl")]
+    pub format: String,
+    /// Generator knobs as JSON (a `SynthConfig`; missing fields take the defaults).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print the effective config and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StatsArgs {
+    /// JSONL files, or directories holding `data.jsonl` / `cases.jsonl`.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Print JSON (one object per path) instead of markdown.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop at the first corrupt row instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// A written row, fields in the fixture order.
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    id: &'a str,
+    image: &'a str,
+    prompt: &'a str,
+    code: &'a str,
+}
+
+pub fn run(a: &DataArgs) -> anyhow::Result<()> {
+    match &a.cmd {
+        DataCmd::Synth(s) => run_synth(s),
+        DataCmd::Stats(s) => run_stats(s),
+    }
+}
+
+fn run_synth(a: &SynthArgs) -> anyhow::Result<()> {
+    if a.format != "jsonl" {
+        bail!("unknown format `{}` (only `jsonl`)", a.format);
+    }
+    let cfg: SynthConfig = match &a.config {
+        Some(p) => serde_json::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+            .with_context(|| format!("parsing {}", p.display()))?,
+        None => SynthConfig::default(),
+    };
+    if a.print_config {
+        println!("{}", serde_json::to_string_pretty(&cfg)?);
+        return Ok(());
+    }
+    let img_dir = a.out.join("images");
+    std::fs::create_dir_all(&img_dir).with_context(|| format!("creating {}", img_dir.display()))?;
+    let jsonl = a.out.join("data.jsonl");
+    let mut w = BufWriter::new(std::fs::File::create(&jsonl).with_context(|| format!("creating {}", jsonl.display()))?);
+    let pb = ProgressBar::new(a.n);
+    pb.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    const CHUNK: u64 = 256;
+    let (mut written, mut failed, mut rejected) = (0u64, 0u64, 0u64);
+    let mut start = 0;
+    while start < a.n {
+        let n = CHUNK.min(a.n - start);
+        let batch = synth::generate(&cfg, a.seed, start, n);
+        failed += n - batch.len() as u64;
+        // PNG encoding in parallel too; written in index order.
+        let pngs: Vec<anyhow::Result<Vec<u8>>> = {
+            use rayon::prelude::*;
+            batch
+                .par_iter()
+                .map(|s| {
+                    let mut buf = Vec::new();
+                    s.image.write_to(&mut std::io::Cursor::new(&mut buf), image::ImageFormat::Png)?;
+                    Ok(buf)
+                })
+                .collect()
+        };
+        for (s, png) in batch.iter().zip(pngs) {
+            let id = format!("synth-{}-{:08}", a.seed, s.index);
+            let rel = format!("images/{id}.png");
+            std::fs::write(a.out.join(&rel), png?).with_context(|| format!("writing {rel}"))?;
+            let row = Row { id: &id, image: &rel, prompt: GENCAD_PROMPT, code: &s.code };
+            writeln!(w, "{}", serde_json::to_string(&row)?)?;
+            written += 1;
+            rejected += s.rejected as u64;
+        }
+        pb.inc(n);
+        start += n;
+    }
+    w.flush()?;
+    pb.finish_and_clear();
+    eprintln!(
+        "wrote {written} samples to {} ({} programs rejected by validation{})",
+        jsonl.display(),
+        rejected,
+        if failed > 0 { format!(", {failed} indices gave up after max_attempts") } else { String::new() }
+    );
+    Ok(())
+}
+
+fn run_stats(a: &StatsArgs) -> anyhow::Result<()> {
+    let mut cols = Vec::new();
+    for p in &a.paths {
+        let loader = Loader::new(p).on_error(if a.strict { OnError::Fail } else { OnError::Skip });
+        let mut it = loader.iter().with_context(|| format!("opening {}", loader.path().display()))?;
+        let mut codes = Vec::new();
+        for s in it.by_ref() {
+            codes.push(s?.code);
+        }
+        if !it.errors().is_empty() {
+            eprintln!("{}: {} rows skipped", loader.path().display(), it.errors().len());
+        }
+        cols.push((p.display().to_string(), dataset_stats(&codes)));
+    }
+    if a.json {
+        for (name, s) in &cols {
+            println!("{}", serde_json::json!({"path": name, "stats": s}));
+        }
+    } else {
+        print!("{}", stats_markdown(&cols));
+    }
+    Ok(())
+}

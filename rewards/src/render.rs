@@ -65,8 +65,26 @@ pub fn render_with(s: &Solid, view: View, size: u32) -> RgbImage {
     let depth = 4.0 * s.bounds.diagonal().max(1e-9);
     let center = s.bounds.center();
     let half = (size as f64 - 1.0) / 2.0;
-    for row in 0..n {
-        for col in 0..n {
+    // Only pixels inside the projection of the conservative bounds can hit anything.
+    let (mut c0, mut c1, mut r0, mut r1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let b = s.bounds;
+    for i in 0..8 {
+        let c = v3(
+            if i & 1 == 0 { b.min.x } else { b.max.x },
+            if i & 2 == 0 { b.min.y } else { b.max.y },
+            if i & 4 == 0 { b.min.z } else { b.max.z },
+        );
+        let col = (c.dot(view.right) - cu) * scale + half;
+        let row = half - (c.dot(view.up) - cv) * scale;
+        c0 = c0.min(col);
+        c1 = c1.max(col);
+        r0 = r0.min(row);
+        r1 = r1.max(row);
+    }
+    let clamp = |x: f64| (x.max(0.0) as usize).min(n - 1);
+    let (cols, rows) = (clamp(c0.floor() - 1.0)..=clamp(c1.ceil() + 1.0), clamp(r0.floor() - 1.0)..=clamp(r1.ceil() + 1.0));
+    for row in rows {
+        for col in cols.clone() {
             let u = cu + (col as f64 - half) / scale;
             let v = cv - (row as f64 - half) / scale;
             let origin = center + view.right * (u - center.dot(view.right)) + view.up * (v - center.dot(view.up)) - view.forward * depth;
@@ -132,6 +150,10 @@ fn face_key(s: &Solid, p: V3, scale: f64) -> FaceKey {
         }
     };
     for pr in &s.prisms {
+        let (lo, hi) = (pr.aabb.min, pr.aabb.max);
+        if p.x < lo.x - tol || p.x > hi.x + tol || p.y < lo.y - tol || p.y > hi.y + tol || p.z < lo.z - tol || p.z > hi.z + tol {
+            continue;
+        }
         let f = &pr.frame;
         let l = f.to_local(p);
         // caps: planes w = w0 and w = w1 (world plane key: normal and offset)

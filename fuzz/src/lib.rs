@@ -1,17 +1,25 @@
 //! Shared code of the fuzz targets: the oracle every outcome is checked against,
 //! and the fixture splicer of `mutate_fixture`.
 
-use cadrl_rewards::exec::{Outcome, execute_native};
+use cadrl_rewards::exec::{MAX_MESSAGE, Outcome, execute_native};
 use cadrl_rewards::geom::{mass_props, overlap};
 
 /// Run `src` natively and check the outcome: no panic escapes, no internal error,
 /// diagnostics carry a message, and a valid solid has a finite positive volume,
-/// a finite non-empty bounding box and a sane self-IoU.
+/// a finite non-empty bounding box and a sane self-IoU. Messages are capped.
+///
+/// Set `CADRL_FUZZ_ALLOW_EMPTY_VALID=1` to accept valid solids of volume 0 (a known
+/// bug, see `fuzz/README.md`) and look for other failures.
 pub fn check(src: &str) {
+    static ALLOW_EMPTY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let allow_empty = *ALLOW_EMPTY.get_or_init(|| std::env::var_os("CADRL_FUZZ_ALLOW_EMPTY_VALID").is_some_and(|v| v == "1"));
     let out = execute_native(src, "solid");
     match &out {
         Outcome::Valid(s) => {
             let m = mass_props(s);
+            if allow_empty && m.volume == 0.0 {
+                return;
+            }
             assert!(m.volume.is_finite() && m.volume > 0.0, "valid solid with volume {} for {src:?}", m.volume);
             let b = m.bbox;
             assert!(b.min.is_finite() && b.max.is_finite(), "valid solid with non-finite bbox {b:?} for {src:?}");
@@ -22,11 +30,13 @@ pub fn check(src: &str) {
         }
         Outcome::SyntaxError(d) | Outcome::ExecError(d) => {
             assert!(!d.message.is_empty(), "empty diagnostic {out:?} for {src:?}");
+            assert!(d.message.len() <= MAX_MESSAGE + 40, "uncapped message of {} bytes for {src:?}", d.message.len());
         }
         Outcome::Unsupported { construct, .. } => {
             assert!(!construct.contains("internal error"), "interpreter panicked: {construct} for {src:?}");
             assert!(!construct.contains("too large or deep"), "big-stack thread failed: {construct} for {src:?}");
             assert!(!construct.is_empty(), "empty construct for {src:?}");
+            assert!(construct.len() <= MAX_MESSAGE + 40, "uncapped construct of {} bytes for {src:?}", construct.len());
         }
     }
     let _ = out.reason();
@@ -117,7 +127,7 @@ fn ident_spans(src: &str, after_dot: bool) -> Vec<(usize, usize)> {
     out
 }
 
-fn pick<'a, T>(v: &'a [T], k: usize) -> Option<&'a T> {
+fn pick<T>(v: &[T], k: usize) -> Option<&T> {
     if v.is_empty() { None } else { Some(&v[k % v.len()]) }
 }
 
@@ -203,7 +213,7 @@ pub fn mutate(data: &[u8]) -> Option<String> {
                     Some((span.0, span.1, v))
                 })
                 .collect();
-            chosen.sort_by(|a, b| b.0.cmp(&a.0));
+            chosen.sort_by_key(|c| std::cmp::Reverse(c.0));
             chosen.dedup_by_key(|c| c.0);
             for (s, e, v) in chosen {
                 out = splice(&out, (s, e), v);

@@ -132,6 +132,8 @@ fn execute_inner(src: &str, var: &str) -> Outcome {
     };
     match run(&prog, var) {
         Ok(solid) => {
+            // Unions of validated prisms (positive area and height, bounded coordinates,
+            // no coincident loops) are never empty; only booleans can empty a solid.
             if may_be_empty(&solid.root) && !(crate::geom::volume(&solid) > 0.0) {
                 return Outcome::ExecError(Diag { message: "the result is an empty solid".into(), line: None, col: None });
             }

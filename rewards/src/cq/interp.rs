@@ -159,6 +159,7 @@ fn eval(env: &HashMap<String, Value>, e: &Expr) -> R<Value> {
                 "True" => Value::Bool(true),
                 "False" => Value::Bool(false),
                 "None" => Value::None,
+                _ if BUILTINS.contains(&n.as_str()) => return unsupported(format!("Python builtin `{n}`")),
                 _ => return exec(format!("NameError: name '{n}' is not defined")),
             },
         },
@@ -198,6 +199,13 @@ fn eval(env: &HashMap<String, Value>, e: &Expr) -> R<Value> {
         }
     })
 }
+
+/// Python builtins a program may call; the interpreter does not model them.
+const BUILTINS: &[&str] = &[
+    "abs", "all", "any", "bool", "dict", "divmod", "enumerate", "eval", "exec", "exit", "float", "getattr", "globals",
+    "int", "isinstance", "len", "list", "locals", "map", "max", "min", "open", "pow", "print", "quit", "range", "round",
+    "set", "setattr", "sorted", "str", "sum", "tuple", "type", "vars", "zip", "__import__", "compile", "input",
+];
 
 fn num(v: &Value) -> Option<f64> {
     match *v {
@@ -361,6 +369,7 @@ fn make_plane(origin: V3, x: V3, n: V3) -> R<Frame> {
     if !(origin.is_finite() && x.is_finite() && n.is_finite()) {
         return exec("Standard_ConstructionError: non-finite plane vector");
     }
+    super::wp::check_finite(&[origin])?;
     if n.norm() == 0.0 {
         return exec("ValueError: normal should be non null");
     }
@@ -489,8 +498,14 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
             if !(r > 0.0) || !r.is_finite() {
                 return exec(format!("Standard_ConstructionError: circle radius must be positive and finite, got {r}"));
             }
+            if r > super::wp::MAX_COORD {
+                return unsupported(format!("a circle of radius beyond {:e}", super::wp::MAX_COORD));
+            }
             let n = wp.plane.z;
-            w(wp.each_wire(bool_arg(&a[1], false, "forConstruction")?, |c| Ok(Wire::Circle { c, r, n }))?)
+            w(wp.each_wire(bool_arg(&a[1], false, "forConstruction")?, |c| {
+                super::wp::check_finite(&[c])?;
+                Ok(Wire::Circle { c, r, n })
+            })?)
         }
         "rect" => {
             let a = args.bind(name, &["xLen", "yLen", "centered", "forConstruction"], 2)?;
@@ -512,7 +527,10 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
         "polygon" => {
             let a = args.bind(name, &["nSides", "diameter", "forConstruction", "circumscribed"], 2)?;
             let n = match &a[0] {
-                Some(Value::Int(n)) if *n >= 3 && *n <= 10_000 => *n as usize,
+                Some(Value::Int(n)) if *n >= 3 && *n <= super::wp::MAX_SKETCH_EDGES as i64 => *n as usize,
+                Some(Value::Int(n)) if *n > super::wp::MAX_SKETCH_EDGES as i64 => {
+                    return unsupported(format!("a polygon with {n} sides"));
+                }
                 Some(Value::Int(n)) => return exec(format!("polygon with {n} sides")),
                 _ => return exec("TypeError: nSides must be an int"),
             };

@@ -29,8 +29,14 @@ struct Lines {
 
 impl Lines {
     fn new(src: &str) -> Lines {
+        // "\n", "\r\n" and a lone "\r" end a line, as in Python
+        let b = src.as_bytes();
         let mut starts = vec![0];
-        starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')) {
+                starts.push(i + 1);
+            }
+        }
         Lines { starts }
     }
     /// Line and 1-based *byte* column (cheap for every node of a long line; turned into
@@ -44,7 +50,10 @@ impl Lines {
 
 /// The 1-based character column of a position whose `col` is a byte column.
 pub fn char_column(src: &str, pos: Pos) -> u32 {
-    let Some(line) = src.split('\n').nth(pos.line.saturating_sub(1) as usize) else { return pos.col };
+    let lines = Lines::new(src);
+    let Some(&start) = lines.starts.get(pos.line.saturating_sub(1) as usize) else { return pos.col };
+    let end = lines.starts.get(pos.line as usize).copied().unwrap_or(src.len());
+    let Some(line) = src.get(start..end) else { return pos.col };
     let byte = (pos.col.saturating_sub(1) as usize).min(line.len());
     let mut b = byte;
     while b > 0 && !line.is_char_boundary(b) {
@@ -55,6 +64,9 @@ pub fn char_column(src: &str, pos: Pos) -> u32 {
 
 /// Parse and lower a program.
 pub fn parse_program(src: &str) -> Result<Program, ParseFailure> {
+    if let Some(i) = src.find('\0') {
+        return Err(ParseFailure::Syntax { message: "source code cannot contain null bytes".into(), pos: Lines::new(src).pos(src, i) });
+    }
     if let Some(pos) = bracket_overflow(src) {
         return Err(ParseFailure::Syntax { message: "too many nested parentheses".into(), pos });
     }
@@ -64,7 +76,10 @@ pub fn parse_program(src: &str) -> Result<Program, ParseFailure> {
 /// Whether a program may build an AST deep enough to need a large stack to parse,
 /// run and drop (the executor then runs it on a thread with one).
 pub fn needs_big_stack(src: &str) -> bool {
-    src.len() > 64 * 1024 || src.bytes().filter(|&b| b == b'(').count() > 2_000
+    // every byte that can open an AST level costs ~1 KiB of stack in lowering and
+    // evaluation; a 2 MiB thread (rayon's, a test's) holds about 2,000 of them
+    const OPENERS: &[u8] = b"([{-+*/%@~.<>&|^";
+    src.len() > 64 * 1024 || src.bytes().filter(|b| OPENERS.contains(b)).count() > 1_000
 }
 
 fn parse_inner(src: &str) -> Result<Program, ParseFailure> {

@@ -262,8 +262,19 @@ impl Wp {
     }
 }
 
+/// Largest coordinate magnitude the native executor models. GenCAD-Code parts live in
+/// [-1, 1] and CAD-Recode's in [-100, 100]; far beyond that, f64 geometry (areas,
+/// volumes) loses its meaning, so such programs are left to real CadQuery.
+pub const MAX_COORD: f64 = 1e6;
+
 pub fn check_finite(pts: &[V3]) -> R<()> {
-    if pts.iter().all(|p| p.is_finite()) { Ok(()) } else { exec("Standard_ConstructionError: non-finite coordinate") }
+    if !pts.iter().all(|p| p.is_finite()) {
+        return exec("Standard_ConstructionError: non-finite coordinate");
+    }
+    if pts.iter().any(|p| p.x.abs().max(p.y.abs()).max(p.z.abs()) > MAX_COORD) {
+        return unsupported(format!("coordinates beyond {MAX_COORD:e}"));
+    }
+    Ok(())
 }
 
 pub fn make_line(a: V3, b: V3) -> R<Edge> {
@@ -335,8 +346,19 @@ fn wires_to_profile(frame: &Frame, wires: &[Rc<Wire>]) -> R<(Profile, f64)> {
     Ok((Profile::new(loops), h0))
 }
 
+/// Most edges in one sketch on a plane that is not axis-aligned.
+pub const MAX_TILTED_EDGES: usize = 200;
+
+/// Most edges in one sketch the native executor checks and integrates (the checks are
+/// quadratic in it); larger sketches are left to real CadQuery.
+pub const MAX_SKETCH_EDGES: usize = 1000;
+
 fn validate_loops(loops: &[Loop], scale: f64) -> R<()> {
     let tol = 1e-9 * (1.0 + scale);
+    let edges: usize = loops.iter().map(|l| if let Loop::Path(s) = l { s.len() } else { 1 }).sum();
+    if edges > MAX_SKETCH_EDGES {
+        return unsupported(format!("a sketch with {edges} edges (more than {MAX_SKETCH_EDGES})"));
+    }
     for l in loops {
         let area = l.signed_area();
         if !area.is_finite() {
@@ -363,6 +385,9 @@ fn validate_loops(loops: &[Loop], scale: f64) -> R<()> {
     }
     for i in 0..loops.len() {
         for j in i + 1..loops.len() {
+            if same_loop(&loops[i], &loops[j], tol) {
+                return exec("two identical loops in one sketch: OCCT builds an invalid face from them");
+            }
             if loops_cross(&loops[i], &loops[j], tol) {
                 return unsupported("loops of one sketch that cross each other");
             }
@@ -379,6 +404,15 @@ fn validate_loops(loops: &[Loop], scale: f64) -> R<()> {
         }
     }
     Ok(())
+}
+
+/// Loops that lie on top of each other (their even-odd regions cancel).
+fn same_loop(a: &Loop, b: &Loop, tol: f64) -> bool {
+    let (pa, pb) = (Profile::new(vec![a.clone()]), Profile::new(vec![b.clone()]));
+    (pa.min.dist(pb.min) <= tol && pa.max.dist(pb.max) <= tol)
+        && (a.signed_area().abs() - b.signed_area().abs()).abs() <= tol * (1.0 + a.signed_area().abs())
+        && a.perimeter() - b.perimeter() <= tol * (1.0 + a.perimeter())
+        && b.perimeter() - a.perimeter() <= tol * (1.0 + a.perimeter())
 }
 
 fn loop_segs(l: &Loop) -> Vec<Seg> {
@@ -416,6 +450,16 @@ fn loops_cross(a: &Loop, b: &Loop, tol: f64) -> bool {
 pub fn extrude_prism(frame: &Frame, profile: Profile, h: f64, d: f64, both: bool) -> R<Solid> {
     if !d.is_finite() {
         return exec("Standard_ConstructionError: non-finite extrude distance");
+    }
+    if d.abs() > MAX_COORD {
+        return unsupported(format!("extrude distance beyond {MAX_COORD:e}"));
+    }
+    // A sketch plane that is not axis-aligned is integrated ray by ray, at a cost that
+    // grows with the cube of its edge count.
+    let aligned = [frame.z.x, frame.z.y, frame.z.z].iter().any(|c| c.abs() > 1.0 - 1e-12);
+    let edges: usize = profile.loops.iter().map(|l| if let Loop::Path(s) = l { s.len() } else { 1 }).sum();
+    if !aligned && edges > MAX_TILTED_EDGES {
+        return unsupported(format!("a tilted sketch with {edges} edges (more than {MAX_TILTED_EDGES})"));
     }
     if d.abs() <= 1e-12 {
         return exec("Standard_ConstructionError: extrude distance is zero (BRepPrimAPI_MakePrism)");

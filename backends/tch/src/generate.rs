@@ -1,0 +1,154 @@
+//! Batched generation with a KV cache: one prefill for all candidates (left padding),
+//! then token-by-token decoding with temperature / top-k / top-p sampling (transformers'
+//! order), greedy at temperature 0, per-candidate seeded RNGs, and stop on end-of-turn.
+//! Returned log-probs are those of the unmodified model distribution (temperature 1).
+use crate::model::QwenVl;
+use crate::nn::Ctx;
+use crate::processor::ProcessedImage;
+use crate::text::{KvCache, causal_mask};
+use anyhow::Result;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tch::{Kind, Tensor};
+
+/// Sampling settings.
+#[derive(Debug, Clone)]
+pub struct SamplingParams {
+    pub n: usize,
+    pub temperature: f64,
+    pub top_p: f64,
+    pub top_k: usize,
+    pub max_new_tokens: usize,
+    pub seed: u64,
+    pub stop_ids: Vec<i64>,
+}
+
+/// One generated sequence (stop token included when reached).
+#[derive(Debug, Clone)]
+pub struct RawCandidate {
+    pub token_ids: Vec<i64>,
+    pub logprobs: Vec<f32>,
+}
+
+/// Filter logits `[B, V]` (f32) like transformers' TopK then TopP warpers and return probs.
+fn warp(logits: &Tensor, p: &SamplingParams) -> Tensor {
+    let mut l = logits / p.temperature;
+    let v = l.size()[1];
+    if p.top_k > 0 && (p.top_k as i64) < v {
+        let (vals, _) = l.topk(p.top_k as i64, -1, true, true);
+        let kth = vals.narrow(1, p.top_k as i64 - 1, 1);
+        l = l.masked_fill(&l.lt_tensor(&kth), f64::NEG_INFINITY);
+    }
+    if p.top_p < 1.0 {
+        let (sorted, idx) = l.sort(-1, false);
+        let cum = sorted.softmax(-1, Kind::Float).cumsum(-1, Kind::Float);
+        let remove = cum.le(1.0 - p.top_p);
+        // keep at least the most likely token
+        let last = remove.size()[1] - 1;
+        let _ = remove.narrow(1, last, 1).fill_(0);
+        let remove = remove.scatter(1, &idx, &remove);
+        l = l.masked_fill(&remove, f64::NEG_INFINITY);
+    }
+    l.softmax(-1, Kind::Float)
+}
+
+/// Generate `p.n` candidates for each (image, prompt ids) pair.
+pub fn generate(model: &QwenVl, items: &[(&ProcessedImage, Vec<i64>)], p: &SamplingParams, pad_id: i64) -> Result<Vec<Vec<RawCandidate>>> {
+    let ctx = Ctx::EVAL;
+    tch::no_grad(|| -> Result<Vec<Vec<RawCandidate>>> {
+        let n = p.n.max(1);
+        let mut seqs = vec![];
+        let mut grids = vec![];
+        for (img, ids) in items {
+            for _ in 0..n {
+                seqs.push(ids.clone());
+                grids.push(vec![img.grid_thw]);
+            }
+        }
+        let b = seqs.len() as i64;
+        let batch = model.make_batch(&seqs, &grids, pad_id, true)?;
+        // vision once per image, replicated for the n candidates
+        let imgs: Vec<&ProcessedImage> = items.iter().map(|(i, _)| *i).collect();
+        let feats = model.image_features(&imgs, &ctx);
+        let per: Vec<i64> = imgs.iter().map(|im| im.num_tokens(model.cfg.vision.spatial_merge_size) as i64).collect();
+        let mut chunks = vec![];
+        let mut off = 0;
+        for &c in &per {
+            let f = feats.narrow(0, off, c);
+            for _ in 0..n {
+                chunks.push(f.shallow_clone());
+            }
+            off += c;
+        }
+        let feats = Tensor::cat(&chunks, 0);
+        let l = batch.len;
+        let cap = l + p.max_new_tokens as i64;
+        let mut cache = KvCache::new(&model.text.cfg, b, cap, model.kind, model.device);
+        cache.valid.narrow(1, 0, l).copy_(&batch.valid);
+        let e = model.embed(&batch.ids, Some(&feats))?;
+        let mask = causal_mask(&cache.valid.narrow(1, 0, l), 0, l);
+        let h = model.text.forward(&e, &batch.positions, &mask, Some(&mut cache), &ctx);
+        let mut logits = model.text.logits(&h.narrow(1, l - 1, 1).squeeze_dim(1));
+        let mut rngs: Vec<ChaCha8Rng> = (0..b as u64)
+            .map(|r| ChaCha8Rng::seed_from_u64(p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(r)))
+            .collect();
+        let mut out: Vec<RawCandidate> = (0..b).map(|_| RawCandidate { token_ids: vec![], logprobs: vec![] }).collect();
+        let mut done = vec![false; b as usize];
+        let vocab = logits.size()[1] as usize;
+        for step in 0..p.max_new_tokens {
+            let lp = logits.log_softmax(-1, Kind::Float);
+            let chosen: Vec<i64> = if p.temperature <= 0.0 {
+                Vec::<i64>::try_from(logits.argmax(-1, false).to_device(tch::Device::Cpu))?
+            } else {
+                let probs = warp(&logits, p).to_device(tch::Device::Cpu).contiguous();
+                let mut host = vec![0f32; b as usize * vocab];
+                probs.copy_data(&mut host, b as usize * vocab);
+                (0..b as usize)
+                    .map(|r| {
+                        let row = &host[r * vocab..(r + 1) * vocab];
+                        let u: f32 = rngs[r].random::<f32>() * row.iter().sum::<f32>();
+                        let mut acc = 0f32;
+                        let mut pick = row.iter().rposition(|&x| x > 0.0).unwrap_or(0);
+                        for (i, &x) in row.iter().enumerate() {
+                            acc += x;
+                            if x > 0.0 && acc > u {
+                                pick = i;
+                                break;
+                            }
+                        }
+                        pick as i64
+                    })
+                    .collect()
+            };
+            let idx = Tensor::from_slice(&chosen).to_device(model.device).unsqueeze(1);
+            let clp = Vec::<f32>::try_from(lp.gather(1, &idx, false).squeeze_dim(1).to_device(tch::Device::Cpu))?;
+            for r in 0..b as usize {
+                if done[r] {
+                    continue;
+                }
+                out[r].token_ids.push(chosen[r]);
+                out[r].logprobs.push(clp[r]);
+                if p.stop_ids.contains(&chosen[r]) {
+                    done[r] = true;
+                }
+            }
+            if done.iter().all(|&d| d) || step + 1 == p.max_new_tokens {
+                break;
+            }
+            let pos: Vec<i64> = batch.next_pos.iter().map(|&x| x + step as i64).collect();
+            let pos = Tensor::from_slice(&pos).to_device(model.device).view([1, b, 1]).expand([3, b, 1], false).contiguous();
+            let len = cache.len;
+            let _ = cache.valid.narrow(1, len, 1).fill_(1);
+            let mask = causal_mask(&cache.valid.narrow(1, 0, len + 1), len, 1);
+            let e = Tensor::embedding(&model.text.embed, &idx, -1, false, false);
+            let h = model.text.forward(&e, &pos, &mask, Some(&mut cache), &ctx);
+            logits = model.text.logits(&h.squeeze_dim(1));
+        }
+        let mut res = vec![];
+        let mut it = out.into_iter();
+        for _ in 0..items.len() {
+            res.push((0..n).filter_map(|_| it.next()).collect());
+        }
+        Ok(res)
+    })
+}

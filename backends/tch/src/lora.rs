@@ -46,11 +46,24 @@ impl LoraConfig {
         if self.use_rslora { self.alpha / (self.r as f64).sqrt() } else { self.alpha / self.r as f64 }
     }
 
+    /// Effective target names: with `vision`, the vision attention (`qkv`, `attn.proj`) is added.
+    pub fn effective_targets(&self) -> Vec<String> {
+        let mut t = self.target_modules.clone();
+        if self.vision {
+            for x in ["qkv", "attn.proj"] {
+                if !t.iter().any(|y| y == x) {
+                    t.push(x.to_string());
+                }
+            }
+        }
+        t
+    }
+
     fn matches(&self, canonical: &str) -> bool {
         if canonical.starts_with("visual.") && !self.vision {
             return false;
         }
-        self.target_modules.iter().any(|t| canonical == t || canonical.ends_with(&format!(".{t}")))
+        self.effective_targets().iter().any(|t| canonical == t || canonical.ends_with(&format!(".{t}")))
     }
 }
 
@@ -136,7 +149,7 @@ pub fn save(model: &mut QwenVl, cfg: &LoraConfig, base_model: &str, dir: &Path) 
     safetensors::serialize_to_file(views, Some(meta), &p).with_context(|| format!("writing {}", p.display()))?;
     let names = cfg.target_modules.iter().map(|t| regex_escape(t)).collect::<Vec<_>>().join("|");
     let target: Value = if cfg.vision {
-        json!(cfg.target_modules)
+        json!(cfg.effective_targets())
     } else {
         // decoder only: PEFT full-matches a string target against module names
         Value::String(format!("^(?!.*visual).*\\.({names})$"))

@@ -107,6 +107,15 @@ pub struct Example {
     pub completion: String,
 }
 
+/// A DPO preference pair on one image.
+#[derive(Debug, Clone)]
+pub struct PreferencePair {
+    pub image: ImageInput,
+    pub prompt: Option<String>,
+    pub chosen: String,
+    pub rejected: String,
+}
+
 /// Statistics of one optimiser step.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct StepStats {
@@ -316,6 +325,54 @@ impl QwenVlPolicy {
         let n = targets.ids.len();
         let cfg = self.train_cfg.clone();
         let loss_fn = |lp: &Tensor| -> Tensor { lp.mean(Kind::Float).neg() };
+        let (loss, _) = logprobs_for_training(&self.model, &batch, Some(&feats), &targets, &ctx, cfg.grad_checkpointing, &loss_fn)?;
+        let opt = self.optimizer.as_mut().context("optimizer")?;
+        let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);
+        opt.apply(&cfg, cfg.lr);
+        opt.zero_grad();
+        Ok(StepStats { loss: f64::try_from(loss)?, grad_norm, lr: cfg.lr, tokens: n })
+    }
+
+    /// One DPO step (sigmoid loss, `beta`): the reference model is the base with adapters
+    /// off, so a LoRA adapter is required. Sequence log-probs sum over completion + `<|im_end|>`.
+    pub fn dpo_step(&mut self, pairs: &[PreferencePair], beta: f64) -> Result<StepStats> {
+        if pairs.is_empty() {
+            bail!("dpo_step: empty batch");
+        }
+        if self.full_finetune || self.lora.is_none() {
+            bail!("dpo_step needs a LoRA adapter (the reference is the base model with adapters off)");
+        }
+        let mut ex = vec![];
+        for p in pairs {
+            ex.push(Example { image: p.image.clone(), prompt: p.prompt.clone(), completion: p.chosen.clone() });
+        }
+        for p in pairs {
+            ex.push(Example { image: p.image.clone(), prompt: p.prompt.clone(), completion: p.rejected.clone() });
+        }
+        let reference: Vec<f64> =
+            self.logprobs(&ex, false)?.iter().map(|v| v.iter().map(|&x| x as f64).sum()).collect();
+        if self.optimizer.is_none() {
+            let params = self.trainable()?;
+            self.optimizer = Some(AdamW::new(params));
+        }
+        let vision_grad = self.lora.as_ref().is_some_and(|l| l.vision);
+        let ctx = Ctx { lora_on: true, train: true };
+        let (batch, targets, feats) = self.prepare(&ex, &ctx, vision_grad)?;
+        let n = targets.ids.len();
+        let seq: Vec<i64> = targets.counts.iter().enumerate().flat_map(|(i, &c)| std::iter::repeat_n(i as i64, c)).collect();
+        let device = self.model.device;
+        let seq = Tensor::from_slice(&seq).to_device(device);
+        let nseq = ex.len() as i64;
+        let np = pairs.len() as i64;
+        let refs: Vec<f32> = reference.iter().map(|&x| x as f32).collect();
+        let refs = Tensor::from_slice(&refs).to_device(device);
+        let loss_fn = move |lp: &Tensor| -> Tensor {
+            let sums = Tensor::zeros([nseq], (Kind::Float, lp.device())).index_add(0, &seq, lp);
+            let d = sums - &refs;
+            let margin = (d.narrow(0, 0, np) - d.narrow(0, np, np)) * beta;
+            margin.log_sigmoid().mean(Kind::Float).neg()
+        };
+        let cfg = self.train_cfg.clone();
         let (loss, _) = logprobs_for_training(&self.model, &batch, Some(&feats), &targets, &ctx, cfg.grad_checkpointing, &loss_fn)?;
         let opt = self.optimizer.as_mut().context("optimizer")?;
         let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);

@@ -164,3 +164,52 @@ fn seeded_sampling() {
     assert_eq!(g1[0][0].token_ids, k1[0][0].token_ids, "top-k 1 is greedy");
     assert!(cand.logprobs.iter().all(|x| x.is_finite() && *x <= 0.0));
 }
+
+#[test]
+fn dpo_step_prefers_chosen() {
+    let r = reference("tiny-a");
+    manual_seed(3);
+    let cfg = LoraConfig { r: 4, alpha: 8.0, dropout: 0.0, ..Default::default() };
+    let mut p = policy("tiny-a", Some(cfg));
+    p.set_train_config(TrainConfig { lr: 5e-3, ..Default::default() });
+    let comps = r["images"][0]["completions"].as_array().unwrap();
+    let pair = PreferencePair {
+        image: ImageInput::Path(image_path(&r, 0)),
+        prompt: None,
+        chosen: comps[0]["text"].as_str().unwrap().to_string(),
+        rejected: comps[1]["text"].as_str().unwrap().to_string(),
+    };
+    let first = p.dpo_step(std::slice::from_ref(&pair), 0.1).unwrap();
+    assert!((first.loss - std::f64::consts::LN_2).abs() < 1e-4, "initial DPO loss is ln 2, got {}", first.loss);
+    let mut last = first.loss;
+    for _ in 0..5 {
+        last = p.dpo_step(std::slice::from_ref(&pair), 0.1).unwrap().loss;
+    }
+    eprintln!("DPO loss {} -> {last}", first.loss);
+    assert!(last < first.loss);
+}
+
+#[test]
+fn cli_commands_run() {
+    let r = reference("tiny-a");
+    let model = tiny_dir().join("tiny-a").display().to_string();
+    let g = cli::GenerateArgs {
+        model: model.clone(),
+        image: image_path(&r, 0),
+        prompt: None,
+        adapter: Some(tiny_dir().join("tiny-a/ref/peft_adapter")),
+        n: 2,
+        temperature: 0.0,
+        top_p: 1.0,
+        top_k: 0,
+        max_new_tokens: 4,
+        seed: 0,
+        device: "cpu".into(),
+        dtype: "f32".into(),
+    };
+    cli::run_generate(&g).unwrap();
+    let comp = tmp("completion.txt");
+    std::fs::write(&comp, "w").unwrap();
+    let l = cli::LogprobsArgs { model, image: image_path(&r, 0), completion: comp, prompt: None, adapter: None, device: "cpu".into(), dtype: "bf16".into() };
+    cli::run_logprobs(&l).unwrap();
+}

@@ -58,7 +58,7 @@ struct RawVision {
     hidden_size: usize,
     intermediate_size: usize,
     num_heads: usize,
-    #[serde(default = "d3")]
+    #[serde(default = "d3", alias = "in_chans")]
     in_channels: usize,
     #[serde(default = "d14")]
     patch_size: usize,

@@ -57,38 +57,32 @@ pub fn generate(model: &QwenVl, items: &[(&ProcessedImage, Vec<i64>)], p: &Sampl
     let ctx = Ctx::EVAL;
     tch::no_grad(|| -> Result<Vec<Vec<RawCandidate>>> {
         let n = p.n.max(1);
-        let mut seqs = vec![];
-        let mut grids = vec![];
-        for (img, ids) in items {
-            for _ in 0..n {
-                seqs.push(ids.clone());
-                grids.push(vec![img.grid_thw]);
-            }
-        }
-        let b = seqs.len() as i64;
+        // Prefill each prompt once, then share its KV cache among its n candidates.
+        let seqs: Vec<Vec<i64>> = items.iter().map(|(_, ids)| ids.clone()).collect();
+        let grids: Vec<Vec<[usize; 3]>> = items.iter().map(|(img, _)| vec![img.grid_thw]).collect();
+        let bu = seqs.len() as i64;
+        let b = bu * n as i64;
         let batch = model.make_batch(&seqs, &grids, pad_id, true)?;
-        // vision once per image, replicated for the n candidates
         let imgs: Vec<&ProcessedImage> = items.iter().map(|(i, _)| *i).collect();
         let feats = model.image_features(&imgs, &ctx);
-        let per: Vec<i64> = imgs.iter().map(|im| im.num_tokens(model.cfg.vision.spatial_merge_size) as i64).collect();
-        let mut chunks = vec![];
-        let mut off = 0;
-        for &c in &per {
-            let f = feats.narrow(0, off, c);
-            for _ in 0..n {
-                chunks.push(f.shallow_clone());
-            }
-            off += c;
-        }
-        let feats = Tensor::cat(&chunks, 0);
         let l = batch.len;
         let cap = l + p.max_new_tokens as i64;
-        let mut cache = KvCache::new(&model.text.cfg, b, cap, model.kind, model.device);
-        cache.valid.narrow(1, 0, l).copy_(&batch.valid);
+        let mut cu = KvCache::new(&model.text.cfg, bu, cap, model.kind, model.device);
+        cu.valid.narrow(1, 0, l).copy_(&batch.valid);
         let e = model.embed(&batch.ids, Some(&feats))?;
-        let mask = causal_mask(&cache.valid.narrow(1, 0, l), 0, l);
-        let h = model.text.forward(&e, &batch.positions, &mask, Some(&mut cache), &ctx);
-        let mut logits = model.text.logits(&h.narrow(1, l - 1, 1).squeeze_dim(1));
+        let mask = causal_mask(&cu.valid.narrow(1, 0, l), 0, l);
+        let h = model.text.forward(&e, &batch.positions, Some(&mask), Some(&mut cu), &ctx);
+        let rep: Vec<i64> = (0..bu).flat_map(|i| std::iter::repeat_n(i, n)).collect();
+        let rep = Tensor::from_slice(&rep).to_device(model.device);
+        let mut cache = KvCache {
+            k: cu.k.iter().map(|t| t.index_select(0, &rep)).collect(),
+            v: cu.v.iter().map(|t| t.index_select(0, &rep)).collect(),
+            valid: cu.valid.index_select(0, &rep),
+            len: cu.len,
+        };
+        drop(cu);
+        let next_pos: Vec<i64> = batch.next_pos.iter().flat_map(|&x| std::iter::repeat_n(x, n)).collect();
+        let mut logits = model.text.logits(&h.narrow(1, l - 1, 1).squeeze_dim(1)).index_select(0, &rep);
         let mut rngs: Vec<ChaCha8Rng> = (0..b as u64)
             .map(|r| ChaCha8Rng::seed_from_u64(p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(r)))
             .collect();
@@ -135,13 +129,13 @@ pub fn generate(model: &QwenVl, items: &[(&ProcessedImage, Vec<i64>)], p: &Sampl
             if done.iter().all(|&d| d) || step + 1 == p.max_new_tokens {
                 break;
             }
-            let pos: Vec<i64> = batch.next_pos.iter().map(|&x| x + step as i64).collect();
+            let pos: Vec<i64> = next_pos.iter().map(|&x| x + step as i64).collect();
             let pos = Tensor::from_slice(&pos).to_device(model.device).view([1, b, 1]).expand([3, b, 1], false).contiguous();
             let len = cache.len;
             let _ = cache.valid.narrow(1, len, 1).fill_(1);
             let mask = causal_mask(&cache.valid.narrow(1, 0, len + 1), len, 1);
             let e = Tensor::embedding(&model.text.embed, &idx, -1, false, false);
-            let h = model.text.forward(&e, &pos, &mask, Some(&mut cache), &ctx);
+            let h = model.text.forward(&e, &pos, Some(&mask), Some(&mut cache), &ctx);
             logits = model.text.logits(&h.squeeze_dim(1));
         }
         let mut res = vec![];

@@ -146,8 +146,13 @@ impl QwenVl {
     /// Decoder hidden states `[B, L, H]` for a batch (no cache).
     pub fn hidden(&self, batch: &Batch, feats: Option<&Tensor>, ctx: &Ctx) -> Result<Tensor> {
         let e = self.embed(&batch.ids, feats)?;
-        let mask = causal_mask(&batch.valid, 0, batch.len);
-        Ok(self.text.forward(&e, &batch.positions, &mask, None, ctx))
+        if batch.left_pad.iter().any(|&p| p > 0) {
+            let mask = causal_mask(&batch.valid, 0, batch.len);
+            Ok(self.text.forward(&e, &batch.positions, Some(&mask), None, ctx))
+        } else {
+            // right padding: plain causal attention is exact on valid positions
+            Ok(self.text.forward(&e, &batch.positions, None, None, ctx))
+        }
     }
 
     /// Per-token log-probs (f32 tensor `[N]`) of `targets` at the given (row, position) slots,

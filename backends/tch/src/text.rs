@@ -117,14 +117,16 @@ impl TextModel {
         (f.cos().to_kind(kind), f.sin().to_kind(kind))
     }
 
-    /// One decoder layer. `mask`: boolean `[B,1,Lq,Lk]` (true = attend).
+    /// One decoder layer. `mask`: boolean `[B,1,Lq,Lk]` (true = attend); `None` means plain
+    /// causal attention without cache offset (right-padded batches: padding keys only follow
+    /// valid tokens, so valid positions are exact), which uses the fused kernels.
     pub fn layer_forward(
         &self,
         i: usize,
         x: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
-        mask: &Tensor,
+        mask: Option<&Tensor>,
         cache: Option<&mut KvCache>,
         ctx: &Ctx,
     ) -> Tensor {
@@ -155,7 +157,10 @@ impl TextModel {
         } else {
             (k, v)
         };
-        let a = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), 0.0, false, None, false);
+        let a = match mask {
+            Some(m) => Tensor::scaled_dot_product_attention(&q, &k, &v, Some(m), 0.0, false, None, false),
+            None => Tensor::scaled_dot_product_attention::<Tensor>(&q, &k, &v, None, 0.0, true, None, false),
+        };
         let a = a.transpose(1, 2).reshape([b, t, h * d]);
         let x = x + l.o.forward(&a, ctx);
         let hx = rms_norm(&x, &l.ln2, self.cfg.rms_norm_eps);
@@ -168,7 +173,7 @@ impl TextModel {
         &self,
         embeds: &Tensor,
         positions: &Tensor,
-        mask: &Tensor,
+        mask: Option<&Tensor>,
         mut cache: Option<&mut KvCache>,
         ctx: &Ctx,
     ) -> Tensor {

@@ -147,7 +147,8 @@ pub fn logprobs_for_training(
         return Ok((loss.detach(), lp.detach()));
     }
     let e = model.embed(&batch.ids, feats)?;
-    let mask = causal_mask(&batch.valid, 0, batch.len);
+    let mask = if batch.left_pad.iter().any(|&p| p > 0) { Some(causal_mask(&batch.valid, 0, batch.len)) } else { None };
+    let mask = mask.as_ref();
     let (cos, sin) = model.text.rope(&batch.positions, e.kind());
     let n = model.text.layers.len();
     let mut inputs = Vec::with_capacity(n + 1);
@@ -155,7 +156,7 @@ pub fn logprobs_for_training(
         let mut x = e.detach();
         for i in 0..n {
             inputs.push(x.shallow_clone());
-            x = model.text.layer_forward(i, &x, &cos, &sin, &mask, None, ctx);
+            x = model.text.layer_forward(i, &x, &cos, &sin, mask, None, ctx);
         }
         inputs.push(x);
     });
@@ -170,7 +171,7 @@ pub fn logprobs_for_training(
     }
     for i in (0..n).rev() {
         let xi = inputs[i].detach().set_requires_grad(true);
-        let out = model.text.layer_forward(i, &xi, &cos, &sin, &mask, None, ctx);
+        let out = model.text.layer_forward(i, &xi, &cos, &sin, mask, None, ctx);
         (out * &g).sum(Kind::Float).backward();
         g = xi.grad();
     }

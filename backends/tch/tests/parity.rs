@@ -74,13 +74,16 @@ fn greedy_matches_transformers() {
         let p = policy(name);
         let r = reference(name);
         let imgs: Vec<ImageInput> = (0..3).map(|i| ImageInput::Path(image_path(&r, i))).collect();
-        let opts = GenerateOptions { temperature: 0.0, max_new_tokens: 16, n: 1, ..Default::default() };
+        // n = 2: candidates share the prefilled prompt cache; both must equal transformers
+        let opts = GenerateOptions { temperature: 0.0, max_new_tokens: 16, n: 2, ..Default::default() };
         let out = p.generate(&imgs, &opts).unwrap();
         for i in 0..3 {
             let want = i64s(&r["images"][i]["greedy"]);
+            assert_eq!(out[i].len(), 2);
             let got: Vec<i64> = out[i][0].token_ids.iter().map(|&x| x as i64).collect();
             let n = got.len();
             assert_eq!(got[..], want[..n], "{name} image {i} greedy tokens");
+            assert_eq!(out[i][0], out[i][1]);
             eprintln!("{name} image {i}: {n} greedy tokens identical");
         }
     }

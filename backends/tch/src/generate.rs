@@ -30,8 +30,12 @@ pub struct RawCandidate {
     pub logprobs: Vec<f32>,
 }
 
-/// Filter logits `[B, V]` (f32) like transformers' TopK then TopP warpers and return probs.
-fn warp(logits: &Tensor, p: &SamplingParams) -> Tensor {
+/// The sampling support of each row after temperature, top-k and top-p (transformers' order
+/// and semantics: top-p keeps the smallest prefix of the descending distribution whose mass
+/// reaches `top_p`): unnormalised probabilities `[B, k]` and token ids `[B, k]` (None = all
+/// ids in order). Top-p first tries a partial `topk` with growing k, so peaked distributions
+/// never pay for a full-vocabulary sort.
+fn support(logits: &Tensor, p: &SamplingParams) -> (Tensor, Option<Tensor>) {
     let mut l = logits / p.temperature;
     let v = l.size()[1];
     if p.top_k > 0 && (p.top_k as i64) < v {
@@ -39,17 +43,23 @@ fn warp(logits: &Tensor, p: &SamplingParams) -> Tensor {
         let kth = vals.narrow(1, p.top_k as i64 - 1, 1);
         l = l.masked_fill(&l.lt_tensor(&kth), f64::NEG_INFINITY);
     }
-    if p.top_p < 1.0 {
-        let (sorted, idx) = l.sort(-1, false);
-        let cum = sorted.softmax(-1, Kind::Float).cumsum(-1, Kind::Float);
-        let remove = cum.le(1.0 - p.top_p);
-        // keep at least the most likely token
-        let last = remove.size()[1] - 1;
-        let _ = remove.narrow(1, last, 1).fill_(0);
-        let remove = remove.scatter(1, &idx, &remove);
-        l = l.masked_fill(&remove, f64::NEG_INFINITY);
+    let probs = l.softmax(-1, Kind::Float);
+    if p.top_p >= 1.0 {
+        return (probs, None);
     }
-    l.softmax(-1, Kind::Float)
+    let mut k = 256.min(v);
+    loop {
+        let (vals, idx) = probs.topk(k, -1, true, true);
+        let cum = vals.cumsum(-1, Kind::Float);
+        let reached = k == v || f64::try_from(cum.narrow(1, k - 1, 1).min()).unwrap_or(0.0) >= p.top_p + 1e-6;
+        if reached {
+            // keep j while the mass before it is below top_p
+            let before = &cum - &vals;
+            let keep = before.lt(p.top_p);
+            return (vals * keep.to_kind(Kind::Float), Some(idx));
+        }
+        k = (k * 8).min(v);
+    }
 }
 
 /// Generate `p.n` candidates for each (image, prompt ids) pair.
@@ -88,18 +98,28 @@ pub fn generate(model: &QwenVl, items: &[(&ProcessedImage, Vec<i64>)], p: &Sampl
             .collect();
         let mut out: Vec<RawCandidate> = (0..b).map(|_| RawCandidate { token_ids: vec![], logprobs: vec![] }).collect();
         let mut done = vec![false; b as usize];
-        let vocab = logits.size()[1] as usize;
         for step in 0..p.max_new_tokens {
             let lp = logits.log_softmax(-1, Kind::Float);
             let chosen: Vec<i64> = if p.temperature <= 0.0 {
                 Vec::<i64>::try_from(logits.argmax(-1, false).to_device(tch::Device::Cpu))?
             } else {
-                let probs = warp(&logits, p).to_device(tch::Device::Cpu).contiguous();
-                let mut host = vec![0f32; b as usize * vocab];
-                probs.copy_data(&mut host, b as usize * vocab);
+                let (vals, ids) = support(&logits, p);
+                let vals = vals.to_device(tch::Device::Cpu).contiguous();
+                let k = vals.size()[1] as usize;
+                let mut host = vec![0f32; b as usize * k];
+                vals.copy_data(&mut host, b as usize * k);
+                let ids: Option<Vec<i64>> = match ids {
+                    Some(t) => {
+                        let t = t.to_device(tch::Device::Cpu).contiguous();
+                        let mut h = vec![0i64; b as usize * k];
+                        t.copy_data(&mut h, b as usize * k);
+                        Some(h)
+                    }
+                    None => None,
+                };
                 (0..b as usize)
                     .map(|r| {
-                        let row = &host[r * vocab..(r + 1) * vocab];
+                        let row = &host[r * k..(r + 1) * k];
                         let u: f32 = rngs[r].random::<f32>() * row.iter().sum::<f32>();
                         let mut acc = 0f32;
                         let mut pick = row.iter().rposition(|&x| x > 0.0).unwrap_or(0);
@@ -110,7 +130,10 @@ pub fn generate(model: &QwenVl, items: &[(&ProcessedImage, Vec<i64>)], p: &Sampl
                                 break;
                             }
                         }
-                        pick as i64
+                        match &ids {
+                            Some(h) => h[r * k + pick],
+                            None => pick as i64,
+                        }
                     })
                     .collect()
             };
@@ -145,4 +168,50 @@ pub fn generate(model: &QwenVl, items: &[(&ProcessedImage, Vec<i64>)], p: &Sampl
         }
         Ok(res)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// transformers' TopK + TopP warpers, literally (full ascending sort).
+    fn hf_probs(logits: &Tensor, p: &SamplingParams) -> Tensor {
+        let mut l = logits / p.temperature;
+        if p.top_k > 0 {
+            let (vals, _) = l.topk(p.top_k as i64, -1, true, true);
+            let kth = vals.narrow(1, p.top_k as i64 - 1, 1);
+            l = l.masked_fill(&l.lt_tensor(&kth), f64::NEG_INFINITY);
+        }
+        if p.top_p < 1.0 {
+            let (sorted, idx) = l.sort(-1, false);
+            let cum = sorted.softmax(-1, Kind::Float).cumsum(-1, Kind::Float);
+            let remove = cum.le(1.0 - p.top_p);
+            let last = remove.size()[1] - 1;
+            let _ = remove.narrow(1, last, 1).fill_(0);
+            let remove = remove.scatter(1, &idx, &remove);
+            l = l.masked_fill(&remove, f64::NEG_INFINITY);
+        }
+        l.softmax(-1, Kind::Float)
+    }
+
+    #[test]
+    fn support_matches_transformers_warpers() {
+        tch::manual_seed(0);
+        for scale in [0.1, 1.0, 5.0] {
+            let logits = Tensor::randn([3, 3000], (Kind::Float, tch::Device::Cpu)) * scale;
+            for (t, tp, tk) in [(1.0, 0.9, 0), (0.7, 0.95, 50), (1.3, 1.0, 10), (1.0, 0.5, 0)] {
+                let p = SamplingParams { n: 1, temperature: t, top_p: tp, top_k: tk, max_new_tokens: 1, seed: 0, stop_ids: vec![] };
+                let want = hf_probs(&logits, &p);
+                let (vals, idx) = support(&logits, &p);
+                let got = match idx {
+                    Some(i) => Tensor::zeros_like(&want).scatter(1, &i, &vals),
+                    None => vals,
+                };
+                let got = &got / got.sum_dim_intlist(-1, true, Kind::Float);
+                let d = f64::try_from((got - &want).abs().max()).unwrap();
+                assert!(d < 1e-5, "scale {scale} t {t} top_p {tp} top_k {tk}: {d}");
+            }
+        }
+    }
 }

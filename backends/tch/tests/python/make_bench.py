@@ -2,7 +2,9 @@
 
 Usage: python make_bench.py OUT_DIR   -> OUT_DIR/bench-small/ and OUT_DIR/images/
 Same tokenizer/template/processor as make_tiny.py; processor limits are Qwen2.5-VL's
-defaults, so a 448x448 render becomes 1024 patches / 256 image tokens.
+defaults, so a 448x448 render becomes 1024 patches / 256 image tokens. The vocabulary size
+is Qwen2.5-VL's real one (151936; the tokenizer uses the first ids), since the LM head is a
+large part of the real model's cost.
 """
 
 import json
@@ -35,7 +37,7 @@ def main():
     json.dump(tcj, open(os.path.join(d, "tokenizer_config.json"), "w"), indent=2)
     tid = tok_obj.token_to_id
     cfg = Qwen2_5_VLConfig(
-        text_config=dict(vocab_size=tok_obj.get_vocab_size() + 3, hidden_size=256, intermediate_size=704,
+        text_config=dict(vocab_size=151936, hidden_size=256, intermediate_size=704,
                          num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=2, rms_norm_eps=1e-6,
                          max_position_embeddings=4096,
                          rope_parameters={"rope_type": "default", "mrope_section": [4, 6, 6], "rope_theta": 1e6},
@@ -50,6 +52,18 @@ def main():
     )
     torch.manual_seed(0)
     model = Qwen2_5_VLForConditionalGeneration(cfg).eval()
+    # Like make_tiny.py: larger random weights so next-token distributions are peaked, as a
+    # trained model's are on code (a 0.02-std init gives uniform ones over 151936 tokens).
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if "norm" in n or "ln_q" in n:
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+            elif p.dim() == 1:
+                p.copy_(0.05 * torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) * (1.2 / p[0].numel() ** 0.5))
+        model.get_input_embeddings().weight.mul_(3.0)
     model.generation_config.eos_token_id = tid("<|im_end|>")
     model.generation_config.pad_token_id = tid("<|endoftext|>")
     model.save_pretrained(d, safe_serialization=True)

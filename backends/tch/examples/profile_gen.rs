@@ -39,6 +39,26 @@ fn main() -> anyhow::Result<()> {
         }
         Ok(())
     })?;
+    tch::no_grad(|| {
+        let h = tch::Tensor::randn([8, m.text.cfg.hidden_size as i64], (tch::Kind::Float, tch::Device::Cpu));
+        let sp = SamplingParams { n: 8, temperature: 1.0, top_p: 0.95, top_k: 0, max_new_tokens: 1, seed: 0, stop_ids: vec![] };
+        for _ in 0..3 {
+            let t = Instant::now();
+            let lg = m.text.logits(&h);
+            let t1 = t.elapsed();
+            let t = Instant::now();
+            let lp = lg.log_softmax(-1, tch::Kind::Float);
+            let t2 = t.elapsed();
+            let t = Instant::now();
+            let pr = cadrl_backend_tch::generate::tempered_probs(&lg, &sp);
+            let row = Vec::<f32>::try_from(pr.get(0)).unwrap_or_default();
+            let kept = cadrl_backend_tch::generate::top_p_support(&row, 0.95).len();
+            let t3 = t.elapsed();
+            let t = Instant::now();
+            let _ = lg.argmax(-1, false);
+            eprintln!("head {t1:?} log_softmax {t2:?} support {t3:?} (kept {kept} of row 0) argmax {:?} {:?}", t.elapsed(), lp.size());
+        }
+    });
     for (n, mx) in [(8, 1), (8, 64)] {
         let sp = SamplingParams { n, temperature: 1.0, top_p: 0.95, top_k: 0, max_new_tokens: mx, seed: 0, stop_ids: vec![] };
         let t = Instant::now();

@@ -30,12 +30,8 @@ pub struct RawCandidate {
     pub logprobs: Vec<f32>,
 }
 
-/// The sampling support of each row after temperature, top-k and top-p (transformers' order
-/// and semantics: top-p keeps the smallest prefix of the descending distribution whose mass
-/// reaches `top_p`): unnormalised probabilities `[B, k]` and token ids `[B, k]` (None = all
-/// ids in order). Top-p first tries a partial `topk` with growing k, so peaked distributions
-/// never pay for a full-vocabulary sort.
-fn support(logits: &Tensor, p: &SamplingParams) -> (Tensor, Option<Tensor>) {
+/// Probabilities `[B, V]` after temperature and top-k (transformers' order).
+pub fn tempered_probs(logits: &Tensor, p: &SamplingParams) -> Tensor {
     let mut l = logits / p.temperature;
     let v = l.size()[1];
     if p.top_k > 0 && (p.top_k as i64) < v {
@@ -43,23 +39,52 @@ fn support(logits: &Tensor, p: &SamplingParams) -> (Tensor, Option<Tensor>) {
         let kth = vals.narrow(1, p.top_k as i64 - 1, 1);
         l = l.masked_fill(&l.lt_tensor(&kth), f64::NEG_INFINITY);
     }
-    let probs = l.softmax(-1, Kind::Float);
-    if p.top_p >= 1.0 {
-        return (probs, None);
+    l.softmax(-1, Kind::Float)
+}
+
+/// Top-p support of one probability row, with transformers' semantics: the smallest set of
+/// most likely tokens whose mass reaches `top_p` (a token is kept while the mass of the more
+/// likely ones is below `top_p`). Expected O(V) by quickselect, no full sort.
+pub fn top_p_support(row: &[f32], top_p: f64) -> Vec<(f32, u32)> {
+    let mut items: Vec<(f32, u32)> = row.iter().enumerate().filter(|(_, p)| **p > 0.0).map(|(i, &p)| (p, i as u32)).collect();
+    if top_p >= 1.0 {
+        return items;
     }
-    let mut k = 256.min(v);
-    loop {
-        let (vals, idx) = probs.topk(k, -1, true, true);
-        let cum = vals.cumsum(-1, Kind::Float);
-        let reached = k == v || f64::try_from(cum.narrow(1, k - 1, 1).min()).unwrap_or(0.0) >= p.top_p + 1e-6;
-        if reached {
-            // keep j while the mass before it is below top_p
-            let before = &cum - &vals;
-            let keep = before.lt(p.top_p);
-            return (vals * keep.to_kind(Kind::Float), Some(idx));
+    let desc = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    let (mut lo, mut hi, mut acc) = (0usize, items.len(), 0f64);
+    while hi - lo > 32 {
+        let mid = (lo + hi) / 2;
+        items[lo..hi].select_nth_unstable_by(mid - lo, desc);
+        let m: f64 = items[lo..mid].iter().map(|x| x.0 as f64).sum();
+        if acc + m >= top_p {
+            hi = mid;
+        } else {
+            acc += m;
+            lo = mid;
         }
-        k = (k * 8).min(v);
     }
+    items[lo..hi].sort_unstable_by(desc);
+    let mut end = lo;
+    while end < hi && acc < top_p {
+        acc += items[end].0 as f64;
+        end += 1;
+    }
+    items.truncate(end.max(1));
+    items
+}
+
+/// Draw one token from (unnormalised) weighted ids.
+fn draw(items: &[(f32, u32)], rng: &mut ChaCha8Rng) -> i64 {
+    let total: f64 = items.iter().map(|x| x.0 as f64).sum();
+    let u = rng.random::<f64>() * total;
+    let mut acc = 0f64;
+    for &(p, i) in items {
+        acc += p as f64;
+        if acc > u {
+            return i as i64;
+        }
+    }
+    items.last().map_or(0, |x| x.1 as i64)
 }
 
 /// Generate `p.n` candidates for each (image, prompt ids) pair.
@@ -103,38 +128,12 @@ pub fn generate(model: &QwenVl, items: &[(&ProcessedImage, Vec<i64>)], p: &Sampl
             let chosen: Vec<i64> = if p.temperature <= 0.0 {
                 Vec::<i64>::try_from(logits.argmax(-1, false).to_device(tch::Device::Cpu))?
             } else {
-                let (vals, ids) = support(&logits, p);
-                let vals = vals.to_device(tch::Device::Cpu).contiguous();
-                let k = vals.size()[1] as usize;
-                let mut host = vec![0f32; b as usize * k];
-                vals.copy_data(&mut host, b as usize * k);
-                let ids: Option<Vec<i64>> = match ids {
-                    Some(t) => {
-                        let t = t.to_device(tch::Device::Cpu).contiguous();
-                        let mut h = vec![0i64; b as usize * k];
-                        t.copy_data(&mut h, b as usize * k);
-                        Some(h)
-                    }
-                    None => None,
-                };
+                let probs = tempered_probs(&logits, p).to_device(tch::Device::Cpu).contiguous();
+                let v = probs.size()[1] as usize;
+                let mut host = vec![0f32; b as usize * v];
+                probs.copy_data(&mut host, b as usize * v);
                 (0..b as usize)
-                    .map(|r| {
-                        let row = &host[r * k..(r + 1) * k];
-                        let u: f32 = rngs[r].random::<f32>() * row.iter().sum::<f32>();
-                        let mut acc = 0f32;
-                        let mut pick = row.iter().rposition(|&x| x > 0.0).unwrap_or(0);
-                        for (i, &x) in row.iter().enumerate() {
-                            acc += x;
-                            if x > 0.0 && acc > u {
-                                pick = i;
-                                break;
-                            }
-                        }
-                        match &ids {
-                            Some(h) => h[r * k + pick],
-                            None => pick as i64,
-                        }
-                    })
+                    .map(|r| draw(&top_p_support(&host[r * v..(r + 1) * v], p.top_p), &mut rngs[r]))
                     .collect()
             };
             let idx = Tensor::from_slice(&chosen).to_device(model.device).unsqueeze(1);
@@ -203,11 +202,14 @@ mod tests {
             for (t, tp, tk) in [(1.0, 0.9, 0), (0.7, 0.95, 50), (1.3, 1.0, 10), (1.0, 0.5, 0)] {
                 let p = SamplingParams { n: 1, temperature: t, top_p: tp, top_k: tk, max_new_tokens: 1, seed: 0, stop_ids: vec![] };
                 let want = hf_probs(&logits, &p);
-                let (vals, idx) = support(&logits, &p);
-                let got = match idx {
-                    Some(i) => Tensor::zeros_like(&want).scatter(1, &i, &vals),
-                    None => vals,
-                };
+                let probs = tempered_probs(&logits, &p);
+                let got = Tensor::zeros_like(&want);
+                for r in 0..3 {
+                    let row = Vec::<f32>::try_from(probs.get(r)).unwrap();
+                    for (pr, i) in top_p_support(&row, p.top_p) {
+                        let _ = got.get(r).get(i as i64).fill_(pr as f64);
+                    }
+                }
                 let got = &got / got.sum_dim_intlist(-1, true, Kind::Float);
                 let d = f64::try_from((got - &want).abs().max()).unwrap();
                 assert!(d < 1e-5, "scale {scale} t {t} top_p {tp} top_k {tk}: {d}");

@@ -7,12 +7,26 @@ use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
     let a: Vec<String> = std::env::args().collect();
-    set_num_threads(std::env::var("T").ok().and_then(|x| x.parse().ok()).unwrap_or(2));
-    let spec = ModelSpec { path_or_id: a[1].clone(), device: DeviceSpec::Cpu, dtype: DType::F32 };
+    set_num_threads(
+        std::env::var("T")
+            .ok()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(2),
+    );
+    let spec = ModelSpec {
+        path_or_id: a[1].clone(),
+        device: DeviceSpec::Cpu,
+        dtype: DType::F32,
+    };
     let policy = QwenVlPolicy::load(&spec, None)?;
     let img = policy.process_image(&ImageInput::Path(a[2].clone().into()))?;
     let m = &policy.model;
-    let prompt: Vec<i64> = policy.tokenizer.prompt_ids(chat::DEFAULT_PROMPT, Some(img.num_tokens(2)))?.into_iter().map(i64::from).collect();
+    let prompt: Vec<i64> = policy
+        .tokenizer
+        .prompt_ids(chat::DEFAULT_PROMPT, Some(img.num_tokens(2)))?
+        .into_iter()
+        .map(i64::from)
+        .collect();
     tch::no_grad(|| -> anyhow::Result<()> {
         for _ in 0..3 {
             let t = Instant::now();
@@ -30,18 +44,34 @@ fn main() -> anyhow::Result<()> {
             let t = Instant::now();
             let mut x = e;
             for i in 0..m.text.layers.len() {
-                x = m.text.layer_forward(i, &x, &cos, &sin, Some(&mask), None, &Ctx::EVAL);
+                x = m
+                    .text
+                    .layer_forward(i, &x, &cos, &sin, Some(&mask), None, &Ctx::EVAL);
             }
             let tl = t.elapsed();
             let t = Instant::now();
             let _ = m.text.logits(&x);
-            eprintln!("vision {tv:?} embed+mask+rope {te:?} layers {tl:?} full logits {:?}", t.elapsed());
+            eprintln!(
+                "vision {tv:?} embed+mask+rope {te:?} layers {tl:?} full logits {:?}",
+                t.elapsed()
+            );
         }
         Ok(())
     })?;
     tch::no_grad(|| {
-        let h = tch::Tensor::randn([8, m.text.cfg.hidden_size as i64], (tch::Kind::Float, tch::Device::Cpu));
-        let sp = SamplingParams { n: 8, temperature: 1.0, top_p: 0.95, top_k: 0, max_new_tokens: 1, seed: 0, stop_ids: vec![] };
+        let h = tch::Tensor::randn(
+            [8, m.text.cfg.hidden_size as i64],
+            (tch::Kind::Float, tch::Device::Cpu),
+        );
+        let sp = SamplingParams {
+            n: 8,
+            temperature: 1.0,
+            top_p: 0.95,
+            top_k: 0,
+            max_new_tokens: 1,
+            seed: 0,
+            stop_ids: vec![],
+        };
         for _ in 0..3 {
             let t = Instant::now();
             let lg = m.text.logits(&h);
@@ -56,11 +86,23 @@ fn main() -> anyhow::Result<()> {
             let t3 = t.elapsed();
             let t = Instant::now();
             let _ = lg.argmax(-1, false);
-            eprintln!("head {t1:?} log_softmax {t2:?} support {t3:?} (kept {kept} of row 0) argmax {:?} {:?}", t.elapsed(), lp.size());
+            eprintln!(
+                "head {t1:?} log_softmax {t2:?} support {t3:?} (kept {kept} of row 0) argmax {:?} {:?}",
+                t.elapsed(),
+                lp.size()
+            );
         }
     });
     for (n, mx) in [(8, 1), (8, 64)] {
-        let sp = SamplingParams { n, temperature: 1.0, top_p: 0.95, top_k: 0, max_new_tokens: mx, seed: 0, stop_ids: vec![] };
+        let sp = SamplingParams {
+            n,
+            temperature: 1.0,
+            top_p: 0.95,
+            top_k: 0,
+            max_new_tokens: mx,
+            seed: 0,
+            stop_ids: vec![],
+        };
         let t = Instant::now();
         let _ = generate(m, &[(&img, prompt.clone())], &sp, 0)?;
         eprintln!("generate n={n} max_new={mx}: {:?}", t.elapsed());

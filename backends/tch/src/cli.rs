@@ -1,6 +1,8 @@
 //! CLI commands `generate` and `logprobs` (clap-derive argument structs and runners printing
 //! JSON lines to stdout), wired into the root `cadrl` binary.
-use crate::policy::{DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, QwenVlPolicy};
+use crate::policy::{
+    DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, QwenVlPolicy,
+};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
@@ -66,10 +68,15 @@ pub struct LogprobsArgs {
 }
 
 fn load(model: &str, device: &str, dtype: &str, adapter: Option<&PathBuf>) -> Result<QwenVlPolicy> {
-    let spec = ModelSpec { path_or_id: model.to_string(), device: device.parse::<DeviceSpec>()?, dtype: dtype.parse::<DType>()? };
+    let spec = ModelSpec {
+        path_or_id: model.to_string(),
+        device: device.parse::<DeviceSpec>()?,
+        dtype: dtype.parse::<DType>()?,
+    };
     let mut p = QwenVlPolicy::load(&spec, None)?;
     if let Some(a) = adapter {
-        p.load_adapter(a).with_context(|| format!("loading adapter {}", a.display()))?;
+        p.load_adapter(a)
+            .with_context(|| format!("loading adapter {}", a.display()))?;
     }
     Ok(p)
 }
@@ -89,7 +96,11 @@ pub fn run_generate(a: &GenerateArgs) -> Result<()> {
     let out = p.generate(&[ImageInput::Path(a.image.clone())], &opts)?;
     let mut so = std::io::stdout().lock();
     for c in out.into_iter().flatten() {
-        writeln!(so, "{}", json!({"text": c.text, "token_ids": c.token_ids, "logprobs": c.logprobs}))?;
+        writeln!(
+            so,
+            "{}",
+            json!({"text": c.text, "token_ids": c.token_ids, "logprobs": c.logprobs})
+        )?;
     }
     Ok(())
 }
@@ -97,9 +108,14 @@ pub fn run_generate(a: &GenerateArgs) -> Result<()> {
 /// Run `logprobs`: `{"token_ids", "logprobs"}` for the completion plus `<|im_end|>`.
 pub fn run_logprobs(a: &LogprobsArgs) -> Result<()> {
     let p = load(&a.model, &a.device, &a.dtype, a.adapter.as_ref())?;
-    let completion = std::fs::read_to_string(&a.completion).with_context(|| format!("reading {}", a.completion.display()))?;
+    let completion = std::fs::read_to_string(&a.completion)
+        .with_context(|| format!("reading {}", a.completion.display()))?;
     let ids = p.tokenizer.completion_ids(&completion)?;
-    let ex = Example { image: ImageInput::Path(a.image.clone()), prompt: a.prompt.clone(), completion };
+    let ex = Example {
+        image: ImageInput::Path(a.image.clone()),
+        prompt: a.prompt.clone(),
+        completion,
+    };
     let lp = p.logprobs(&[ex], true)?;
     let lp = lp.into_iter().next().unwrap_or_default();
     println!("{}", json!({"token_ids": ids, "logprobs": lp}));

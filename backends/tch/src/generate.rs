@@ -46,7 +46,12 @@ pub fn tempered_probs(logits: &Tensor, p: &SamplingParams) -> Tensor {
 /// most likely tokens whose mass reaches `top_p` (a token is kept while the mass of the more
 /// likely ones is below `top_p`). Expected O(V) by quickselect, no full sort.
 pub fn top_p_support(row: &[f32], top_p: f64) -> Vec<(f32, u32)> {
-    let mut items: Vec<(f32, u32)> = row.iter().enumerate().filter(|(_, p)| **p > 0.0).map(|(i, &p)| (p, i as u32)).collect();
+    let mut items: Vec<(f32, u32)> = row
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| **p > 0.0)
+        .map(|(i, &p)| (p, i as u32))
+        .collect();
     if top_p >= 1.0 {
         return items;
     }
@@ -88,7 +93,12 @@ fn draw(items: &[(f32, u32)], rng: &mut ChaCha8Rng) -> i64 {
 }
 
 /// Generate `p.n` candidates for each (image, prompt ids) pair.
-pub fn generate(model: &QwenVl, items: &[(&ProcessedImage, Vec<i64>)], p: &SamplingParams, pad_id: i64) -> Result<Vec<Vec<RawCandidate>>> {
+pub fn generate(
+    model: &QwenVl,
+    items: &[(&ProcessedImage, Vec<i64>)],
+    p: &SamplingParams,
+    pad_id: i64,
+) -> Result<Vec<Vec<RawCandidate>>> {
     let ctx = Ctx::EVAL;
     tch::no_grad(|| -> Result<Vec<Vec<RawCandidate>>> {
         let n = p.n.max(1);
@@ -106,7 +116,9 @@ pub fn generate(model: &QwenVl, items: &[(&ProcessedImage, Vec<i64>)], p: &Sampl
         cu.valid.narrow(1, 0, l).copy_(&batch.valid);
         let e = model.embed(&batch.ids, Some(&feats))?;
         let mask = causal_mask(&cu.valid.narrow(1, 0, l), 0, l);
-        let h = model.text.forward(&e, &batch.positions, Some(&mask), Some(&mut cu), &ctx);
+        let h = model
+            .text
+            .forward(&e, &batch.positions, Some(&mask), Some(&mut cu), &ctx);
         let rep: Vec<i64> = (0..bu).flat_map(|i| std::iter::repeat_n(i, n)).collect();
         let rep = Tensor::from_slice(&rep).to_device(model.device);
         let mut cache = KvCache {
@@ -116,28 +128,57 @@ pub fn generate(model: &QwenVl, items: &[(&ProcessedImage, Vec<i64>)], p: &Sampl
             len: cu.len,
         };
         drop(cu);
-        let next_pos: Vec<i64> = batch.next_pos.iter().flat_map(|&x| std::iter::repeat_n(x, n)).collect();
-        let mut logits = model.text.logits(&h.narrow(1, l - 1, 1).squeeze_dim(1)).index_select(0, &rep);
-        let mut rngs: Vec<ChaCha8Rng> = (0..b as u64)
-            .map(|r| ChaCha8Rng::seed_from_u64(p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(r)))
+        let next_pos: Vec<i64> = batch
+            .next_pos
+            .iter()
+            .flat_map(|&x| std::iter::repeat_n(x, n))
             .collect();
-        let mut out: Vec<RawCandidate> = (0..b).map(|_| RawCandidate { token_ids: vec![], logprobs: vec![] }).collect();
+        let mut logits = model
+            .text
+            .logits(&h.narrow(1, l - 1, 1).squeeze_dim(1))
+            .index_select(0, &rep);
+        let mut rngs: Vec<ChaCha8Rng> = (0..b as u64)
+            .map(|r| {
+                ChaCha8Rng::seed_from_u64(
+                    p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(r),
+                )
+            })
+            .collect();
+        let mut out: Vec<RawCandidate> = (0..b)
+            .map(|_| RawCandidate {
+                token_ids: vec![],
+                logprobs: vec![],
+            })
+            .collect();
         let mut done = vec![false; b as usize];
         for step in 0..p.max_new_tokens {
             let lp = logits.log_softmax(-1, Kind::Float);
             let chosen: Vec<i64> = if p.temperature <= 0.0 {
                 Vec::<i64>::try_from(logits.argmax(-1, false).to_device(tch::Device::Cpu))?
             } else {
-                let probs = tempered_probs(&logits, p).to_device(tch::Device::Cpu).contiguous();
+                let probs = tempered_probs(&logits, p)
+                    .to_device(tch::Device::Cpu)
+                    .contiguous();
                 let v = probs.size()[1] as usize;
                 let mut host = vec![0f32; b as usize * v];
                 probs.copy_data(&mut host, b as usize * v);
                 (0..b as usize)
-                    .map(|r| draw(&top_p_support(&host[r * v..(r + 1) * v], p.top_p), &mut rngs[r]))
+                    .map(|r| {
+                        draw(
+                            &top_p_support(&host[r * v..(r + 1) * v], p.top_p),
+                            &mut rngs[r],
+                        )
+                    })
                     .collect()
             };
-            let idx = Tensor::from_slice(&chosen).to_device(model.device).unsqueeze(1);
-            let clp = Vec::<f32>::try_from(lp.gather(1, &idx, false).squeeze_dim(1).to_device(tch::Device::Cpu))?;
+            let idx = Tensor::from_slice(&chosen)
+                .to_device(model.device)
+                .unsqueeze(1);
+            let clp = Vec::<f32>::try_from(
+                lp.gather(1, &idx, false)
+                    .squeeze_dim(1)
+                    .to_device(tch::Device::Cpu),
+            )?;
             for r in 0..b as usize {
                 if done[r] {
                     continue;
@@ -152,12 +193,18 @@ pub fn generate(model: &QwenVl, items: &[(&ProcessedImage, Vec<i64>)], p: &Sampl
                 break;
             }
             let pos: Vec<i64> = next_pos.iter().map(|&x| x + step as i64).collect();
-            let pos = Tensor::from_slice(&pos).to_device(model.device).view([1, b, 1]).expand([3, b, 1], false).contiguous();
+            let pos = Tensor::from_slice(&pos)
+                .to_device(model.device)
+                .view([1, b, 1])
+                .expand([3, b, 1], false)
+                .contiguous();
             let len = cache.len;
             let _ = cache.valid.narrow(1, len, 1).fill_(1);
             let mask = causal_mask(&cache.valid.narrow(1, 0, len + 1), len, 1);
             let e = Tensor::embedding(&model.text.embed, &idx, -1, false, false);
-            let h = model.text.forward(&e, &pos, Some(&mask), Some(&mut cache), &ctx);
+            let h = model
+                .text
+                .forward(&e, &pos, Some(&mask), Some(&mut cache), &ctx);
             logits = model.text.logits(&h.squeeze_dim(1));
         }
         let mut res = vec![];
@@ -199,8 +246,21 @@ mod tests {
         tch::manual_seed(0);
         for scale in [0.1, 1.0, 5.0] {
             let logits = Tensor::randn([3, 3000], (Kind::Float, tch::Device::Cpu)) * scale;
-            for (t, tp, tk) in [(1.0, 0.9, 0), (0.7, 0.95, 50), (1.3, 1.0, 10), (1.0, 0.5, 0)] {
-                let p = SamplingParams { n: 1, temperature: t, top_p: tp, top_k: tk, max_new_tokens: 1, seed: 0, stop_ids: vec![] };
+            for (t, tp, tk) in [
+                (1.0, 0.9, 0),
+                (0.7, 0.95, 50),
+                (1.3, 1.0, 10),
+                (1.0, 0.5, 0),
+            ] {
+                let p = SamplingParams {
+                    n: 1,
+                    temperature: t,
+                    top_p: tp,
+                    top_k: tk,
+                    max_new_tokens: 1,
+                    seed: 0,
+                    stop_ids: vec![],
+                };
                 let want = hf_probs(&logits, &p);
                 let probs = tempered_probs(&logits, &p);
                 let got = Tensor::zeros_like(&want);

@@ -21,7 +21,10 @@ pub mod train;
 pub mod vision;
 
 pub use lora::LoraConfig;
-pub use policy::{Candidate, DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, PreferencePair, QwenVlPolicy, StepStats};
+pub use policy::{
+    Candidate, DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, PreferencePair,
+    QwenVlPolicy, StepStats,
+};
 pub use train::TrainConfig;
 
 /// Whether libtorch sees a CUDA device.

@@ -8,7 +8,7 @@ use crate::lora::{self, LoraConfig};
 use crate::model::QwenVl;
 use crate::nn::Ctx;
 use crate::processor::{ProcessedImage, Processor, ProcessorConfig};
-use crate::train::{AdamW, TrainConfig, Targets, logprobs_for_training};
+use crate::train::{AdamW, Targets, TrainConfig, logprobs_for_training};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -28,7 +28,9 @@ impl FromStr for DeviceSpec {
             "cpu" => Ok(Self::Cpu),
             "cuda" => Ok(Self::Cuda(0)),
             _ => match s.strip_prefix("cuda:") {
-                Some(i) => Ok(Self::Cuda(i.parse().with_context(|| format!("bad device `{s}`"))?)),
+                Some(i) => Ok(Self::Cuda(
+                    i.parse().with_context(|| format!("bad device `{s}`"))?,
+                )),
                 None => bail!("unknown device `{s}` (cpu, cuda, cuda:N)"),
             },
         }
@@ -68,7 +70,11 @@ pub struct ModelSpec {
 #[derive(Debug, Clone)]
 pub enum ImageInput {
     Path(PathBuf),
-    Rgb8 { width: usize, height: usize, data: Vec<u8> },
+    Rgb8 {
+        width: usize,
+        height: usize,
+        data: Vec<u8>,
+    },
 }
 
 /// Generation settings (`temperature == 0` is greedy).
@@ -85,7 +91,15 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        Self { prompt: None, n: 1, temperature: 1.0, top_p: 1.0, top_k: 0, max_new_tokens: 512, seed: 0 }
+        Self {
+            prompt: None,
+            n: 1,
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: 0,
+            max_new_tokens: 512,
+            seed: 0,
+        }
     }
 }
 
@@ -140,7 +154,10 @@ pub struct QwenVlPolicy {
 
 impl std::fmt::Debug for QwenVlPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QwenVlPolicy").field("model_dir", &self.model_dir).field("lora", &self.lora).finish()
+        f.debug_struct("QwenVlPolicy")
+            .field("model_dir", &self.model_dir)
+            .field("lora", &self.lora)
+            .finish()
     }
 }
 
@@ -200,13 +217,22 @@ impl QwenVlPolicy {
     pub fn process_image(&self, img: &ImageInput) -> Result<ProcessedImage> {
         match img {
             ImageInput::Path(p) => self.processor.process_path(p),
-            ImageInput::Rgb8 { width, height, data } => self.processor.process_rgb8(data, *width, *height),
+            ImageInput::Rgb8 {
+                width,
+                height,
+                data,
+            } => self.processor.process_rgb8(data, *width, *height),
         }
     }
 
     fn prompt_ids(&self, prompt: Option<&str>, img: &ProcessedImage) -> Result<Vec<i64>> {
         let n = img.num_tokens(self.processor.cfg.merge_size);
-        Ok(self.tokenizer.prompt_ids(prompt.unwrap_or(DEFAULT_PROMPT), Some(n))?.into_iter().map(i64::from).collect())
+        Ok(self
+            .tokenizer
+            .prompt_ids(prompt.unwrap_or(DEFAULT_PROMPT), Some(n))?
+            .into_iter()
+            .map(i64::from)
+            .collect())
     }
 
     fn stop_ids(&self) -> Vec<i64> {
@@ -219,8 +245,15 @@ impl QwenVlPolicy {
     }
 
     /// `opts.n` candidates per image.
-    pub fn generate(&self, images: &[ImageInput], opts: &GenerateOptions) -> Result<Vec<Vec<Candidate>>> {
-        let processed: Vec<ProcessedImage> = images.iter().map(|i| self.process_image(i)).collect::<Result<_>>()?;
+    pub fn generate(
+        &self,
+        images: &[ImageInput],
+        opts: &GenerateOptions,
+    ) -> Result<Vec<Vec<Candidate>>> {
+        let processed: Vec<ProcessedImage> = images
+            .iter()
+            .map(|i| self.process_image(i))
+            .collect::<Result<_>>()?;
         let items: Vec<(&ProcessedImage, Vec<i64>)> = processed
             .iter()
             .map(|p| Ok((p, self.prompt_ids(opts.prompt.as_deref(), p)?)))
@@ -241,7 +274,11 @@ impl QwenVlPolicy {
                     .into_iter()
                     .map(|c| {
                         let ids: Vec<u32> = c.token_ids.iter().map(|&x| x as u32).collect();
-                        Ok(Candidate { text: self.tokenizer.decode(&ids)?, token_ids: ids, logprobs: c.logprobs })
+                        Ok(Candidate {
+                            text: self.tokenizer.decode(&ids)?,
+                            token_ids: ids,
+                            logprobs: c.logprobs,
+                        })
                     })
                     .collect::<Result<Vec<_>>>()
             })
@@ -249,22 +286,37 @@ impl QwenVlPolicy {
     }
 
     /// Build a right-padded batch of prompt+completion; returns it with targets and features.
-    fn prepare(&self, examples: &[Example], ctx: &Ctx, vision_grad: bool) -> Result<(crate::model::Batch, Targets, Tensor)> {
-        let processed: Vec<ProcessedImage> = examples.iter().map(|e| self.process_image(&e.image)).collect::<Result<_>>()?;
+    fn prepare(
+        &self,
+        examples: &[Example],
+        ctx: &Ctx,
+        vision_grad: bool,
+    ) -> Result<(crate::model::Batch, Targets, Tensor)> {
+        let processed: Vec<ProcessedImage> = examples
+            .iter()
+            .map(|e| self.process_image(&e.image))
+            .collect::<Result<_>>()?;
         let mut seqs = vec![];
         let mut grids = vec![];
         let mut plens = vec![];
         let mut comps = vec![];
         for (e, p) in examples.iter().zip(&processed) {
             let mut ids = self.prompt_ids(e.prompt.as_deref(), p)?;
-            let c: Vec<i64> = self.tokenizer.completion_ids(&e.completion)?.into_iter().map(i64::from).collect();
+            let c: Vec<i64> = self
+                .tokenizer
+                .completion_ids(&e.completion)?
+                .into_iter()
+                .map(i64::from)
+                .collect();
             plens.push(ids.len());
             ids.extend(&c);
             comps.push(c);
             seqs.push(ids);
             grids.push(vec![p.grid_thw]);
         }
-        let batch = self.model.make_batch(&seqs, &grids, self.tokenizer.pad_id as i64, false)?;
+        let batch = self
+            .model
+            .make_batch(&seqs, &grids, self.tokenizer.pad_id as i64, false)?;
         let refs: Vec<&ProcessedImage> = processed.iter().collect();
         let feats = if vision_grad {
             self.model.image_features(&refs, ctx)
@@ -280,7 +332,10 @@ impl QwenVlPolicy {
         if examples.is_empty() {
             return Ok(vec![]);
         }
-        let ctx = Ctx { lora_on: adapter_on, train: false };
+        let ctx = Ctx {
+            lora_on: adapter_on,
+            train: false,
+        };
         tch::no_grad(|| {
             let (batch, t, feats) = self.prepare(examples, &ctx, false)?;
             let h = self.model.hidden(&batch, Some(&feats), &ctx)?;
@@ -320,17 +375,33 @@ impl QwenVlPolicy {
             self.optimizer = Some(AdamW::new(params));
         }
         let vision_grad = self.full_finetune || self.lora.as_ref().is_some_and(|l| l.vision);
-        let ctx = Ctx { lora_on: true, train: true };
+        let ctx = Ctx {
+            lora_on: true,
+            train: true,
+        };
         let (batch, targets, feats) = self.prepare(examples, &ctx, vision_grad)?;
         let n = targets.ids.len();
         let cfg = self.train_cfg.clone();
         let loss_fn = |lp: &Tensor| -> Tensor { lp.mean(Kind::Float).neg() };
-        let (loss, _) = logprobs_for_training(&self.model, &batch, Some(&feats), &targets, &ctx, cfg.grad_checkpointing, &loss_fn)?;
+        let (loss, _) = logprobs_for_training(
+            &self.model,
+            &batch,
+            Some(&feats),
+            &targets,
+            &ctx,
+            cfg.grad_checkpointing,
+            &loss_fn,
+        )?;
         let opt = self.optimizer.as_mut().context("optimizer")?;
         let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);
         opt.apply(&cfg, cfg.lr);
         opt.zero_grad();
-        Ok(StepStats { loss: f64::try_from(loss)?, grad_norm, lr: cfg.lr, tokens: n })
+        Ok(StepStats {
+            loss: f64::try_from(loss)?,
+            grad_norm,
+            lr: cfg.lr,
+            tokens: n,
+        })
     }
 
     /// One DPO step (sigmoid loss, `beta`): the reference model is the base with adapters
@@ -340,26 +411,47 @@ impl QwenVlPolicy {
             bail!("dpo_step: empty batch");
         }
         if self.full_finetune || self.lora.is_none() {
-            bail!("dpo_step needs a LoRA adapter (the reference is the base model with adapters off)");
+            bail!(
+                "dpo_step needs a LoRA adapter (the reference is the base model with adapters off)"
+            );
         }
         let mut ex = vec![];
         for p in pairs {
-            ex.push(Example { image: p.image.clone(), prompt: p.prompt.clone(), completion: p.chosen.clone() });
+            ex.push(Example {
+                image: p.image.clone(),
+                prompt: p.prompt.clone(),
+                completion: p.chosen.clone(),
+            });
         }
         for p in pairs {
-            ex.push(Example { image: p.image.clone(), prompt: p.prompt.clone(), completion: p.rejected.clone() });
+            ex.push(Example {
+                image: p.image.clone(),
+                prompt: p.prompt.clone(),
+                completion: p.rejected.clone(),
+            });
         }
-        let reference: Vec<f64> =
-            self.logprobs(&ex, false)?.iter().map(|v| v.iter().map(|&x| x as f64).sum()).collect();
+        let reference: Vec<f64> = self
+            .logprobs(&ex, false)?
+            .iter()
+            .map(|v| v.iter().map(|&x| x as f64).sum())
+            .collect();
         if self.optimizer.is_none() {
             let params = self.trainable()?;
             self.optimizer = Some(AdamW::new(params));
         }
         let vision_grad = self.lora.as_ref().is_some_and(|l| l.vision);
-        let ctx = Ctx { lora_on: true, train: true };
+        let ctx = Ctx {
+            lora_on: true,
+            train: true,
+        };
         let (batch, targets, feats) = self.prepare(&ex, &ctx, vision_grad)?;
         let n = targets.ids.len();
-        let seq: Vec<i64> = targets.counts.iter().enumerate().flat_map(|(i, &c)| std::iter::repeat_n(i as i64, c)).collect();
+        let seq: Vec<i64> = targets
+            .counts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &c)| std::iter::repeat_n(i as i64, c))
+            .collect();
         let device = self.model.device;
         let seq = Tensor::from_slice(&seq).to_device(device);
         let nseq = ex.len() as i64;
@@ -373,12 +465,25 @@ impl QwenVlPolicy {
             margin.log_sigmoid().mean(Kind::Float).neg()
         };
         let cfg = self.train_cfg.clone();
-        let (loss, _) = logprobs_for_training(&self.model, &batch, Some(&feats), &targets, &ctx, cfg.grad_checkpointing, &loss_fn)?;
+        let (loss, _) = logprobs_for_training(
+            &self.model,
+            &batch,
+            Some(&feats),
+            &targets,
+            &ctx,
+            cfg.grad_checkpointing,
+            &loss_fn,
+        )?;
         let opt = self.optimizer.as_mut().context("optimizer")?;
         let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);
         opt.apply(&cfg, cfg.lr);
         opt.zero_grad();
-        Ok(StepStats { loss: f64::try_from(loss)?, grad_norm, lr: cfg.lr, tokens: n })
+        Ok(StepStats {
+            loss: f64::try_from(loss)?,
+            grad_norm,
+            lr: cfg.lr,
+            tokens: n,
+        })
     }
 
     /// Save the LoRA adapter in PEFT format.

@@ -41,11 +41,20 @@ pub struct KvCache {
 
 impl KvCache {
     pub fn new(cfg: &TextConfig, batch: i64, cap: i64, kind: Kind, device: Device) -> Self {
-        let shape = [batch, cfg.num_key_value_heads as i64, cap, cfg.head_dim as i64];
+        let shape = [
+            batch,
+            cfg.num_key_value_heads as i64,
+            cap,
+            cfg.head_dim as i64,
+        ];
         let n = cfg.num_hidden_layers;
         Self {
-            k: (0..n).map(|_| Tensor::zeros(shape, (kind, device))).collect(),
-            v: (0..n).map(|_| Tensor::zeros(shape, (kind, device))).collect(),
+            k: (0..n)
+                .map(|_| Tensor::zeros(shape, (kind, device)))
+                .collect(),
+            v: (0..n)
+                .map(|_| Tensor::zeros(shape, (kind, device)))
+                .collect(),
             valid: Tensor::zeros([batch, cap], (Kind::Bool, device)),
             len: 0,
         }
@@ -90,7 +99,14 @@ impl TextModel {
         for (i, &s) in cfg.mrope_section.iter().enumerate() {
             section_idx.extend(std::iter::repeat_n((i % 3) as i64, s));
         }
-        Ok(Self { cfg: cfg.clone(), embed, layers, norm, lm_head, section_idx })
+        Ok(Self {
+            cfg: cfg.clone(),
+            embed,
+            layers,
+            norm,
+            lm_head,
+            section_idx,
+        })
     }
 
     pub fn head_weight(&self) -> &Tensor {
@@ -120,6 +136,7 @@ impl TextModel {
     /// One decoder layer. `mask`: boolean `[B,1,Lq,Lk]` (true = attend); `None` means plain
     /// causal attention without cache offset (right-padded batches: padding keys only follow
     /// valid tokens, so valid positions are exact), which uses the fused kernels.
+    #[allow(clippy::too_many_arguments)]
     pub fn layer_forward(
         &self,
         i: usize,
@@ -132,7 +149,11 @@ impl TextModel {
     ) -> Tensor {
         let l = &self.layers[i];
         let (b, t) = (x.size()[0], x.size()[1]);
-        let (h, kvh, d) = (self.cfg.num_attention_heads as i64, self.cfg.num_key_value_heads as i64, self.cfg.head_dim as i64);
+        let (h, kvh, d) = (
+            self.cfg.num_attention_heads as i64,
+            self.cfg.num_key_value_heads as i64,
+            self.cfg.head_dim as i64,
+        );
         let hx = rms_norm(x, &l.ln1, self.cfg.rms_norm_eps);
         let q = l.q.forward(&hx, ctx).view([b, t, h, d]).transpose(1, 2);
         let k = l.k.forward(&hx, ctx).view([b, t, kvh, d]).transpose(1, 2);
@@ -145,21 +166,32 @@ impl TextModel {
                 let start = cache.len;
                 cache.k[i].narrow(2, start, t).copy_(&k);
                 cache.v[i].narrow(2, start, t).copy_(&v);
-                (cache.k[i].narrow(2, 0, start + t), cache.v[i].narrow(2, 0, start + t))
+                (
+                    cache.k[i].narrow(2, 0, start + t),
+                    cache.v[i].narrow(2, 0, start + t),
+                )
             }
             None => (k, v),
         };
         let rep = h / kvh;
         let (k, v) = if rep > 1 {
             let lk = k.size()[2];
-            let e = |z: &Tensor| z.unsqueeze(2).expand([b, kvh, rep, lk, d], false).reshape([b, h, lk, d]);
+            let e = |z: &Tensor| {
+                z.unsqueeze(2)
+                    .expand([b, kvh, rep, lk, d], false)
+                    .reshape([b, h, lk, d])
+            };
             (e(&k), e(&v))
         } else {
             (k, v)
         };
         let a = match mask {
-            Some(m) => Tensor::scaled_dot_product_attention(&q, &k, &v, Some(m), 0.0, false, None, false),
-            None => Tensor::scaled_dot_product_attention::<Tensor>(&q, &k, &v, None, 0.0, true, None, false),
+            Some(m) => {
+                Tensor::scaled_dot_product_attention(&q, &k, &v, Some(m), 0.0, false, None, false)
+            }
+            None => Tensor::scaled_dot_product_attention::<Tensor>(
+                &q, &k, &v, None, 0.0, true, None, false,
+            ),
         };
         let a = a.transpose(1, 2).reshape([b, t, h * d]);
         let x = x + l.o.forward(&a, ctx);
@@ -239,6 +271,9 @@ pub fn causal_mask(valid_keys: &Tensor, offset: i64, lq: i64) -> Tensor {
     let kj = Tensor::arange(lk, (Kind::Int64, device)).view([1, lk]);
     let causal = kj.le_tensor(&qi); // [lq, lk]
     let diag = kj.eq_tensor(&qi);
-    let m = causal.unsqueeze(0).logical_and(&valid_keys.unsqueeze(1)).logical_or(&diag.unsqueeze(0));
+    let m = causal
+        .unsqueeze(0)
+        .logical_and(&valid_keys.unsqueeze(1))
+        .logical_or(&diag.unsqueeze(0));
     m.unsqueeze(1)
 }

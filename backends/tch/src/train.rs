@@ -24,7 +24,15 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { lr: 1e-4, weight_decay: 0.0, beta1: 0.9, beta2: 0.999, eps: 1e-8, max_grad_norm: 1.0, grad_checkpointing: false }
+        Self {
+            lr: 1e-4,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            max_grad_norm: 1.0,
+            grad_checkpointing: false,
+        }
     }
 }
 
@@ -39,9 +47,20 @@ pub struct AdamW {
 
 impl AdamW {
     pub fn new(params: Vec<Tensor>) -> Self {
-        let m = params.iter().map(|p| Tensor::zeros_like(p).to_kind(Kind::Float)).collect();
-        let v = params.iter().map(|p| Tensor::zeros_like(p).to_kind(Kind::Float)).collect();
-        Self { params, m, v, step: 0 }
+        let m = params
+            .iter()
+            .map(|p| Tensor::zeros_like(p).to_kind(Kind::Float))
+            .collect();
+        let v = params
+            .iter()
+            .map(|p| Tensor::zeros_like(p).to_kind(Kind::Float))
+            .collect();
+        Self {
+            params,
+            m,
+            v,
+            step: 0,
+        }
     }
 
     pub fn zero_grad(&mut self) {
@@ -57,7 +76,9 @@ impl AdamW {
             for p in &self.params {
                 let g = p.grad();
                 if g.defined() {
-                    sq += f64::try_from(g.to_kind(Kind::Float).pow_tensor_scalar(2).sum(Kind::Float)).unwrap_or(0.0);
+                    sq +=
+                        f64::try_from(g.to_kind(Kind::Float).pow_tensor_scalar(2).sum(Kind::Float))
+                            .unwrap_or(0.0);
                 }
             }
             let norm = sq.sqrt();
@@ -81,7 +102,12 @@ impl AdamW {
         let bc1 = 1.0 - b1.powf(t);
         let bc2 = 1.0 - b2.powf(t);
         tch::no_grad(|| {
-            for ((p, m), v) in self.params.iter().zip(self.m.iter_mut()).zip(self.v.iter_mut()) {
+            for ((p, m), v) in self
+                .params
+                .iter()
+                .zip(self.m.iter_mut())
+                .zip(self.v.iter_mut())
+            {
                 let g = p.grad();
                 if !g.defined() {
                     continue;
@@ -147,7 +173,11 @@ pub fn logprobs_for_training(
         return Ok((loss.detach(), lp.detach()));
     }
     let e = model.embed(&batch.ids, feats)?;
-    let mask = if batch.left_pad.iter().any(|&p| p > 0) { Some(causal_mask(&batch.valid, 0, batch.len)) } else { None };
+    let mask = if batch.left_pad.iter().any(|&p| p > 0) {
+        Some(causal_mask(&batch.valid, 0, batch.len))
+    } else {
+        None
+    };
     let mask = mask.as_ref();
     let (cos, sin) = model.text.rope(&batch.positions, e.kind());
     let n = model.text.layers.len();
@@ -171,7 +201,9 @@ pub fn logprobs_for_training(
     }
     for i in (0..n).rev() {
         let xi = inputs[i].detach().set_requires_grad(true);
-        let out = model.text.layer_forward(i, &xi, &cos, &sin, mask, None, ctx);
+        let out = model
+            .text
+            .layer_forward(i, &xi, &cos, &sin, mask, None, ctx);
         (out * &g).sum(Kind::Float).backward();
         g = xi.grad();
     }

@@ -87,7 +87,12 @@ impl VisionLayout {
             }
             offset += (t * lh * lw) as i64;
         }
-        Self { window_index, window_lens, full_lens, pos_hw }
+        Self {
+            window_index,
+            window_lens,
+            full_lens,
+            pos_hw,
+        }
     }
 }
 
@@ -137,8 +142,16 @@ impl VisionTower {
         let inv = Tensor::from_slice(&inv).to_device(device);
         let h: Vec<i64> = layout.pos_hw.iter().map(|p| p.0).collect();
         let w: Vec<i64> = layout.pos_hw.iter().map(|p| p.1).collect();
-        let fh = Tensor::from_slice(&h).to_device(device).to_kind(Kind::Float).unsqueeze(-1) * &inv;
-        let fw = Tensor::from_slice(&w).to_device(device).to_kind(Kind::Float).unsqueeze(-1) * &inv;
+        let fh = Tensor::from_slice(&h)
+            .to_device(device)
+            .to_kind(Kind::Float)
+            .unsqueeze(-1)
+            * &inv;
+        let fw = Tensor::from_slice(&w)
+            .to_device(device)
+            .to_kind(Kind::Float)
+            .unsqueeze(-1)
+            * &inv;
         let f = Tensor::cat(&[&fh, &fw], -1);
         let f = Tensor::cat(&[&f, &f], -1);
         (f.cos(), f.sin())
@@ -147,13 +160,27 @@ impl VisionTower {
     fn permute(&self, x: &Tensor, idx: &Tensor) -> Tensor {
         let unit = (self.cfg.spatial_merge_size * self.cfg.spatial_merge_size) as i64;
         let n = x.size()[0];
-        x.reshape([n / unit, unit, -1]).index_select(0, idx).reshape([n, -1])
+        x.reshape([n / unit, unit, -1])
+            .index_select(0, idx)
+            .reshape([n, -1])
     }
 
-    fn attention(&self, blk: &VisionBlock, x: &Tensor, cos: &Tensor, sin: &Tensor, lens: &[i64], ctx: &Ctx) -> Tensor {
+    fn attention(
+        &self,
+        blk: &VisionBlock,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        lens: &[i64],
+        ctx: &Ctx,
+    ) -> Tensor {
         let n = x.size()[0];
         let heads = self.cfg.num_heads as i64;
-        let qkv = blk.qkv.forward(x, ctx).reshape([n, 3, heads, -1]).permute([1, 0, 2, 3]);
+        let qkv = blk
+            .qkv
+            .forward(x, ctx)
+            .reshape([n, 3, heads, -1])
+            .permute([1, 0, 2, 3]);
         let kind = x.kind();
         let rope = |t: Tensor| {
             let t = t.to_kind(Kind::Float);
@@ -168,14 +195,32 @@ impl VisionTower {
             let s = lens.len() as i64;
             let l = lens[0];
             let f = |t: &Tensor| t.reshape([heads, s, l, -1]).transpose(0, 1);
-            let o = Tensor::scaled_dot_product_attention::<Tensor>(&f(&q), &f(&k), &f(&v), None, 0.0, false, None, false);
+            let o = Tensor::scaled_dot_product_attention::<Tensor>(
+                &f(&q),
+                &f(&k),
+                &f(&v),
+                None,
+                0.0,
+                false,
+                None,
+                false,
+            );
             o.transpose(0, 1).reshape([heads, n, -1])
         } else {
             let mut outs = vec![];
             let mut start = 0;
             for &l in lens {
                 let sl = |t: &Tensor| t.narrow(1, start, l).unsqueeze(0);
-                let o = Tensor::scaled_dot_product_attention::<Tensor>(&sl(&q), &sl(&k), &sl(&v), None, 0.0, false, None, false);
+                let o = Tensor::scaled_dot_product_attention::<Tensor>(
+                    &sl(&q),
+                    &sl(&k),
+                    &sl(&v),
+                    None,
+                    0.0,
+                    false,
+                    None,
+                    false,
+                );
                 outs.push(o.squeeze_dim(0));
                 start += l;
             }
@@ -191,12 +236,18 @@ impl VisionTower {
         let device = pixels.device();
         let layout = VisionLayout::new(&self.cfg, grids);
         let idx = Tensor::from_slice(&layout.window_index).to_device(device);
-        let x = pixels.to_kind(self.patch_w.kind()).matmul(&self.patch_w.tr());
+        let x = pixels
+            .to_kind(self.patch_w.kind())
+            .matmul(&self.patch_w.tr());
         let mut x = self.permute(&x, &idx);
         let (cos, sin) = self.rotary(&layout, device);
         let (cos, sin) = (self.permute(&cos, &idx), self.permute(&sin, &idx));
         for (i, blk) in self.blocks.iter().enumerate() {
-            let lens = if self.cfg.fullatt_block_indexes.contains(&i) { &layout.full_lens } else { &layout.window_lens };
+            let lens = if self.cfg.fullatt_block_indexes.contains(&i) {
+                &layout.full_lens
+            } else {
+                &layout.window_lens
+            };
             let h = rms_norm(&x, &blk.norm1, 1e-6);
             x = &x + self.attention(blk, &h, &cos, &sin, lens, ctx);
             let h = rms_norm(&x, &blk.norm2, 1e-6);

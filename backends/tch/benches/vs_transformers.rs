@@ -139,9 +139,19 @@ fn main() {
             assert_eq!(o[0][0].token_ids.len(), MAX_NEW);
         })
     });
-    let ex: Vec<Example> = (0..TRAIN_BATCH)
-        .map(|_| Example {
-            image: ImageInput::Path(image.clone()),
+    // four distinct images (the render and its flips), so no side can share vision work
+    let rgb = image::open(&image).unwrap().to_rgb8();
+    let variants = [
+        rgb.clone(),
+        image::imageops::flip_horizontal(&rgb),
+        image::imageops::flip_vertical(&rgb),
+        image::imageops::rotate180(&rgb),
+    ];
+    let ex: Vec<Example> = variants
+        .iter()
+        .take(TRAIN_BATCH)
+        .map(|im| Example {
+            image: ImageInput::Rgb8 { width: im.width() as usize, height: im.height() as usize, data: im.as_raw().clone() },
             prompt: None,
             completion: COMPLETION.to_string(),
         })

@@ -161,6 +161,17 @@ impl std::fmt::Debug for QwenVlPolicy {
     }
 }
 
+fn same_image(a: &ImageInput, b: &ImageInput) -> bool {
+    match (a, b) {
+        (ImageInput::Path(x), ImageInput::Path(y)) => x == y,
+        (
+            ImageInput::Rgb8 { width: w1, height: h1, data: d1 },
+            ImageInput::Rgb8 { width: w2, height: h2, data: d2 },
+        ) => w1 == w2 && h1 == h2 && d1 == d2,
+        _ => false,
+    }
+}
+
 fn to_device(d: DeviceSpec) -> Result<Device> {
     match d {
         DeviceSpec::Cpu => Ok(Device::Cpu),
@@ -292,10 +303,21 @@ impl QwenVlPolicy {
         ctx: &Ctx,
         vision_grad: bool,
     ) -> Result<(crate::model::Batch, Targets, Tensor)> {
-        let processed: Vec<ProcessedImage> = examples
-            .iter()
-            .map(|e| self.process_image(&e.image))
-            .collect::<Result<_>>()?;
+        // Each distinct image is processed and encoded once (K completions of one image,
+        // DPO pairs); examples then pick their features.
+        let mut uniq: Vec<&ImageInput> = vec![];
+        let mut which = vec![];
+        for e in examples {
+            match uniq.iter().position(|u| same_image(u, &e.image)) {
+                Some(i) => which.push(i),
+                None => {
+                    which.push(uniq.len());
+                    uniq.push(&e.image);
+                }
+            }
+        }
+        let uproc: Vec<ProcessedImage> = uniq.iter().map(|i| self.process_image(i)).collect::<Result<_>>()?;
+        let processed: Vec<&ProcessedImage> = which.iter().map(|&i| &uproc[i]).collect();
         let mut seqs = vec![];
         let mut grids = vec![];
         let mut plens = vec![];
@@ -317,12 +339,20 @@ impl QwenVlPolicy {
         let batch = self
             .model
             .make_batch(&seqs, &grids, self.tokenizer.pad_id as i64, false)?;
-        let refs: Vec<&ProcessedImage> = processed.iter().collect();
-        let feats = if vision_grad {
+        let refs: Vec<&ProcessedImage> = uproc.iter().collect();
+        let ufeats = if vision_grad {
             self.model.image_features(&refs, ctx)
         } else {
             tch::no_grad(|| self.model.image_features(&refs, ctx))
         };
+        let m = self.model.cfg.vision.spatial_merge_size;
+        let mut offs = vec![0i64];
+        for p in &uproc {
+            let last = offs[offs.len() - 1];
+            offs.push(last + p.num_tokens(m) as i64);
+        }
+        let parts: Vec<Tensor> = which.iter().map(|&i| ufeats.narrow(0, offs[i], offs[i + 1] - offs[i])).collect();
+        let feats = Tensor::cat(&parts, 0);
         Ok((batch, Targets::for_completions(&plens, &comps), feats))
     }
 

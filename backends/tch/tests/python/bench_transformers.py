@@ -63,8 +63,11 @@ def main():
     full = torch.tensor([ids[0].tolist() + comp] * tb)
     labels = full.clone()
     labels[:, : ids.shape[1]] = -100
-    pvb = pv.repeat(tb, 1)
-    gridb = grid.repeat(tb, 1)
+    # four distinct images (the render and its flips), as in the Rust bench
+    T = Image.Transpose
+    imgs = [img, img.transpose(T.FLIP_LEFT_RIGHT), img.transpose(T.FLIP_TOP_BOTTOM), img.transpose(T.ROTATE_180)][:tb]
+    fb = ip(images=imgs, return_tensors="pt")
+    pvb, gridb = fb["pixel_values"], fb["image_grid_thw"]
     mmb = (full == model.config.image_token_id).int()
     opt = torch.optim.AdamW([p for p in pm.parameters() if p.requires_grad], lr=1e-4, weight_decay=0.0)
 

@@ -179,3 +179,23 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+#[test]
+fn bf16_close_to_f32() {
+    let r = reference("tiny-b");
+    let spec = ModelSpec { path_or_id: tiny_dir().join("tiny-b").display().to_string(), device: DeviceSpec::Cpu, dtype: DType::BF16 };
+    let p = QwenVlPolicy::load(&spec, None).unwrap();
+    let (ex, want) = examples(&r, &[1]);
+    let got = p.logprobs(&ex, true).unwrap();
+    let (mut worst, mut sum, mut n) = (0f64, 0f64, 0usize);
+    for (g, w) in got.iter().zip(&want) {
+        for (a, b) in g.iter().zip(w) {
+            let d = (*a as f64 - b).abs();
+            worst = worst.max(d);
+            sum += d;
+            n += 1;
+        }
+    }
+    eprintln!("bf16 vs transformers f32: mean abs diff {:e}, max {worst:e}", sum / n as f64);
+    assert!(sum / (n as f64) < 0.5, "bf16 log-probs far from f32");
+}

@@ -1,0 +1,43 @@
+//! Qwen2.5-VL policy on libtorch through `tch` (CUDA on real hardware, CPU everywhere).
+//!
+//! The pipeline uses [`QwenVlPolicy`] with plain Rust types (no tch types): loading a Hugging
+//! Face checkpoint (local dir or hub cache id), generation, teacher-forced log-probs, SFT
+//! steps with LoRA or full fine-tuning, PEFT-format adapters. Modules follow the model
+//! structure: `config`, `loading`, `processor`, `chat`, `vision`, `text`, `model`, `lora`,
+//! `generate`, `train`, `checkpoint`, `cli`.
+pub mod chat;
+pub mod checkpoint;
+pub mod cli;
+pub mod config;
+pub mod generate;
+pub mod loading;
+pub mod lora;
+pub mod model;
+pub mod nn;
+pub mod policy;
+pub mod processor;
+pub mod text;
+pub mod train;
+pub mod vision;
+
+pub use lora::LoraConfig;
+pub use policy::{
+    Candidate, DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, PreferencePair,
+    QwenVlPolicy, StepStats,
+};
+pub use train::TrainConfig;
+
+/// Whether libtorch sees a CUDA device.
+pub fn cuda_available() -> bool {
+    tch::Cuda::is_available()
+}
+
+/// Seed libtorch's RNG (LoRA init, dropout).
+pub fn manual_seed(seed: u64) {
+    tch::manual_seed(seed as i64);
+}
+
+/// Limit libtorch's intra-op threads.
+pub fn set_num_threads(n: usize) {
+    tch::set_num_threads(n as i32);
+}

@@ -1,0 +1,233 @@
+//! Checkpoint resolution and weight loading: a local directory or a model id in the
+//! Hugging Face hub cache (`models--Org--Name/snapshots/<rev>/`, `refs/<branch>`), and
+//! memory-mapped safetensors (single file or sharded with `model.safetensors.index.json`),
+//! converted to the requested dtype/device. Key names are normalised to the legacy
+//! layout (`model.layers.*`, `visual.*`, `lm_head.*`) whatever transformers version saved them.
+use anyhow::{Context, Result, bail};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+
+/// The hub cache directory: `HF_HUB_CACHE`, else `HF_HOME/hub`, else `~/.cache/huggingface/hub`.
+pub fn hf_cache_dir() -> PathBuf {
+    if let Ok(p) = std::env::var("HF_HUB_CACHE") {
+        return PathBuf::from(p);
+    }
+    if let Ok(p) = std::env::var("HF_HOME") {
+        return PathBuf::from(p).join("hub");
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+    PathBuf::from(home).join(".cache/huggingface/hub")
+}
+
+/// Resolve `path_or_id` to a checkpoint directory. A local directory wins; otherwise the
+/// string is read as `Org/Name[@revision]` and looked up in the hub cache (no network).
+pub fn resolve_model_dir(path_or_id: &str) -> Result<PathBuf> {
+    resolve_model_dir_in(path_or_id, &hf_cache_dir())
+}
+
+/// [`resolve_model_dir`] against an explicit hub cache directory.
+pub fn resolve_model_dir_in(path_or_id: &str, cache: &Path) -> Result<PathBuf> {
+    let p = Path::new(path_or_id);
+    if p.is_dir() {
+        return Ok(p.to_path_buf());
+    }
+    let (id, rev) = match path_or_id.split_once('@') {
+        Some((a, b)) => (a, b),
+        None => (path_or_id, "main"),
+    };
+    if id.split('/').count() != 2 || id.starts_with('.') || id.starts_with('/') {
+        bail!(
+            "model `{path_or_id}` is neither a local directory nor a hub id of the form Org/Name"
+        );
+    }
+    let repo = cache.join(format!("models--{}", id.replace('/', "--")));
+    let snapshot = if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) {
+        repo.join("snapshots").join(rev)
+    } else {
+        let r = repo.join("refs").join(rev);
+        match std::fs::read_to_string(&r) {
+            Ok(h) => repo.join("snapshots").join(h.trim()),
+            Err(_) => {
+                // A single snapshot without refs is still usable.
+                let snaps: Vec<PathBuf> = std::fs::read_dir(repo.join("snapshots"))
+                    .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .unwrap_or_default();
+                if snaps.len() == 1 {
+                    snaps[0].clone()
+                } else {
+                    bail!(
+                        "model `{id}` (revision `{rev}`) is not in the Hugging Face cache at {} and we are offline.\n\
+                         Download it on a machine with network access, e.g.\n  \
+                         huggingface-cli download {id} --revision {rev}\n\
+                         and copy {} here (or set HF_HUB_CACHE / HF_HOME), or pass a local directory with \
+                         config.json, model.safetensors[.index.json], tokenizer.json, tokenizer_config.json, \
+                         preprocessor_config.json.",
+                        cache.display(),
+                        repo.display()
+                    )
+                }
+            }
+        }
+    };
+    if !snapshot.join("config.json").exists() {
+        bail!(
+            "hub cache snapshot {} has no config.json; download `{id}` again (huggingface-cli download {id})",
+            snapshot.display()
+        );
+    }
+    Ok(snapshot)
+}
+
+/// Map any supported key layout to the canonical legacy one.
+pub fn canonical_key(k: &str) -> String {
+    let k = k.strip_prefix("base_model.model.").unwrap_or(k);
+    if let Some(r) = k.strip_prefix("model.language_model.") {
+        return format!("model.{r}");
+    }
+    if let Some(r) = k.strip_prefix("language_model.model.") {
+        return format!("model.{r}");
+    }
+    if let Some(r) = k.strip_prefix("language_model.lm_head.") {
+        return format!("lm_head.{r}");
+    }
+    if let Some(r) = k.strip_prefix("model.visual.") {
+        return format!("visual.{r}");
+    }
+    k.to_string()
+}
+
+/// The PEFT / transformers-5 module path of a canonical module name.
+pub fn peft_module_path(canonical: &str) -> String {
+    if let Some(r) = canonical.strip_prefix("visual.") {
+        format!("model.visual.{r}")
+    } else if let Some(r) = canonical.strip_prefix("model.") {
+        format!("model.language_model.{r}")
+    } else {
+        canonical.to_string()
+    }
+}
+
+fn st_kind(d: safetensors::Dtype) -> Result<Kind> {
+    use safetensors::Dtype as D;
+    Ok(match d {
+        D::F32 => Kind::Float,
+        D::F16 => Kind::Half,
+        D::BF16 => Kind::BFloat16,
+        D::F64 => Kind::Double,
+        D::I64 => Kind::Int64,
+        D::I32 => Kind::Int,
+        D::U8 => Kind::Uint8,
+        D::BOOL => Kind::Bool,
+        other => bail!("unsupported safetensors dtype {other:?}"),
+    })
+}
+
+/// Read every tensor of one safetensors file (memory-mapped), keyed as stored.
+pub fn read_safetensors(
+    path: &Path,
+    kind: Option<Kind>,
+    device: Device,
+) -> Result<HashMap<String, Tensor>> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    // SAFETY: the file is opened read-only and not modified while mapped.
+    let mmap = unsafe { memmap2::MmapOptions::new().map(&file) }
+        .with_context(|| format!("memory-mapping {}", path.display()))?;
+    let st = safetensors::SafeTensors::deserialize(&mmap)
+        .with_context(|| format!("parsing safetensors header of {}", path.display()))?;
+    let mut out = HashMap::new();
+    for (name, view) in st.tensors() {
+        let k = st_kind(view.dtype())
+            .with_context(|| format!("tensor `{name}` in {}", path.display()))?;
+        let shape: Vec<i64> = view.shape().iter().map(|&x| x as i64).collect();
+        let t = Tensor::from_data_size(view.data(), &shape, k);
+        let t = match kind {
+            Some(target)
+                if matches!(k, Kind::Float | Kind::Half | Kind::BFloat16 | Kind::Double)
+                    && k != target =>
+            {
+                t.to_kind(target)
+            }
+            _ => t,
+        };
+        out.insert(name.to_string(), t.to_device(device));
+    }
+    Ok(out)
+}
+
+/// All model weights of a checkpoint, canonical names, in `kind` on `device`.
+#[derive(Debug)]
+pub struct Weights {
+    pub tensors: HashMap<String, Tensor>,
+    pub source: PathBuf,
+}
+
+impl Weights {
+    /// Load `model.safetensors` or the shards listed in `model.safetensors.index.json`.
+    pub fn load(dir: &Path, kind: Kind, device: Device) -> Result<Self> {
+        let index = dir.join("model.safetensors.index.json");
+        let files: Vec<PathBuf> = if index.exists() {
+            let s = std::fs::read_to_string(&index)
+                .with_context(|| format!("reading {}", index.display()))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&s).with_context(|| format!("parsing {}", index.display()))?;
+            let map = v
+                .get("weight_map")
+                .and_then(|m| m.as_object())
+                .with_context(|| format!("{}: no `weight_map`", index.display()))?;
+            let mut f: Vec<String> = map
+                .values()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect();
+            f.sort();
+            f.dedup();
+            f.into_iter().map(|x| dir.join(x)).collect()
+        } else if dir.join("model.safetensors").exists() {
+            vec![dir.join("model.safetensors")]
+        } else {
+            bail!(
+                "{}: neither model.safetensors nor model.safetensors.index.json found (only safetensors \
+                 checkpoints are supported)",
+                dir.display()
+            );
+        };
+        let mut tensors = HashMap::new();
+        for f in &files {
+            for (k, t) in read_safetensors(f, Some(kind), device)? {
+                tensors.insert(canonical_key(&k), t);
+            }
+        }
+        Ok(Self {
+            tensors,
+            source: dir.to_path_buf(),
+        })
+    }
+
+    /// Take a tensor by canonical name; the error names the key and the checkpoint.
+    pub fn take(&mut self, name: &str) -> Result<Tensor> {
+        self.tensors.remove(name).with_context(|| {
+            format!(
+                "weight `{name}` not found in checkpoint {}",
+                self.source.display()
+            )
+        })
+    }
+
+    /// Take an optional tensor.
+    pub fn take_opt(&mut self, name: &str) -> Option<Tensor> {
+        self.tensors.remove(name)
+    }
+
+    /// Borrow a tensor (shallow copy) without removing it.
+    pub fn get(&self, name: &str) -> Result<Tensor> {
+        self.tensors
+            .get(name)
+            .map(|t| t.shallow_clone())
+            .with_context(|| {
+                format!(
+                    "weight `{name}` not found in checkpoint {}",
+                    self.source.display()
+                )
+            })
+    }
+}

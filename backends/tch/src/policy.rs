@@ -1,0 +1,546 @@
+//! The public, tch-free policy interface used by the pipeline: load a checkpoint (+ LoRA),
+//! generate candidates, teacher-forced log-probs, SFT steps, adapter save/load/merge.
+use crate::chat::{ChatTokenizer, DEFAULT_PROMPT};
+use crate::config::GenerationDefaults;
+use crate::generate::{SamplingParams, generate};
+use crate::loading::resolve_model_dir;
+use crate::lora::{self, LoraConfig};
+use crate::model::QwenVl;
+use crate::nn::Ctx;
+use crate::processor::{ProcessedImage, Processor, ProcessorConfig};
+use crate::train::{AdamW, Targets, TrainConfig, logprobs_for_training};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use tch::{Device, Kind, Tensor};
+
+/// Compute device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSpec {
+    Cpu,
+    Cuda(usize),
+}
+
+impl FromStr for DeviceSpec {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda(0)),
+            _ => match s.strip_prefix("cuda:") {
+                Some(i) => Ok(Self::Cuda(
+                    i.parse().with_context(|| format!("bad device `{s}`"))?,
+                )),
+                None => bail!("unknown device `{s}` (cpu, cuda, cuda:N)"),
+            },
+        }
+    }
+}
+
+/// Weight dtype of the frozen base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    BF16,
+    F16,
+}
+
+impl FromStr for DType {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" | "float32" => Ok(Self::F32),
+            "bf16" | "bfloat16" => Ok(Self::BF16),
+            "f16" | "float16" => Ok(Self::F16),
+            _ => bail!("unknown dtype `{s}` (f32, bf16, f16)"),
+        }
+    }
+}
+
+/// What to load.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    /// Local checkpoint directory or hub id (`Org/Name[@rev]`) in the HF cache.
+    pub path_or_id: String,
+    pub device: DeviceSpec,
+    pub dtype: DType,
+}
+
+/// An image given by path or as raw RGB8 pixels.
+#[derive(Debug, Clone)]
+pub enum ImageInput {
+    Path(PathBuf),
+    Rgb8 {
+        width: usize,
+        height: usize,
+        data: Vec<u8>,
+    },
+}
+
+/// Generation settings (`temperature == 0` is greedy).
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub prompt: Option<String>,
+    pub n: usize,
+    pub temperature: f64,
+    pub top_p: f64,
+    pub top_k: usize,
+    pub max_new_tokens: usize,
+    pub seed: u64,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        Self {
+            prompt: None,
+            n: 1,
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: 0,
+            max_new_tokens: 512,
+            seed: 0,
+        }
+    }
+}
+
+/// One generated program.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Candidate {
+    pub text: String,
+    /// Generated ids, including the end-of-turn token when generation stopped on it.
+    pub token_ids: Vec<u32>,
+    /// Log-probs of `token_ids` under the model (temperature 1, no filtering).
+    pub logprobs: Vec<f32>,
+}
+
+/// A (image, prompt, completion) training/scoring example.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub image: ImageInput,
+    pub prompt: Option<String>,
+    pub completion: String,
+}
+
+/// A DPO preference pair on one image.
+#[derive(Debug, Clone)]
+pub struct PreferencePair {
+    pub image: ImageInput,
+    pub prompt: Option<String>,
+    pub chosen: String,
+    pub rejected: String,
+}
+
+/// Statistics of one optimiser step.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct StepStats {
+    pub loss: f64,
+    pub grad_norm: f64,
+    pub lr: f64,
+    pub tokens: usize,
+}
+
+/// Qwen2.5-VL policy on libtorch.
+pub struct QwenVlPolicy {
+    pub model: QwenVl,
+    pub tokenizer: ChatTokenizer,
+    pub processor: Processor,
+    pub gen_defaults: GenerationDefaults,
+    pub model_dir: PathBuf,
+    pub lora: Option<LoraConfig>,
+    pub train_cfg: TrainConfig,
+    optimizer: Option<AdamW>,
+    full_finetune: bool,
+}
+
+impl std::fmt::Debug for QwenVlPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QwenVlPolicy")
+            .field("model_dir", &self.model_dir)
+            .field("lora", &self.lora)
+            .finish()
+    }
+}
+
+fn same_image(a: &ImageInput, b: &ImageInput) -> bool {
+    match (a, b) {
+        (ImageInput::Path(x), ImageInput::Path(y)) => x == y,
+        (
+            ImageInput::Rgb8 { width: w1, height: h1, data: d1 },
+            ImageInput::Rgb8 { width: w2, height: h2, data: d2 },
+        ) => w1 == w2 && h1 == h2 && d1 == d2,
+        _ => false,
+    }
+}
+
+fn to_device(d: DeviceSpec) -> Result<Device> {
+    match d {
+        DeviceSpec::Cpu => Ok(Device::Cpu),
+        DeviceSpec::Cuda(i) => {
+            if !tch::Cuda::is_available() {
+                bail!("CUDA requested but libtorch reports no CUDA device");
+            }
+            Ok(Device::Cuda(i))
+        }
+    }
+}
+
+impl QwenVlPolicy {
+    /// Load a checkpoint; with `lora`, attach fresh adapters (frozen base).
+    pub fn load(spec: &ModelSpec, lora: Option<LoraConfig>) -> Result<Self> {
+        let dir = resolve_model_dir(&spec.path_or_id)?;
+        let device = to_device(spec.device)?;
+        let kind = match spec.dtype {
+            DType::F32 => Kind::Float,
+            DType::BF16 => Kind::BFloat16,
+            DType::F16 => Kind::Half,
+        };
+        let mut model = QwenVl::load(&dir, kind, device)?;
+        let tokenizer = ChatTokenizer::from_dir(&dir)?;
+        let processor = Processor::new(ProcessorConfig::from_dir(&dir)?);
+        let gen_defaults = GenerationDefaults::from_dir(&dir)?;
+        if let Some(cfg) = &lora {
+            lora::attach(&mut model, cfg)?;
+        }
+        Ok(Self {
+            model,
+            tokenizer,
+            processor,
+            gen_defaults,
+            model_dir: dir,
+            lora,
+            train_cfg: TrainConfig::default(),
+            optimizer: None,
+            full_finetune: false,
+        })
+    }
+
+    /// Train all base weights instead of adapters (small models from scratch).
+    pub fn enable_full_finetune(&mut self) {
+        self.full_finetune = true;
+        self.optimizer = None;
+    }
+
+    pub fn set_train_config(&mut self, cfg: TrainConfig) {
+        self.train_cfg = cfg;
+    }
+
+    /// Process an image input.
+    pub fn process_image(&self, img: &ImageInput) -> Result<ProcessedImage> {
+        match img {
+            ImageInput::Path(p) => self.processor.process_path(p),
+            ImageInput::Rgb8 {
+                width,
+                height,
+                data,
+            } => self.processor.process_rgb8(data, *width, *height),
+        }
+    }
+
+    fn prompt_ids(&self, prompt: Option<&str>, img: &ProcessedImage) -> Result<Vec<i64>> {
+        let n = img.num_tokens(self.processor.cfg.merge_size);
+        Ok(self
+            .tokenizer
+            .prompt_ids(prompt.unwrap_or(DEFAULT_PROMPT), Some(n))?
+            .into_iter()
+            .map(i64::from)
+            .collect())
+    }
+
+    fn stop_ids(&self) -> Vec<i64> {
+        let mut s = vec![self.tokenizer.im_end_id as i64];
+        s.extend(&self.model.cfg.eos_token_ids);
+        s.extend(&self.gen_defaults.eos_token_ids);
+        s.sort();
+        s.dedup();
+        s
+    }
+
+    /// `opts.n` candidates per image.
+    pub fn generate(
+        &self,
+        images: &[ImageInput],
+        opts: &GenerateOptions,
+    ) -> Result<Vec<Vec<Candidate>>> {
+        let processed: Vec<ProcessedImage> = images
+            .iter()
+            .map(|i| self.process_image(i))
+            .collect::<Result<_>>()?;
+        let items: Vec<(&ProcessedImage, Vec<i64>)> = processed
+            .iter()
+            .map(|p| Ok((p, self.prompt_ids(opts.prompt.as_deref(), p)?)))
+            .collect::<Result<_>>()?;
+        let sp = SamplingParams {
+            n: opts.n,
+            temperature: opts.temperature,
+            top_p: opts.top_p,
+            top_k: opts.top_k,
+            max_new_tokens: opts.max_new_tokens,
+            seed: opts.seed,
+            stop_ids: self.stop_ids(),
+        };
+        let raw = generate(&self.model, &items, &sp, self.tokenizer.pad_id as i64)?;
+        raw.into_iter()
+            .map(|cands| {
+                cands
+                    .into_iter()
+                    .map(|c| {
+                        let ids: Vec<u32> = c.token_ids.iter().map(|&x| x as u32).collect();
+                        Ok(Candidate {
+                            text: self.tokenizer.decode(&ids)?,
+                            token_ids: ids,
+                            logprobs: c.logprobs,
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect()
+    }
+
+    /// Build a right-padded batch of prompt+completion; returns it with targets and features.
+    fn prepare(
+        &self,
+        examples: &[Example],
+        ctx: &Ctx,
+        vision_grad: bool,
+    ) -> Result<(crate::model::Batch, Targets, Tensor)> {
+        // Each distinct image is processed and encoded once (K completions of one image,
+        // DPO pairs); examples then pick their features.
+        let mut uniq: Vec<&ImageInput> = vec![];
+        let mut which = vec![];
+        for e in examples {
+            match uniq.iter().position(|u| same_image(u, &e.image)) {
+                Some(i) => which.push(i),
+                None => {
+                    which.push(uniq.len());
+                    uniq.push(&e.image);
+                }
+            }
+        }
+        let uproc: Vec<ProcessedImage> = uniq.iter().map(|i| self.process_image(i)).collect::<Result<_>>()?;
+        let processed: Vec<&ProcessedImage> = which.iter().map(|&i| &uproc[i]).collect();
+        let mut seqs = vec![];
+        let mut grids = vec![];
+        let mut plens = vec![];
+        let mut comps = vec![];
+        for (e, p) in examples.iter().zip(&processed) {
+            let mut ids = self.prompt_ids(e.prompt.as_deref(), p)?;
+            let c: Vec<i64> = self
+                .tokenizer
+                .completion_ids(&e.completion)?
+                .into_iter()
+                .map(i64::from)
+                .collect();
+            plens.push(ids.len());
+            ids.extend(&c);
+            comps.push(c);
+            seqs.push(ids);
+            grids.push(vec![p.grid_thw]);
+        }
+        let batch = self
+            .model
+            .make_batch(&seqs, &grids, self.tokenizer.pad_id as i64, false)?;
+        let refs: Vec<&ProcessedImage> = uproc.iter().collect();
+        let ufeats = if vision_grad {
+            self.model.image_features(&refs, ctx)
+        } else {
+            tch::no_grad(|| self.model.image_features(&refs, ctx))
+        };
+        let m = self.model.cfg.vision.spatial_merge_size;
+        let mut offs = vec![0i64];
+        for p in &uproc {
+            let last = offs[offs.len() - 1];
+            offs.push(last + p.num_tokens(m) as i64);
+        }
+        let parts: Vec<Tensor> = which.iter().map(|&i| ufeats.narrow(0, offs[i], offs[i + 1] - offs[i])).collect();
+        let feats = Tensor::cat(&parts, 0);
+        Ok((batch, Targets::for_completions(&plens, &comps), feats))
+    }
+
+    /// Teacher-forced per-token log-probs of each completion followed by `<|im_end|>`.
+    /// `adapter_on = false` gives the base (reference) model.
+    pub fn logprobs(&self, examples: &[Example], adapter_on: bool) -> Result<Vec<Vec<f32>>> {
+        if examples.is_empty() {
+            return Ok(vec![]);
+        }
+        let ctx = Ctx {
+            lora_on: adapter_on,
+            train: false,
+        };
+        tch::no_grad(|| {
+            let (batch, t, feats) = self.prepare(examples, &ctx, false)?;
+            let h = self.model.hidden(&batch, Some(&feats), &ctx)?;
+            let lp = self.model.gather_logprobs(&h, &t.rows, &t.cols, &t.ids);
+            let flat = Vec::<f32>::try_from(lp.to_device(Device::Cpu))?;
+            let mut out = vec![];
+            let mut off = 0;
+            for &c in &t.counts {
+                out.push(flat[off..off + c].to_vec());
+                off += c;
+            }
+            Ok(out)
+        })
+    }
+
+    fn trainable(&mut self) -> Result<Vec<Tensor>> {
+        if self.full_finetune {
+            let mut v = self.model.text.base_tensors();
+            v.extend(self.model.vision.base_tensors());
+            let v: Vec<Tensor> = v.into_iter().map(|t| t.set_requires_grad(true)).collect();
+            return Ok(v);
+        }
+        let p = lora::params(&mut self.model);
+        if p.is_empty() {
+            bail!("nothing to train: no LoRA adapter attached and full fine-tuning not enabled");
+        }
+        Ok(p)
+    }
+
+    /// One SFT step on a batch: mean NLL over completion tokens (+ `<|im_end|>`), AdamW.
+    pub fn sft_step(&mut self, examples: &[Example]) -> Result<StepStats> {
+        if examples.is_empty() {
+            bail!("sft_step: empty batch");
+        }
+        if self.optimizer.is_none() {
+            let params = self.trainable()?;
+            self.optimizer = Some(AdamW::new(params));
+        }
+        let vision_grad = self.full_finetune || self.lora.as_ref().is_some_and(|l| l.vision);
+        let ctx = Ctx {
+            lora_on: true,
+            train: true,
+        };
+        let (batch, targets, feats) = self.prepare(examples, &ctx, vision_grad)?;
+        let n = targets.ids.len();
+        let cfg = self.train_cfg.clone();
+        let loss_fn = |lp: &Tensor| -> Tensor { lp.mean(Kind::Float).neg() };
+        let (loss, _) = logprobs_for_training(
+            &self.model,
+            &batch,
+            Some(&feats),
+            &targets,
+            &ctx,
+            cfg.grad_checkpointing,
+            &loss_fn,
+        )?;
+        let opt = self.optimizer.as_mut().context("optimizer")?;
+        let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);
+        opt.apply(&cfg, cfg.lr);
+        opt.zero_grad();
+        Ok(StepStats {
+            loss: f64::try_from(loss)?,
+            grad_norm,
+            lr: cfg.lr,
+            tokens: n,
+        })
+    }
+
+    /// One DPO step (sigmoid loss, `beta`): the reference model is the base with adapters
+    /// off, so a LoRA adapter is required. Sequence log-probs sum over completion + `<|im_end|>`.
+    pub fn dpo_step(&mut self, pairs: &[PreferencePair], beta: f64) -> Result<StepStats> {
+        if pairs.is_empty() {
+            bail!("dpo_step: empty batch");
+        }
+        if self.full_finetune || self.lora.is_none() {
+            bail!(
+                "dpo_step needs a LoRA adapter (the reference is the base model with adapters off)"
+            );
+        }
+        let mut ex = vec![];
+        for p in pairs {
+            ex.push(Example {
+                image: p.image.clone(),
+                prompt: p.prompt.clone(),
+                completion: p.chosen.clone(),
+            });
+        }
+        for p in pairs {
+            ex.push(Example {
+                image: p.image.clone(),
+                prompt: p.prompt.clone(),
+                completion: p.rejected.clone(),
+            });
+        }
+        let reference: Vec<f64> = self
+            .logprobs(&ex, false)?
+            .iter()
+            .map(|v| v.iter().map(|&x| x as f64).sum())
+            .collect();
+        if self.optimizer.is_none() {
+            let params = self.trainable()?;
+            self.optimizer = Some(AdamW::new(params));
+        }
+        let vision_grad = self.lora.as_ref().is_some_and(|l| l.vision);
+        let ctx = Ctx {
+            lora_on: true,
+            train: true,
+        };
+        let (batch, targets, feats) = self.prepare(&ex, &ctx, vision_grad)?;
+        let n = targets.ids.len();
+        let seq: Vec<i64> = targets
+            .counts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &c)| std::iter::repeat_n(i as i64, c))
+            .collect();
+        let device = self.model.device;
+        let seq = Tensor::from_slice(&seq).to_device(device);
+        let nseq = ex.len() as i64;
+        let np = pairs.len() as i64;
+        let refs: Vec<f32> = reference.iter().map(|&x| x as f32).collect();
+        let refs = Tensor::from_slice(&refs).to_device(device);
+        let loss_fn = move |lp: &Tensor| -> Tensor {
+            let sums = Tensor::zeros([nseq], (Kind::Float, lp.device())).index_add(0, &seq, lp);
+            let d = sums - &refs;
+            let margin = (d.narrow(0, 0, np) - d.narrow(0, np, np)) * beta;
+            margin.log_sigmoid().mean(Kind::Float).neg()
+        };
+        let cfg = self.train_cfg.clone();
+        let (loss, _) = logprobs_for_training(
+            &self.model,
+            &batch,
+            Some(&feats),
+            &targets,
+            &ctx,
+            cfg.grad_checkpointing,
+            &loss_fn,
+        )?;
+        let opt = self.optimizer.as_mut().context("optimizer")?;
+        let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);
+        opt.apply(&cfg, cfg.lr);
+        opt.zero_grad();
+        Ok(StepStats {
+            loss: f64::try_from(loss)?,
+            grad_norm,
+            lr: cfg.lr,
+            tokens: n,
+        })
+    }
+
+    /// Save the LoRA adapter in PEFT format.
+    pub fn save_adapter(&mut self, dir: &Path) -> Result<()> {
+        let cfg = self.lora.clone().context("no LoRA adapter to save")?;
+        let base = self.model_dir.display().to_string();
+        lora::save(&mut self.model, &cfg, &base, dir)
+    }
+
+    /// Load a PEFT LoRA adapter (ours or PEFT's), replacing the current one.
+    pub fn load_adapter(&mut self, dir: &Path) -> Result<()> {
+        let cfg = lora::load(&mut self.model, dir)?;
+        self.lora = Some(cfg);
+        self.optimizer = None;
+        Ok(())
+    }
+
+    /// Merge the adapter into the base weights (inference); adapters are dropped.
+    pub fn merge_adapter(&mut self) {
+        lora::merge(&mut self.model);
+        self.lora = None;
+        self.optimizer = None;
+    }
+
+    /// Save all weights (full fine-tuning) as `model.safetensors` plus the checkpoint's
+    /// config/tokenizer/processor files, in the legacy transformers key layout.
+    pub fn save_full(&self, dir: &Path) -> Result<()> {
+        crate::checkpoint::save_full(self, dir)
+    }
+}

@@ -1,0 +1,214 @@
+//! Training: AdamW over a list of tensors (LoRA adapters or, for full fine-tuning, the base
+//! weights), global-norm gradient clipping, the SFT loss (mean NLL over completion tokens
+//! only), and gradient checkpointing of decoder blocks by recomputation: a no-grad forward
+//! keeps only block inputs, then blocks are re-run one at a time with grad in reverse order,
+//! back-propagating `sum(out * grad_out)`.
+use crate::model::{Batch, QwenVl};
+use crate::nn::Ctx;
+use crate::text::causal_mask;
+use anyhow::{Result, bail};
+use tch::{Kind, Tensor};
+
+/// Optimiser and step settings.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Clip the global gradient norm to this (<= 0: no clipping).
+    pub max_grad_norm: f64,
+    pub grad_checkpointing: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-4,
+            weight_decay: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            max_grad_norm: 1.0,
+            grad_checkpointing: false,
+        }
+    }
+}
+
+/// AdamW (decoupled weight decay, bias-corrected moments), states in f32.
+#[derive(Debug)]
+pub struct AdamW {
+    pub params: Vec<Tensor>,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+    pub step: i64,
+}
+
+impl AdamW {
+    pub fn new(params: Vec<Tensor>) -> Self {
+        let m = params
+            .iter()
+            .map(|p| Tensor::zeros_like(p).to_kind(Kind::Float))
+            .collect();
+        let v = params
+            .iter()
+            .map(|p| Tensor::zeros_like(p).to_kind(Kind::Float))
+            .collect();
+        Self {
+            params,
+            m,
+            v,
+            step: 0,
+        }
+    }
+
+    pub fn zero_grad(&mut self) {
+        for p in &mut self.params {
+            p.zero_grad();
+        }
+    }
+
+    /// Global L2 norm of the gradients; scales them down to `max_norm` when above it.
+    pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
+        tch::no_grad(|| {
+            let mut sq = 0f64;
+            for p in &self.params {
+                let g = p.grad();
+                if g.defined() {
+                    sq +=
+                        f64::try_from(g.to_kind(Kind::Float).pow_tensor_scalar(2).sum(Kind::Float))
+                            .unwrap_or(0.0);
+                }
+            }
+            let norm = sq.sqrt();
+            if max_norm > 0.0 && norm > max_norm {
+                let c = max_norm / (norm + 1e-6);
+                for p in &self.params {
+                    let mut g = p.grad();
+                    if g.defined() {
+                        let _ = g.g_mul_scalar_(c);
+                    }
+                }
+            }
+            norm
+        })
+    }
+
+    pub fn apply(&mut self, cfg: &TrainConfig, lr: f64) {
+        self.step += 1;
+        let t = self.step as f64;
+        let (b1, b2) = (cfg.beta1, cfg.beta2);
+        let bc1 = 1.0 - b1.powf(t);
+        let bc2 = 1.0 - b2.powf(t);
+        tch::no_grad(|| {
+            for ((p, m), v) in self
+                .params
+                .iter()
+                .zip(self.m.iter_mut())
+                .zip(self.v.iter_mut())
+            {
+                let g = p.grad();
+                if !g.defined() {
+                    continue;
+                }
+                let g = g.to_kind(Kind::Float);
+                let nm = &*m * b1 + &g * (1.0 - b1);
+                let nv = &*v * b2 + g.pow_tensor_scalar(2) * (1.0 - b2);
+                m.copy_(&nm);
+                v.copy_(&nv);
+                let upd = (nm / bc1) / ((nv / bc2).sqrt() + cfg.eps);
+                let pf = p.to_kind(Kind::Float);
+                let newp = pf * (1.0 - lr * cfg.weight_decay) - upd * lr;
+                let mut pm = p.shallow_clone();
+                pm.copy_(&newp.to_kind(p.kind()));
+            }
+        });
+    }
+}
+
+/// Where the loss tokens are: flat (row, position-that-predicts) slots and their targets.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    pub rows: Vec<i64>,
+    pub cols: Vec<i64>,
+    pub ids: Vec<i64>,
+    /// Per example: number of target tokens (for splitting).
+    pub counts: Vec<usize>,
+}
+
+impl Targets {
+    /// Completions sit at the end of each right-padded row: `prompt_len[r]..prompt_len[r]+n`.
+    pub fn for_completions(prompt_lens: &[usize], completions: &[Vec<i64>]) -> Self {
+        let mut t = Self::default();
+        for (r, (pl, c)) in prompt_lens.iter().zip(completions).enumerate() {
+            for (i, &tok) in c.iter().enumerate() {
+                t.rows.push(r as i64);
+                t.cols.push((pl + i - 1) as i64);
+                t.ids.push(tok);
+            }
+            t.counts.push(c.len());
+        }
+        t
+    }
+}
+
+/// Per-token log-probs `[N]` (with grad when enabled), optionally checkpointed. With
+/// checkpointing the backward of `loss_fn(logprobs)` is run inside and the loss returned
+/// detached; otherwise the caller back-propagates.
+pub fn logprobs_for_training(
+    model: &QwenVl,
+    batch: &Batch,
+    feats: Option<&Tensor>,
+    targets: &Targets,
+    ctx: &Ctx,
+    checkpoint: bool,
+    loss_fn: &dyn Fn(&Tensor) -> Tensor,
+) -> Result<(Tensor, Tensor)> {
+    if !checkpoint {
+        let h = model.hidden(batch, feats, ctx)?;
+        let lp = model.gather_logprobs(&h, &targets.rows, &targets.cols, &targets.ids);
+        let loss = loss_fn(&lp);
+        loss.backward();
+        return Ok((loss.detach(), lp.detach()));
+    }
+    let e = model.embed(&batch.ids, feats)?;
+    let mask = if batch.left_pad.iter().any(|&p| p > 0) {
+        Some(causal_mask(&batch.valid, 0, batch.len))
+    } else {
+        None
+    };
+    let mask = mask.as_ref();
+    let (cos, sin) = model.text.rope(&batch.positions, e.kind());
+    let n = model.text.layers.len();
+    let mut inputs = Vec::with_capacity(n + 1);
+    tch::no_grad(|| {
+        let mut x = e.detach();
+        for i in 0..n {
+            inputs.push(x.shallow_clone());
+            x = model.text.layer_forward(i, &x, &cos, &sin, mask, None, ctx);
+        }
+        inputs.push(x);
+    });
+    let top = inputs[n].detach().set_requires_grad(true);
+    let h = model.text.final_norm(&top);
+    let lp = model.gather_logprobs(&h, &targets.rows, &targets.cols, &targets.ids);
+    let loss = loss_fn(&lp);
+    loss.backward();
+    let mut g = top.grad();
+    if !g.defined() {
+        bail!("checkpointed backward produced no gradient");
+    }
+    for i in (0..n).rev() {
+        let xi = inputs[i].detach().set_requires_grad(true);
+        let out = model
+            .text
+            .layer_forward(i, &xi, &cos, &sin, mask, None, ctx);
+        (out * &g).sum(Kind::Float).backward();
+        g = xi.grad();
+    }
+    if e.requires_grad() {
+        (e * &g).sum(Kind::Float).backward();
+    }
+    Ok((loss.detach(), lp.detach()))
+}

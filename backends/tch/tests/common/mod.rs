@@ -1,0 +1,80 @@
+//! Shared test helpers: locate the torch venv python and build the tiny checkpoints once.
+#![allow(dead_code, clippy::unwrap_used)]
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("CADRL_TORCH_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var("HOME").unwrap();
+    PathBuf::from(home).join(".cache/cadrl/torch-2.11.0-py312/bin/python")
+}
+
+pub fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
+}
+
+/// Directory with tiny-a, tiny-a-sharded, tiny-b, tiny-c and images/ (made once per build dir).
+pub fn tiny_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cadrl-tiny-v1");
+        let marker = dir.join("DONE");
+        let src = std::fs::read_to_string(script("make_tiny.py")).unwrap();
+        let stamp = format!("{}", src.len());
+        if std::fs::read_to_string(&marker).ok().as_deref() != Some(stamp.as_str()) {
+            let _ = std::fs::remove_dir_all(&dir);
+            let out = Command::new(python())
+                .arg(script("make_tiny.py"))
+                .arg(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "make_tiny.py failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::fs::write(&marker, stamp).unwrap();
+        }
+        dir
+    })
+}
+
+pub fn reference(name: &str) -> serde_json::Value {
+    let p = tiny_dir().join(name).join("ref/ref.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+pub fn image_path(r: &serde_json::Value, i: usize) -> PathBuf {
+    tiny_dir()
+        .join("images")
+        .join(r["images"][i]["path"].as_str().unwrap())
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - y).abs())
+        .fold(0.0, f64::max)
+}
+
+pub fn f64s(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+pub fn i64s(v: &serde_json::Value) -> Vec<i64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect()
+}

@@ -15,6 +15,10 @@ enum Cmd {
     Score(cadrl::cli::score::ScoreArgs),
     /// Render a CadQuery program in the GenCAD-Code image style.
     Render(cadrl::cli::render::RenderArgs),
+    /// Sample CadQuery programs for an image from a Qwen2.5-VL checkpoint.
+    Generate(cadrl_backend_tch::cli::GenerateArgs),
+    /// Teacher-forced per-token log-probs of a completion for an image.
+    Logprobs(cadrl_backend_tch::cli::LogprobsArgs),
     /// Data sets: synthetic GenCAD-style generation (`synth`) and statistics (`stats`).
     Data(cadrl::cli::data::DataArgs),
 }
@@ -24,6 +28,8 @@ fn main() {
     let res = match cli.cmd {
         Cmd::Score(a) => cadrl::cli::score::run(&a),
         Cmd::Render(a) => cadrl::cli::render::run(&a),
+        Cmd::Generate(a) => cadrl_backend_tch::cli::run_generate(&a),
+        Cmd::Logprobs(a) => cadrl_backend_tch::cli::run_logprobs(&a),
         Cmd::Data(a) => cadrl::cli::data::run(&a),
     };
     if let Err(e) = res {

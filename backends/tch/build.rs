@@ -30,7 +30,7 @@ fn torch_lib_dir() -> Option<String> {
     }
 }
 
-fn main() {
+pub fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-env-changed=CADRL_TORCH_PYTHON");
     println!("cargo:rerun-if-env-changed=PATH");

@@ -84,6 +84,9 @@ impl Prism {
 
     /// Intervals of `t` where `p + t*d` is inside the prism, appended to `out` in order.
     pub fn ray_intervals(&self, p: V3, d: V3, scratch: &mut Vec<f64>, out: &mut Intervals) {
+        if !self.ray_hits_box(p, d) {
+            return;
+        }
         let lp = self.frame.to_local(p);
         let ld = self.frame.dir_to_local(d);
         let (mut t0, mut t1) = (f64::NEG_INFINITY, f64::INFINITY);
@@ -114,6 +117,25 @@ impl Prism {
             }
         }
         out.truncate(w);
+    }
+
+    /// Whether the line `p + t*d` meets the prism's bounding box (a cheap cull).
+    fn ray_hits_box(&self, p: V3, d: V3) -> bool {
+        let (mut t0, mut t1) = (f64::NEG_INFINITY, f64::INFINITY);
+        for k in 0..3 {
+            let (o, dk, lo, hi) = (p.get(k), d.get(k), self.aabb.min.get(k), self.aabb.max.get(k));
+            if dk.abs() < 1e-300 {
+                if o < lo || o > hi {
+                    return false;
+                }
+            } else {
+                let (a, b) = ((lo - o) / dk, (hi - o) / dk);
+                t0 = t0.max(a.min(b));
+                t1 = t1.min(a.max(b));
+            }
+        }
+        // a little slack: the box is exact, so only rounding can separate a grazing hit
+        t0 <= t1 + 1e-9 * (1.0 + t1.abs())
     }
 
     /// Apply `p -> s * R (p - c)` where `R` has orthonormal rows `r`.

@@ -395,6 +395,16 @@ impl QwenVlPolicy {
         Ok(p)
     }
 
+    /// Clip gradients, apply one optimizer update and clear the gradients; returns the
+    /// gradient norm before clipping.
+    fn optimizer_step(&mut self, cfg: &TrainConfig) -> Result<f64> {
+        let opt = self.optimizer.as_mut().context("optimizer")?;
+        let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);
+        opt.apply(cfg, cfg.lr);
+        opt.zero_grad();
+        Ok(grad_norm)
+    }
+
     /// One SFT step on a batch: mean NLL over completion tokens (+ `<|im_end|>`), AdamW.
     pub fn sft_step(&mut self, examples: &[Example]) -> Result<StepStats> {
         if examples.is_empty() {
@@ -422,10 +432,7 @@ impl QwenVlPolicy {
             cfg.grad_checkpointing,
             &loss_fn,
         )?;
-        let opt = self.optimizer.as_mut().context("optimizer")?;
-        let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);
-        opt.apply(&cfg, cfg.lr);
-        opt.zero_grad();
+        let grad_norm = self.optimizer_step(&cfg)?;
         Ok(StepStats {
             loss: f64::try_from(loss)?,
             grad_norm,
@@ -504,10 +511,7 @@ impl QwenVlPolicy {
             cfg.grad_checkpointing,
             &loss_fn,
         )?;
-        let opt = self.optimizer.as_mut().context("optimizer")?;
-        let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);
-        opt.apply(&cfg, cfg.lr);
-        opt.zero_grad();
+        let grad_norm = self.optimizer_step(&cfg)?;
         Ok(StepStats {
             loss: f64::try_from(loss)?,
             grad_norm,

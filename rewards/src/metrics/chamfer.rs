@@ -63,6 +63,10 @@ struct KdTree {
 struct KdNode {
     axis: u8,
     split: f32,
+    /// Bounding box of the node's points (a tight bound for pruning: surface samples
+    /// make flat boxes that the split plane alone bounds poorly).
+    lo: [f32; 3],
+    hi: [f32; 3],
     /// Inner node: index of the left child (right is `left + 1`). Leaf: first point.
     a: u32,
     /// Leaf: one past the last point.
@@ -72,13 +76,10 @@ struct KdNode {
 impl KdTree {
     fn new(pts: &[[f64; 3]]) -> KdTree {
         let mut p: Vec<[f32; 3]> = pts.iter().map(|q| [q[0] as f32, q[1] as f32, q[2] as f32]).collect();
-        let mut nodes = vec![KdNode { axis: 3, split: 0.0, a: 0, b: 0 }];
+        let empty = KdNode { axis: 3, split: 0.0, lo: [0.0; 3], hi: [0.0; 3], a: 0, b: 0 };
+        let mut nodes = vec![empty];
         let mut stack = vec![(0usize, 0usize, p.len())];
         while let Some((node, lo, hi)) = stack.pop() {
-            if hi - lo <= LEAF {
-                nodes[node] = KdNode { axis: 3, split: 0.0, a: lo as u32, b: hi as u32 };
-                continue;
-            }
             let slice = &mut p[lo..hi];
             let mut mn = [f32::INFINITY; 3];
             let mut mx = [f32::NEG_INFINITY; 3];
@@ -88,18 +89,33 @@ impl KdTree {
                     mx[k] = mx[k].max(q[k]);
                 }
             }
+            if hi - lo <= LEAF {
+                nodes[node] = KdNode { axis: 3, split: 0.0, lo: mn, hi: mx, a: lo as u32, b: hi as u32 };
+                continue;
+            }
             let axis = (0..3).max_by(|&i, &j| (mx[i] - mn[i]).total_cmp(&(mx[j] - mn[j]))).unwrap_or(0);
             let mid = slice.len() / 2;
             slice.select_nth_unstable_by(mid, |u, v| u[axis].total_cmp(&v[axis]));
             let split = slice[mid][axis];
             let left = nodes.len();
-            nodes.push(KdNode { axis: 3, split: 0.0, a: 0, b: 0 });
-            nodes.push(KdNode { axis: 3, split: 0.0, a: 0, b: 0 });
-            nodes[node] = KdNode { axis: axis as u8, split, a: left as u32, b: 0 };
+            nodes.push(empty);
+            nodes.push(empty);
+            nodes[node] = KdNode { axis: axis as u8, split, lo: mn, hi: mx, a: left as u32, b: 0 };
             stack.push((left, lo, lo + mid));
             stack.push((left + 1, lo + mid, hi));
         }
         KdTree { nodes, xs: p.iter().map(|q| q[0]).collect(), ys: p.iter().map(|q| q[1]).collect(), zs: p.iter().map(|q| q[2]).collect() }
+    }
+
+    /// Squared distance from `q` to the bounding box of node `n`.
+    fn box_sq(&self, n: u32, q: [f32; 3]) -> f32 {
+        let node = &self.nodes[n as usize];
+        let mut d = 0.0;
+        for k in 0..3 {
+            let e = (node.lo[k] - q[k]).max(q[k] - node.hi[k]).max(0.0);
+            d += e * e;
+        }
+        d
     }
 
     fn nearest_sq(&self, q: &[f64; 3]) -> f64 {
@@ -123,9 +139,13 @@ impl KdTree {
                 }
                 let d = qf[node.axis as usize] - node.split;
                 let (near, far) = if d < 0.0 { (node.a, node.a + 1) } else { (node.a + 1, node.a) };
-                if d * d < best && top < stack.len() {
-                    stack[top] = (far, d * d);
+                let fd = self.box_sq(far, qf);
+                if fd < best && top < stack.len() {
+                    stack[top] = (far, fd);
                     top += 1;
+                }
+                if self.box_sq(near, qf) >= best {
+                    break;
                 }
                 n = near;
             }

@@ -165,8 +165,16 @@ fn same_image(a: &ImageInput, b: &ImageInput) -> bool {
     match (a, b) {
         (ImageInput::Path(x), ImageInput::Path(y)) => x == y,
         (
-            ImageInput::Rgb8 { width: w1, height: h1, data: d1 },
-            ImageInput::Rgb8 { width: w2, height: h2, data: d2 },
+            ImageInput::Rgb8 {
+                width: w1,
+                height: h1,
+                data: d1,
+            },
+            ImageInput::Rgb8 {
+                width: w2,
+                height: h2,
+                data: d2,
+            },
         ) => w1 == w2 && h1 == h2 && d1 == d2,
         _ => false,
     }
@@ -316,7 +324,10 @@ impl QwenVlPolicy {
                 }
             }
         }
-        let uproc: Vec<ProcessedImage> = uniq.iter().map(|i| self.process_image(i)).collect::<Result<_>>()?;
+        let uproc: Vec<ProcessedImage> = uniq
+            .iter()
+            .map(|i| self.process_image(i))
+            .collect::<Result<_>>()?;
         let processed: Vec<&ProcessedImage> = which.iter().map(|&i| &uproc[i]).collect();
         let mut seqs = vec![];
         let mut grids = vec![];
@@ -351,7 +362,10 @@ impl QwenVlPolicy {
             let last = offs[offs.len() - 1];
             offs.push(last + p.num_tokens(m) as i64);
         }
-        let parts: Vec<Tensor> = which.iter().map(|&i| ufeats.narrow(0, offs[i], offs[i + 1] - offs[i])).collect();
+        let parts: Vec<Tensor> = which
+            .iter()
+            .map(|&i| ufeats.narrow(0, offs[i], offs[i + 1] - offs[i]))
+            .collect();
         let feats = Tensor::cat(&parts, 0);
         Ok((batch, Targets::for_completions(&plens, &comps), feats))
     }
@@ -395,14 +409,37 @@ impl QwenVlPolicy {
         Ok(p)
     }
 
-    /// Clip gradients, apply one optimizer update and clear the gradients; returns the
-    /// gradient norm before clipping.
-    fn optimizer_step(&mut self, cfg: &TrainConfig) -> Result<f64> {
+    /// One training step shared by SFT and DPO: the loss of the completion log-probs
+    /// (with gradient checkpointing if configured), clipping, one optimizer update.
+    fn train_step(
+        &mut self,
+        batch: &crate::model::Batch,
+        feats: &Tensor,
+        targets: &Targets,
+        ctx: &Ctx,
+        loss_fn: &dyn Fn(&Tensor) -> Tensor,
+        tokens: usize,
+    ) -> Result<StepStats> {
+        let cfg = self.train_cfg.clone();
+        let (loss, _) = logprobs_for_training(
+            &self.model,
+            batch,
+            Some(feats),
+            targets,
+            ctx,
+            cfg.grad_checkpointing,
+            loss_fn,
+        )?;
         let opt = self.optimizer.as_mut().context("optimizer")?;
         let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);
-        opt.apply(cfg, cfg.lr);
+        opt.apply(&cfg, cfg.lr);
         opt.zero_grad();
-        Ok(grad_norm)
+        Ok(StepStats {
+            loss: f64::try_from(loss)?,
+            grad_norm,
+            lr: cfg.lr,
+            tokens,
+        })
     }
 
     /// One SFT step on a batch: mean NLL over completion tokens (+ `<|im_end|>`), AdamW.
@@ -421,24 +458,8 @@ impl QwenVlPolicy {
         };
         let (batch, targets, feats) = self.prepare(examples, &ctx, vision_grad)?;
         let n = targets.ids.len();
-        let cfg = self.train_cfg.clone();
         let loss_fn = |lp: &Tensor| -> Tensor { lp.mean(Kind::Float).neg() };
-        let (loss, _) = logprobs_for_training(
-            &self.model,
-            &batch,
-            Some(&feats),
-            &targets,
-            &ctx,
-            cfg.grad_checkpointing,
-            &loss_fn,
-        )?;
-        let grad_norm = self.optimizer_step(&cfg)?;
-        Ok(StepStats {
-            loss: f64::try_from(loss)?,
-            grad_norm,
-            lr: cfg.lr,
-            tokens: n,
-        })
+        self.train_step(&batch, &feats, &targets, &ctx, &loss_fn, n)
     }
 
     /// One DPO step (sigmoid loss, `beta`): the reference model is the base with adapters
@@ -501,23 +522,7 @@ impl QwenVlPolicy {
             let margin = (d.narrow(0, 0, np) - d.narrow(0, np, np)) * beta;
             margin.log_sigmoid().mean(Kind::Float).neg()
         };
-        let cfg = self.train_cfg.clone();
-        let (loss, _) = logprobs_for_training(
-            &self.model,
-            &batch,
-            Some(&feats),
-            &targets,
-            &ctx,
-            cfg.grad_checkpointing,
-            &loss_fn,
-        )?;
-        let grad_norm = self.optimizer_step(&cfg)?;
-        Ok(StepStats {
-            loss: f64::try_from(loss)?,
-            grad_norm,
-            lr: cfg.lr,
-            tokens: n,
-        })
+        self.train_step(&batch, &feats, &targets, &ctx, &loss_fn, n)
     }
 
     /// Save the LoRA adapter in PEFT format.

@@ -38,6 +38,18 @@ if [ ! -f "$tv/.complete" ] || ! "$tv/bin/python" -c "import torch, transformers
   touch "$tv/.complete"
 fi
 
+# Extras in the torch venv, versioned by their own marker so the 5 GB install is kept:
+# tensorboard (reads our event files in tests), pyarrow (writes HF-schema parquet in tests),
+# trl/datasets (a real GRPOTrainer run against the Python package), maturin/pytest (builds
+# and tests the Python package).
+extras="tensorboard==2.21.0 pyarrow==26.0.1 trl==1.16.0 datasets==5.2.0 maturin==1.16.0 pytest==9.2.0"
+if [ ! -f "$tv/.extras-1" ]; then
+  echo "[bootstrap] installing test extras into $tv (once)" >&2
+  "$tv/bin/pip" install -q --disable-pip-version-check $extras transformers==5.24.0 torch==2.11.0 >&2
+  "$tv/bin/python" -c "import tensorboard, pyarrow, trl, datasets, pytest"
+  touch "$tv/.extras-1"
+fi
+
 if [ "${1:-}" = "--env" ]; then
   echo "export CADRL_CQ_PYTHON=$cq/bin/python"
   # tch builds against the venv's torch (torch-sys asks the python first on PATH)

@@ -4,12 +4,14 @@
 //! Face checkpoint (local dir or hub cache id), generation, teacher-forced log-probs, SFT
 //! steps with LoRA or full fine-tuning, PEFT-format adapters. Modules follow the model
 //! structure: `config`, `loading`, `processor`, `chat`, `vision`, `text`, `model`, `lora`,
-//! `generate`, `train`, `checkpoint`, `cli`.
+//! `generate`, `train`, `checkpoint`, `cli`, and `init` (tokenizer training and random
+//! checkpoints for models trained from scratch).
 pub mod chat;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod generate;
+pub mod init;
 pub mod loading;
 pub mod lora;
 pub mod model;

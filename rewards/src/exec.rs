@@ -66,39 +66,30 @@ impl Outcome {
     }
 }
 
+/// An executor's infrastructure failed (workers cannot start, say); the programs
+/// themselves never cause this.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExecutorError(pub String);
+
 /// Runs batches of untrusted programs.
 pub trait Executor: Send + Sync {
     fn name(&self) -> &str;
-    /// One outcome per program, in order.
-    fn execute(&self, programs: &[&str]) -> Vec<Outcome>;
+    /// One outcome per program, in order. `var` names the variable holding the
+    /// result (`solid` in GenCAD-Code, `r` in CAD-Recode / cadrille programs).
+    fn execute(&self, programs: &[&str], var: &str) -> Result<Vec<Outcome>, ExecutorError>;
 }
 
 /// Parse and interpret in-process, in parallel; no Python.
-#[derive(Clone, Debug)]
-pub struct NativeExecutor {
-    /// Name of the variable holding the result (`solid` in GenCAD-Code, `r` in
-    /// CAD-Recode / cadrille programs).
-    pub var: String,
-}
-
-impl Default for NativeExecutor {
-    fn default() -> Self {
-        NativeExecutor { var: "solid".into() }
-    }
-}
-
-impl NativeExecutor {
-    pub fn new(var: impl Into<String>) -> Self {
-        NativeExecutor { var: var.into() }
-    }
-}
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NativeExecutor;
 
 impl Executor for NativeExecutor {
     fn name(&self) -> &str {
         "native"
     }
-    fn execute(&self, programs: &[&str]) -> Vec<Outcome> {
-        programs.par_iter().map(|p| execute_native(p, &self.var)).collect()
+    fn execute(&self, programs: &[&str], var: &str) -> Result<Vec<Outcome>, ExecutorError> {
+        Ok(programs.par_iter().map(|p| execute_native(p, var)).collect())
     }
 }
 
@@ -176,7 +167,7 @@ fn diag(src: &str, message: String, pos: Pos) -> Diag {
 /// and intersections may be.
 fn may_be_empty(n: &Node) -> bool {
     match n {
-        Node::Prism(_) => false,
+        Node::Prism(_) | Node::Mesh(_) => false,
         Node::Union(v) => v.iter().all(may_be_empty),
         Node::Diff(..) | Node::Inter(..) => true,
     }

@@ -2,6 +2,8 @@
 pub mod geom;
 pub mod cq;
 pub mod exec;
+pub mod executor;
 pub mod metrics;
+pub mod occt;
 pub mod reward;
 pub mod render;

@@ -149,6 +149,11 @@ fn face_key(s: &Solid, p: V3, scale: f64) -> FaceKey {
             best = Some((d, key));
         }
     };
+    for (i, m) in s.meshes.iter().enumerate() {
+        if let Some((d, face)) = m.face_near(p, tol) {
+            consider(d, (3, i as i64, face as i64, 0, 0));
+        }
+    }
     for pr in &s.prisms {
         let (lo, hi) = (pr.aabb.min, pr.aabb.max);
         if p.x < lo.x - tol || p.x > hi.x + tol || p.y < lo.y - tol || p.y > hi.y + tol || p.z < lo.z - tol || p.z > hi.z + tol {

@@ -1,4 +1,9 @@
-//! `cadrl score --pairs PAIRS.jsonl [--out OUT.jsonl] [--iou-mode M] [--var V]`.
+//! `cadrl score --pairs PAIRS.jsonl [--out OUT.jsonl] [--iou-mode M] [--var V]
+//! [--executor native|occt|auto [--cq-python PY] [--workers N] [--timeout S]]`.
+//!
+//! The executor runs every program of the file as one batch (`occt` and `auto`
+//! through the sandboxed CadQuery worker pool, see `cadrl_rewards::occt`); the
+//! metrics are the same Rust code for all executors.
 //!
 //! Input: one JSON object a line, `{"id", "a": candidate code, "b": reference code}`.
 //! Output: one line per input line that parses, in order:
@@ -11,6 +16,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use cadrl_rewards::exec::{Outcome, execute_native};
+use cadrl_rewards::executor::{ExecutorKind, ExecutorSpec, build};
 use cadrl_rewards::geom::mass_props;
 use cadrl_rewards::metrics::{IouMode, chamfer, iou};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -34,6 +40,19 @@ pub struct ScoreArgs {
     /// Skip the Chamfer distance (faster).
     #[arg(long)]
     pub no_chamfer: bool,
+    /// Who runs the programs: native (in-process interpreter), occt (real CadQuery
+    /// in sandboxed workers) or auto (native, occt for what native does not model).
+    #[arg(long, default_value = "native")]
+    pub executor: ExecutorKind,
+    /// Python with cadquery 2.8 for occt/auto (default: $CADRL_CQ_PYTHON).
+    #[arg(long)]
+    pub cq_python: Option<PathBuf>,
+    /// occt worker processes (default: the number of cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// occt wall-clock limit per program, seconds (default 10).
+    #[arg(long)]
+    pub timeout: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -59,7 +78,11 @@ pub struct Scored {
 
 /// Score one pair of programs.
 pub fn score_pair(id: serde_json::Value, a: &str, b: &str, mode: IouMode, var: &str, with_chamfer: bool) -> Scored {
-    let (oa, ob) = (execute_native(a, var), execute_native(b, var));
+    score_outcomes(id, &execute_native(a, var), &execute_native(b, var), mode, with_chamfer)
+}
+
+/// Score one pair of outcomes (from any executor).
+pub fn score_outcomes(id: serde_json::Value, oa: &Outcome, ob: &Outcome, mode: IouMode, with_chamfer: bool) -> Scored {
     let vol = |o: &Outcome| o.solid().map(|s| mass_props(s).volume);
     let (sa, sb) = (oa.solid(), ob.solid());
     let (iou_v, cd) = match (sa, sb) {
@@ -72,8 +95,8 @@ pub fn score_pair(id: serde_json::Value, a: &str, b: &str, mode: IouMode, var: &
         valid_b: ob.is_valid(),
         error_a: oa.reason(),
         error_b: ob.reason(),
-        volume_a: vol(&oa),
-        volume_b: vol(&ob),
+        volume_a: vol(oa),
+        volume_b: vol(ob),
         iou: iou_v,
         chamfer: cd,
     }
@@ -110,10 +133,22 @@ pub fn run(a: &ScoreArgs) -> anyhow::Result<()> {
     if pairs.len() < 64 {
         pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    let spec = ExecutorSpec {
+        kind: a.executor,
+        python: a.cq_python.clone(),
+        workers: a.workers,
+        timeout_s: a.timeout,
+        ..ExecutorSpec::default()
+    };
+    let executor = build(&spec).with_context(|| format!("starting the {:?} executor", a.executor))?;
+    let programs: Vec<&str> = pairs.iter().flat_map(|p| [p.a.as_str(), p.b.as_str()]).collect();
+    let outcomes = executor.execute(&programs, &a.var).with_context(|| format!("running {} programs", programs.len()))?;
+    drop(programs);
     let scored: Vec<Scored> = pairs
         .into_par_iter()
-        .map(|p| {
-            let s = score_pair(p.id, &p.a, &p.b, a.iou_mode, &a.var, !a.no_chamfer);
+        .zip(outcomes.par_chunks(2))
+        .map(|(p, o)| {
+            let s = score_outcomes(p.id, &o[0], &o[1], a.iou_mode, !a.no_chamfer);
             pb.inc(1);
             s
         })

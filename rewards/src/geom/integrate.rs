@@ -10,8 +10,14 @@
 //! pieces overlapped by other prisms get Gauss-Legendre nodes in x as well.
 //! What remains inexact is only where boundaries of different prisms cross between
 //! break points (kinks in the integrand), which is a second-order effect.
+//!
+//! Mesh leaves add every vertex y to the row break points, and per row the end
+//! points of their cross-section segments to the x break points: between those the
+//! z-intervals of a triangle mesh are linear in x, and the cross-section area is
+//! quadratic in y, so the same Gauss rules are exact for the tessellated shape.
 
-use super::solid::{Intervals, Solid, Workspace};
+use super::mesh::{Mesh, MeshRow};
+use super::solid::{Intervals, Leaf, Solid, Workspace};
 use super::vec::{Aabb, V3, v3};
 
 const GL: [&[(f64, f64)]; 4] = [
@@ -109,8 +115,15 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
     }
     let mut ps = Vec::new();
     let mut first = Vec::new();
+    let mut ms: Vec<&Mesh> = Vec::new();
+    let mut mfirst = Vec::new();
     for s in solids {
         first.push(ps.len());
+        mfirst.push(ms.len());
+        for m in &s.meshes {
+            ys.extend(m.verts.iter().map(|v| v.y));
+            ms.push(m);
+        }
         for p in &s.prisms {
             for q in p.feature_points() {
                 xs.push(q.x);
@@ -152,6 +165,7 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
     let mut xb = Vec::new();
     let dir = v3(0.0, 0.0, 1.0);
     let mut cache: Vec<RowCache> = ps.iter().map(|_| RowCache::default()).collect();
+    let mut mrows: Vec<MeshRow> = ms.iter().map(|_| MeshRow::default()).collect();
     let mut scratch = Vec::new();
     for seg in ybreaks.windows(2) {
         let (ya, yb) = (seg[0], seg[1]);
@@ -169,6 +183,21 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
                     xb.extend(c.iv.iter().flat_map(|(a, b)| [*a, *b]).filter(|x| *x > x0 && *x < x1));
                 }
                 xb.extend(c.breaks.iter().copied().filter(|x| *x > x0 && *x < x1));
+            }
+            let nb = xb.len();
+            for (m, r) in ms.iter().zip(mrows.iter_mut()) {
+                m.row(y, r);
+                Mesh::row_breaks(r, &mut xb);
+            }
+            if xb.len() > nb {
+                let mut w = nb;
+                for k in nb..xb.len() {
+                    if xb[k] > x0 && xb[k] < x1 {
+                        xb[w] = xb[k];
+                        w += 1;
+                    }
+                }
+                xb.truncate(w);
             }
             xb.sort_unstable_by(f64::total_cmp);
             let tol = 1e-12 * w;
@@ -193,12 +222,16 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
                     let p = v3(x, y, 0.0);
                     for (i, s) in solids.iter().enumerate() {
                         if x >= s.bounds.min.x && x <= s.bounds.max.x && y >= s.bounds.min.y && y <= s.bounds.max.y {
-                            let base = first[i];
+                            let (base, mbase) = (first[i], mfirst[i]);
                             let cache = &cache;
+                            let mrows = &mut mrows;
                             s.eval_with(
-                                &mut |k, out| match cache[base + k].mode {
-                                    RowMode::Full => s.prisms[k].ray_intervals(p, dir, &mut scratch, out),
-                                    _ => cache[base + k].intervals(x, out),
+                                &mut |leaf, out| match leaf {
+                                    Leaf::Prism(k) => match cache[base + k].mode {
+                                        RowMode::Full => s.prisms[k].ray_intervals(p, dir, &mut scratch, out),
+                                        _ => cache[base + k].intervals(x, out),
+                                    },
+                                    Leaf::Mesh(k) => s.meshes[k].row_intervals(&mut mrows[mbase + k], x, out),
                                 },
                                 &mut ws,
                                 &mut ivs[i],
@@ -373,7 +406,8 @@ fn exact_bounds(s: &Solid, sampled: Aabb) -> Aabb {
     if sampled.is_empty() {
         return sampled;
     }
-    let feats: Vec<V3> = s.prisms.iter().flat_map(|p| p.feature_points()).collect();
+    let mut feats: Vec<V3> = s.prisms.iter().flat_map(|p| p.feature_points()).collect();
+    feats.extend(s.meshes.iter().flat_map(|m| m.verts.iter().copied()));
     let mut b = sampled;
     // Sampled rays fall short of an extreme only by a sliver (a tangent point between
     // Gauss nodes), so snap to a feature coordinate only within 0.1% of the extent.
@@ -440,7 +474,7 @@ pub fn volume(s: &Solid) -> f64 {
 
 fn union_only(n: &super::solid::Node) -> bool {
     match n {
-        super::solid::Node::Prism(_) => true,
+        super::solid::Node::Prism(_) | super::solid::Node::Mesh(_) => true,
         super::solid::Node::Union(v) => v.iter().all(union_only),
         _ => false,
     }

@@ -1,6 +1,7 @@
 //! Exact geometry of extruded-profile CSG: profiles, prisms, solids, integrals.
 
 pub mod integrate;
+pub mod mesh;
 pub mod profile;
 pub mod sample;
 pub mod solid;
@@ -8,5 +9,6 @@ pub mod vec;
 
 pub use integrate::{MassProps, Overlap, mass_props, overlap, volume};
 pub use profile::{Loop, Profile, Seg};
-pub use solid::{Node, Prism, Solid, Workspace};
+pub use mesh::Mesh;
+pub use solid::{Leaf, Node, Prism, Solid, Workspace};
 pub use vec::{Aabb, Frame, P2, V3, p2, v3};

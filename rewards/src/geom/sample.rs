@@ -4,6 +4,8 @@
 //! rejection inside the profile, sides by arc length and height — and kept when the
 //! solid's membership differs on the two sides of the surface there, i.e. the point
 //! is on the boundary of the CSG result and not buried inside it or cut away.
+//! Mesh leaves are sampled by triangle area; a solid that is one mesh keeps every
+//! candidate (its whole surface is boundary).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -66,6 +68,14 @@ pub fn sample_surface(s: &Solid, n: usize, seed: u64) -> Vec<V3> {
         total += 2.0 * cap + lat;
         weights.push((total, cap, lat));
     }
+    let n_prisms = weights.len();
+    let mesh_cum: Vec<Vec<f64>> = s.meshes.iter().map(|m| m.cumulative_areas()).collect();
+    for c in &mesh_cum {
+        let a = c.last().copied().unwrap_or(0.0);
+        total += a;
+        weights.push((total, a, 0.0));
+    }
+    let only_mesh = matches!(s.root, super::solid::Node::Mesh(_));
     let mut out = Vec::with_capacity(n);
     if !(total > 0.0) {
         return out;
@@ -76,6 +86,17 @@ pub fn sample_surface(s: &Solid, n: usize, seed: u64) -> Vec<V3> {
         tries += 1;
         let u = rng.random::<f64>() * total;
         let i = weights.partition_point(|w| w.0 < u).min(weights.len() - 1);
+        if i >= n_prisms {
+            let (m, cum) = (&s.meshes[i - n_prisms], &mesh_cum[i - n_prisms]);
+            let Some(&area) = cum.last() else { continue };
+            let r = rng.random::<f64>() * area;
+            let k = cum.partition_point(|c| *c < r).min(cum.len() - 1);
+            let (q, normal) = m.point_on(k, rng.random::<f64>(), rng.random::<f64>());
+            if only_mesh || s.contains(q + normal * eps) != s.contains(q - normal * eps) {
+                out.push(q);
+            }
+            continue;
+        }
         let p = &s.prisms[i];
         let (_, cap, lat) = weights[i];
         let f = &p.frame;

@@ -3,8 +3,13 @@
 //! A [`Prism`] is a planar [`Profile`] in a [`Frame`] swept along the frame normal
 //! between `w0` and `w1`. A [`Solid`] is a CSG tree of prisms. Everything that the
 //! metrics and the renderer need is computed on this exact representation: point
-//! membership, ray/solid intervals, bounding boxes; no meshing anywhere.
+//! membership, ray/solid intervals, bounding boxes; no meshing anywhere. Shapes
+//! from another kernel enter as a [`Mesh`] leaf (see `mesh.rs`), with the same
+//! queries.
 
+use std::sync::Arc;
+
+use super::mesh::Mesh;
 use super::profile::{Loop, Profile, Seg};
 use super::vec::{Aabb, Frame, P2, V3, p2, v3};
 
@@ -22,16 +27,26 @@ pub struct Prism {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node {
     Prism(usize),
+    /// Index into [`Solid::meshes`].
+    Mesh(usize),
     Union(Vec<Node>),
     /// First minus the union of the rest.
     Diff(Box<Node>, Vec<Node>),
     Inter(Vec<Node>),
 }
 
-/// A solid as an exact CSG tree of prisms.
+/// A leaf of the CSG tree, as [`Node::eval`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leaf {
+    Prism(usize),
+    Mesh(usize),
+}
+
+/// A solid as an exact CSG tree of prisms (and meshes from other kernels).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Solid {
     pub prisms: Vec<Prism>,
+    pub meshes: Vec<Arc<Mesh>>,
     pub root: Node,
     /// Conservative bounds (the exact ones come from [`super::integrate`]).
     pub bounds: Aabb,
@@ -169,18 +184,25 @@ impl Prism {
 impl Solid {
     pub fn from_prism(p: Prism) -> Solid {
         let bounds = p.aabb;
-        Solid { prisms: vec![p], root: Node::Prism(0), bounds }
+        Solid { prisms: vec![p], meshes: Vec::new(), root: Node::Prism(0), bounds }
+    }
+
+    pub fn from_mesh(m: Mesh) -> Solid {
+        let bounds = m.aabb;
+        Solid { prisms: Vec::new(), meshes: vec![Arc::new(m)], root: Node::Mesh(0), bounds }
     }
 
     fn combine(items: Vec<Solid>, make: impl FnOnce(Vec<Node>) -> Node, bounds: Aabb) -> Solid {
         let mut prisms = Vec::new();
+        let mut meshes = Vec::new();
         let mut nodes = Vec::new();
         for s in items {
-            let off = prisms.len();
+            let (off, moff) = (prisms.len(), meshes.len());
             prisms.extend(s.prisms);
-            nodes.push(s.root.offset(off));
+            meshes.extend(s.meshes);
+            nodes.push(s.root.offset(off, moff));
         }
-        Solid { prisms, root: make(nodes), bounds }
+        Solid { prisms, meshes, root: make(nodes), bounds }
     }
 
     pub fn union(items: Vec<Solid>) -> Solid {
@@ -211,20 +233,29 @@ impl Solid {
     }
 
     pub fn contains(&self, p: V3) -> bool {
-        self.root.contains(&self.prisms, p)
+        self.root.contains(self, p)
     }
 
     /// Intervals of `t` where the line `p + t*d` is inside the solid, sorted, disjoint.
     pub fn ray_intervals(&self, p: V3, d: V3, ws: &mut Workspace, out: &mut Intervals) {
         out.clear();
         let mut scratch = std::mem::take(&mut ws.scratch);
-        let prisms = &self.prisms;
-        self.root.eval(&mut |i, o| prisms[i].ray_intervals(p, d, &mut scratch, o), ws, out);
+        let mut hits = std::mem::take(&mut ws.hits);
+        let (prisms, meshes) = (&self.prisms, &self.meshes);
+        self.root.eval(
+            &mut |leaf, o| match leaf {
+                Leaf::Prism(i) => prisms[i].ray_intervals(p, d, &mut scratch, o),
+                Leaf::Mesh(i) => meshes[i].ray_intervals(p, d, &mut hits, o),
+            },
+            ws,
+            out,
+        );
         ws.scratch = scratch;
+        ws.hits = hits;
     }
 
     /// Like [`Solid::ray_intervals`] with the prisms' intervals supplied by `leaf`.
-    pub fn eval_with(&self, leaf: &mut dyn FnMut(usize, &mut Intervals), ws: &mut Workspace, out: &mut Intervals) {
+    pub fn eval_with(&self, leaf: &mut dyn FnMut(Leaf, &mut Intervals), ws: &mut Workspace, out: &mut Intervals) {
         out.clear();
         self.root.eval(leaf, ws, out);
     }
@@ -232,8 +263,9 @@ impl Solid {
     /// The same solid under `p -> s * R (p - c)`.
     pub fn transformed(&self, s: f64, r: [V3; 3], c: V3) -> Solid {
         let prisms: Vec<Prism> = self.prisms.iter().map(|p| p.transformed(s, r, c)).collect();
-        let bounds = self.root.bounds(&prisms);
-        Solid { prisms, root: self.root.clone(), bounds }
+        let meshes: Vec<Arc<Mesh>> = self.meshes.iter().map(|m| Arc::new(m.transformed(s, r, c))).collect();
+        let bounds = self.root.bounds(&prisms, &meshes);
+        Solid { prisms, meshes, root: self.root.clone(), bounds }
     }
 }
 
@@ -241,6 +273,7 @@ impl Solid {
 #[derive(Default, Debug)]
 pub struct Workspace {
     scratch: Vec<f64>,
+    hits: Vec<(f64, f64)>,
     pool: Vec<Intervals>,
 }
 
@@ -256,37 +289,45 @@ impl Workspace {
 }
 
 impl Node {
-    fn offset(self, off: usize) -> Node {
+    fn offset(self, off: usize, moff: usize) -> Node {
         match self {
             Node::Prism(i) => Node::Prism(i + off),
-            Node::Union(v) => Node::Union(v.into_iter().map(|n| n.offset(off)).collect()),
-            Node::Diff(a, v) => Node::Diff(Box::new(a.offset(off)), v.into_iter().map(|n| n.offset(off)).collect()),
-            Node::Inter(v) => Node::Inter(v.into_iter().map(|n| n.offset(off)).collect()),
+            Node::Mesh(i) => Node::Mesh(i + moff),
+            Node::Union(v) => Node::Union(v.into_iter().map(|n| n.offset(off, moff)).collect()),
+            Node::Diff(a, v) => {
+                Node::Diff(Box::new(a.offset(off, moff)), v.into_iter().map(|n| n.offset(off, moff)).collect())
+            }
+            Node::Inter(v) => Node::Inter(v.into_iter().map(|n| n.offset(off, moff)).collect()),
         }
     }
 
-    fn bounds(&self, prisms: &[Prism]) -> Aabb {
+    fn bounds(&self, prisms: &[Prism], meshes: &[Arc<Mesh>]) -> Aabb {
         match self {
             Node::Prism(i) => prisms[*i].aabb,
-            Node::Union(v) => v.iter().fold(Aabb::EMPTY, |b, n| b.union(n.bounds(prisms))),
-            Node::Diff(a, _) => a.bounds(prisms),
-            Node::Inter(v) => v.iter().skip(1).fold(v[0].bounds(prisms), |b, n| b.intersect(n.bounds(prisms))),
+            Node::Mesh(i) => meshes[*i].aabb,
+            Node::Union(v) => v.iter().fold(Aabb::EMPTY, |b, n| b.union(n.bounds(prisms, meshes))),
+            Node::Diff(a, _) => a.bounds(prisms, meshes),
+            Node::Inter(v) => {
+                v.iter().skip(1).fold(v[0].bounds(prisms, meshes), |b, n| b.intersect(n.bounds(prisms, meshes)))
+            }
         }
     }
 
-    fn contains(&self, prisms: &[Prism], p: V3) -> bool {
+    fn contains(&self, s: &Solid, p: V3) -> bool {
         match self {
-            Node::Prism(i) => prisms[*i].contains(p),
-            Node::Union(v) => v.iter().any(|n| n.contains(prisms, p)),
-            Node::Diff(a, v) => a.contains(prisms, p) && !v.iter().any(|n| n.contains(prisms, p)),
-            Node::Inter(v) => v.iter().all(|n| n.contains(prisms, p)),
+            Node::Prism(i) => s.prisms[*i].contains(p),
+            Node::Mesh(i) => s.meshes[*i].contains(p),
+            Node::Union(v) => v.iter().any(|n| n.contains(s, p)),
+            Node::Diff(a, v) => a.contains(s, p) && !v.iter().any(|n| n.contains(s, p)),
+            Node::Inter(v) => v.iter().all(|n| n.contains(s, p)),
         }
     }
 
-    /// Evaluate the tree along one ray, with `leaf(i, out)` giving prism i's intervals.
-    pub fn eval(&self, leaf: &mut dyn FnMut(usize, &mut Intervals), ws: &mut Workspace, out: &mut Intervals) {
+    /// Evaluate the tree along one ray, with `leaf(l, out)` giving leaf l's intervals.
+    pub fn eval(&self, leaf: &mut dyn FnMut(Leaf, &mut Intervals), ws: &mut Workspace, out: &mut Intervals) {
         match self {
-            Node::Prism(i) => leaf(*i, out),
+            Node::Prism(i) => leaf(Leaf::Prism(*i), out),
+            Node::Mesh(i) => leaf(Leaf::Mesh(*i), out),
             Node::Union(v) => {
                 let mut acc = ws.take();
                 for n in v {

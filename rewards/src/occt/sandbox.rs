@@ -1,0 +1,308 @@
+//! The operating-system side of the OCCT worker sandbox, applied between fork and
+//! exec (`pre_exec`) so that nothing of it depends on the Python process behaving.
+//!
+//! Layers, each one best effort where the kernel refuses it (the refusal is
+//! recorded in [`Support`] and reported, never silently ignored):
+//! - own process group (the pool kills the whole group on a timeout), parent-death
+//!   signal (workers never outlive the trainer);
+//! - rlimits: address space, CPU seconds, file size, no core dumps, open files,
+//!   processes (Linux ignores the process limit for root);
+//! - `unshare(CLONE_NEWUSER | CLONE_NEWNET)`: a network namespace with only a down
+//!   loopback, so no connection can be made;
+//! - Landlock: file-system writes (creating, removing, writing, truncating,
+//!   renaming) only beneath the worker's scratch directory (and `/dev/null`); TCP
+//!   bind/connect refused (ABI >= 4, the fallback where no network namespace can
+//!   be made); no signals to, and no abstract sockets of, processes outside the
+//!   sandbox (ABI >= 6).
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+/// Resource limits of one worker process.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub address_space: u64,
+    pub cpu_seconds: u64,
+    pub file_size: u64,
+    pub open_files: u64,
+    pub processes: u64,
+}
+
+/// What the kernel allows, probed once per pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Support {
+    /// User + network namespaces can be created.
+    pub netns: bool,
+    /// Landlock ABI version (0: unavailable).
+    pub landlock_abi: i32,
+}
+
+impl Support {
+    /// A one-line description of the containment that holds, for logs and reports.
+    pub fn describe(&self) -> String {
+        let net = if self.netns {
+            "network namespace (no network)".to_string()
+        } else if self.landlock_abi >= 4 {
+            "no network namespace (kernel refuses it); Landlock refuses TCP bind/connect, UDP stays possible".to_string()
+        } else {
+            "no network namespace and no Landlock network rules: only the Python layer keeps programs off the network".to_string()
+        };
+        let fs = if self.landlock_abi > 0 {
+            format!(
+                "Landlock ABI {}: writes only in the scratch directory",
+                self.landlock_abi
+            )
+        } else {
+            "no Landlock: only the Python layer keeps writes in the scratch directory".to_string()
+        };
+        format!("{net}; {fs}; rlimits; process group killed on timeout")
+    }
+}
+
+const SYS_LANDLOCK_CREATE_RULESET: libc::c_long = 444;
+const SYS_LANDLOCK_ADD_RULE: libc::c_long = 445;
+const SYS_LANDLOCK_RESTRICT_SELF: libc::c_long = 446;
+const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
+const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
+
+// file-system rights that change the file system
+const FS_WRITE_FILE: u64 = 1 << 1;
+const FS_REMOVE_DIR: u64 = 1 << 4;
+const FS_REMOVE_FILE: u64 = 1 << 5;
+const FS_MAKE_CHAR: u64 = 1 << 6;
+const FS_MAKE_DIR: u64 = 1 << 7;
+const FS_MAKE_REG: u64 = 1 << 8;
+const FS_MAKE_SOCK: u64 = 1 << 9;
+const FS_MAKE_FIFO: u64 = 1 << 10;
+const FS_MAKE_BLOCK: u64 = 1 << 11;
+const FS_MAKE_SYM: u64 = 1 << 12;
+const FS_REFER: u64 = 1 << 13;
+const FS_TRUNCATE: u64 = 1 << 14;
+const NET_BIND_TCP: u64 = 1 << 0;
+const NET_CONNECT_TCP: u64 = 1 << 1;
+const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0;
+const SCOPE_SIGNAL: u64 = 1 << 1;
+
+#[repr(C)]
+struct RulesetAttr {
+    handled_access_fs: u64,
+    handled_access_net: u64,
+    scoped: u64,
+}
+
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+fn landlock_abi() -> i32 {
+    // SAFETY: the version query takes no pointer and has no side effect.
+    let r = unsafe {
+        libc::syscall(
+            SYS_LANDLOCK_CREATE_RULESET,
+            std::ptr::null::<u8>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    if r < 0 { 0 } else { r as i32 }
+}
+
+/// Probe namespaces (by starting `python -S -c pass` in them) and Landlock.
+pub fn probe(python: &Path) -> Support {
+    let mut cmd = Command::new(python);
+    cmd.args(["-S", "-c", "pass"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: unshare is async-signal-safe; nothing is allocated.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let netns = cmd.status().map(|s| s.success()).unwrap_or(false);
+    Support {
+        netns,
+        landlock_abi: landlock_abi(),
+    }
+}
+
+/// Descriptors the child needs for its Landlock rules, opened before the fork.
+pub struct Plan {
+    limits: Limits,
+    support: Support,
+    scratch: OwnedFd,
+    devnull: OwnedFd,
+}
+
+fn open_path(p: &Path) -> io::Result<OwnedFd> {
+    let c = CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| io::Error::other(format!("{}: NUL in path", p.display())))?;
+    // SAFETY: a valid C string; the returned fd is owned below.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::other(format!(
+            "opening {}: {}",
+            p.display(),
+            io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+impl Plan {
+    pub fn new(limits: Limits, support: Support, scratch: &Path) -> io::Result<Plan> {
+        Ok(Plan {
+            limits,
+            support,
+            scratch: open_path(scratch)?,
+            devnull: open_path(Path::new("/dev/null"))?,
+        })
+    }
+
+    /// Install the sandbox on `cmd` (own process group + `pre_exec`).
+    pub fn apply(self, cmd: &mut Command) {
+        cmd.process_group(0);
+        // SAFETY: the closure only makes raw syscalls (no allocation, no locks), as
+        // required between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || self.enter());
+        }
+    }
+
+    fn enter(&self) -> io::Result<()> {
+        let check = |r: libc::c_long| {
+            if r < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        };
+        // SAFETY: plain syscalls on values owned by self.
+        unsafe {
+            check(
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) as libc::c_long,
+            )?;
+            let l = &self.limits;
+            for (res, v) in [
+                (libc::RLIMIT_AS, l.address_space),
+                (libc::RLIMIT_CPU, l.cpu_seconds),
+                (libc::RLIMIT_FSIZE, l.file_size),
+                (libc::RLIMIT_CORE, 0),
+                (libc::RLIMIT_NOFILE, l.open_files),
+                (libc::RLIMIT_NPROC, l.processes),
+            ] {
+                let r = libc::rlimit {
+                    rlim_cur: v as libc::rlim_t,
+                    rlim_max: v as libc::rlim_t,
+                };
+                check(libc::setrlimit(res, &r) as libc::c_long)?;
+            }
+            if self.support.netns {
+                check(libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) as libc::c_long)?;
+            }
+            let abi = self.support.landlock_abi;
+            if abi > 0 {
+                let mut fs = FS_WRITE_FILE
+                    | FS_REMOVE_DIR
+                    | FS_REMOVE_FILE
+                    | FS_MAKE_CHAR
+                    | FS_MAKE_DIR
+                    | FS_MAKE_REG
+                    | FS_MAKE_SOCK
+                    | FS_MAKE_FIFO
+                    | FS_MAKE_BLOCK
+                    | FS_MAKE_SYM;
+                if abi >= 2 {
+                    fs |= FS_REFER;
+                }
+                if abi >= 3 {
+                    fs |= FS_TRUNCATE;
+                }
+                let attr = RulesetAttr {
+                    handled_access_fs: fs,
+                    handled_access_net: if abi >= 4 {
+                        NET_BIND_TCP | NET_CONNECT_TCP
+                    } else {
+                        0
+                    },
+                    scoped: if abi >= 6 {
+                        SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
+                    } else {
+                        0
+                    },
+                };
+                let size = if abi >= 6 {
+                    24usize
+                } else if abi >= 4 {
+                    16
+                } else {
+                    8
+                };
+                let rs = libc::syscall(
+                    SYS_LANDLOCK_CREATE_RULESET,
+                    &attr as *const RulesetAttr,
+                    size,
+                    0u32,
+                );
+                check(rs)?;
+                let rule = PathBeneathAttr {
+                    allowed_access: fs,
+                    parent_fd: self.scratch.as_raw_fd(),
+                };
+                check(libc::syscall(
+                    SYS_LANDLOCK_ADD_RULE,
+                    rs as libc::c_int,
+                    LANDLOCK_RULE_PATH_BENEATH,
+                    &rule as *const PathBeneathAttr,
+                    0u32,
+                ))?;
+                let file_rights = FS_WRITE_FILE | if abi >= 3 { FS_TRUNCATE } else { 0 };
+                let rule = PathBeneathAttr {
+                    allowed_access: file_rights,
+                    parent_fd: self.devnull.as_raw_fd(),
+                };
+                check(libc::syscall(
+                    SYS_LANDLOCK_ADD_RULE,
+                    rs as libc::c_int,
+                    LANDLOCK_RULE_PATH_BENEATH,
+                    &rule as *const PathBeneathAttr,
+                    0u32,
+                ))?;
+                check(libc::prctl(
+                    libc::PR_SET_NO_NEW_PRIVS,
+                    1 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                ) as libc::c_long)?;
+                check(libc::syscall(
+                    SYS_LANDLOCK_RESTRICT_SELF,
+                    rs as libc::c_int,
+                    0u32,
+                ))?;
+                libc::close(rs as libc::c_int);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Kill a worker's whole process group.
+pub fn kill_group(pid: u32) {
+    // SAFETY: sending a signal has no memory effects; a stale group is harmless (ESRCH).
+    unsafe {
+        libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+    }
+}

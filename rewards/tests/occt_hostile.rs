@@ -15,6 +15,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use cadrl_rewards::exec::{Executor, Outcome};
@@ -35,6 +36,13 @@ fn pool(python_layer: bool, workers: usize) -> OcctExecutor {
         opts.python.display()
     );
     OcctExecutor::new(opts).expect("start the occt pool")
+}
+
+/// The default pool (both layers), shared by the tests that use it (it is warm
+/// across batches and safe to use from several threads).
+fn shared_pool() -> &'static OcctExecutor {
+    static POOL: OnceLock<OcctExecutor> = OnceLock::new();
+    POOL.get_or_init(|| pool(true, 2))
 }
 
 /// A path outside any scratch directory that a program will try to create.
@@ -121,7 +129,7 @@ fn listener() -> (TcpListener, u16) {
 
 #[test]
 fn hostile_programs_end_invalid_with_a_reason() {
-    let ex = pool(true, 2);
+    let ex = shared_pool();
     println!("sandbox: {}", ex.support().describe());
     let (l, port) = listener();
     let (m_sys, m_tmp, m_graph) = (marker("system"), marker("tmp"), marker("graph"));
@@ -216,7 +224,7 @@ fn hostile_programs_end_invalid_with_a_reason() {
             &["socket", "KeyError"],
         ),
     ];
-    check(&ex, &cases, &l, &[&m_sys, &m_tmp, &m_graph]);
+    check(ex, &cases, &l, &[&m_sys, &m_tmp, &m_graph]);
     // the warm pool still answers after all that
     let o = ex.execute(&[VALID], "solid").expect("batch");
     assert!(o[0].is_valid(), "{:?}", o[0].reason());
@@ -289,7 +297,7 @@ fn os_layer_holds_without_the_python_layer() {
 
 #[test]
 fn mixed_batch_loses_no_valid_result() {
-    let ex = pool(true, 2);
+    let ex = shared_pool();
     let fixtures = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../shared/fixtures/gencad-dev/cases.jsonl"
@@ -319,18 +327,15 @@ fn mixed_batch_loses_no_valid_result() {
     }
     let refs: Vec<&str> = progs.iter().map(String::as_str).collect();
     let outs = ex.execute(&refs, "solid").expect("batch");
-    // the same valid programs alone, one at a time through a fresh batch each
-    let alone = ex
-        .execute(
-            &valid.iter().map(String::as_str).collect::<Vec<_>>(),
-            "solid",
-        )
-        .expect("batch");
+    // every fixture program appears about five times, before and after hostile
+    // ones, on either worker: all copies must end the same
+    let mut first: Vec<Option<usize>> = vec![None; valid.len()];
     for (i, o) in outs.iter().enumerate() {
         if i % 10 == 5 {
             assert!(!o.is_valid(), "hostile #{i} valid");
         } else {
-            let a = &alone[i % valid.len()];
+            let j = *first[i % valid.len()].get_or_insert(i);
+            let a = &outs[j];
             assert_eq!(
                 o.kind(),
                 a.kind(),

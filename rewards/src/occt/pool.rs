@@ -280,25 +280,25 @@ impl Pool {
         std::thread::scope(|sc| {
             for _ in 0..threads {
                 sc.spawn(|| {
-                    let mut w = match self.take() {
-                        Ok(w) => w,
-                        Err(e) => return set_failure(&failure, e),
-                    };
+                    // a worker from the warm pool, or a fresh one; `None` after a
+                    // replacement could not even be spawned (retried below)
+                    let mut spare = self.take().ok();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= n {
                             break;
                         }
-                        if let Err(e) = self.wait_ready(&mut w) {
-                            // one retry with a fresh worker before calling it an infrastructure failure
-                            match self
-                                .spawn()
-                                .and_then(|mut f| self.wait_ready(&mut f).map(|_| f))
-                            {
-                                Ok(f) => w = f,
-                                Err(_) => return set_failure(&failure, e),
-                            }
-                        }
+                        let ready = match spare.take() {
+                            Some(mut w) => match self.wait_ready(&mut w) {
+                                Ok(()) => Ok(w),
+                                Err(_) => self.fresh_ready(),
+                            },
+                            None => self.fresh_ready(),
+                        };
+                        let mut w = match ready {
+                            Ok(w) => w,
+                            Err(e) => return set_failure(&failure, e),
+                        };
                         let id = ids.fetch_add(1, Ordering::Relaxed);
                         let t0 = Instant::now();
                         let (o, after) = self.job(&mut w, id, programs[i], var);
@@ -308,13 +308,13 @@ impl Pool {
                         w.jobs += 1;
                         if matches!(after, After::Replace) || w.jobs >= self.opts.recycle_after {
                             drop(w);
-                            w = match self.spawn() {
-                                Ok(f) => f,
-                                Err(e) => return set_failure(&failure, e),
-                            };
+                            // start the replacement now; it imports while the batch goes on
+                            spare = self.spawn().ok();
+                        } else {
+                            spare = Some(w);
                         }
                     }
-                    if let Ok(mut idle) = self.idle.lock() {
+                    if let (Some(w), Ok(mut idle)) = (spare, self.idle.lock()) {
                         idle.push(w);
                     }
                 });
@@ -334,6 +334,23 @@ impl Pool {
                 })
             })
             .collect())
+    }
+
+    /// A started, ready worker; a few tries (fork or start-up can fail
+    /// transiently on a loaded machine) before it is an infrastructure failure.
+    fn fresh_ready(&self) -> Result<Worker, ExecutorError> {
+        let mut last = ExecutorError("occt executor: no worker".into());
+        for attempt in 0..3u32 {
+            match self
+                .spawn()
+                .and_then(|mut w| self.wait_ready(&mut w).map(|_| w))
+            {
+                Ok(w) => return Ok(w),
+                Err(e) => last = e,
+            }
+            std::thread::sleep(Duration::from_millis(200 << attempt));
+        }
+        Err(last)
     }
 
     fn take(&self) -> Result<Worker, ExecutorError> {

@@ -194,6 +194,11 @@ impl Plan {
             check(
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) as libc::c_long,
             )?;
+            // namespaces first: a user namespace records its creator's process limit
+            // as the bound at the parent level, which must not be the worker's
+            if self.support.netns {
+                check(libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) as libc::c_long)?;
+            }
             let l = &self.limits;
             for (res, v) in [
                 (libc::RLIMIT_AS, l.address_space),
@@ -208,9 +213,6 @@ impl Plan {
                     rlim_max: v as libc::rlim_t,
                 };
                 check(libc::setrlimit(res, &r) as libc::c_long)?;
-            }
-            if self.support.netns {
-                check(libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) as libc::c_long)?;
             }
             let abi = self.support.landlock_abi;
             if abi > 0 {

@@ -7,3 +7,4 @@ pub use cadrl_rewards as rewards;
 
 pub mod cli;
 pub mod data;
+pub mod tensorboard;

@@ -7,4 +7,6 @@ pub use cadrl_rewards as rewards;
 
 pub mod cli;
 pub mod data;
+pub mod pipeline;
+pub mod recipe;
 pub mod tensorboard;

@@ -21,6 +21,10 @@ enum Cmd {
     Logprobs(cadrl_backend_tch::cli::LogprobsArgs),
     /// Data sets: synthetic GenCAD-style generation (`synth`) and statistics (`stats`).
     Data(cadrl::cli::data::DataArgs),
+    /// Run a recipe (`run`) or check it (`check`).
+    Recipe(cadrl::cli::recipe::RecipeArgs),
+    /// Evaluate a model on a data set: VSR, IoU, Chamfer.
+    Eval(cadrl::cli::eval::EvalArgs),
 }
 
 fn main() {
@@ -31,6 +35,8 @@ fn main() {
         Cmd::Generate(a) => cadrl_backend_tch::cli::run_generate(&a),
         Cmd::Logprobs(a) => cadrl_backend_tch::cli::run_logprobs(&a),
         Cmd::Data(a) => cadrl::cli::data::run(&a),
+        Cmd::Recipe(a) => cadrl::cli::recipe::run_cmd(&a),
+        Cmd::Eval(a) => cadrl::cli::eval::run(&a),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

@@ -1,5 +1,7 @@
 //! Subcommands of the `cadrl` binary, one file each.
 
 pub mod data;
+pub mod eval;
+pub mod recipe;
 pub mod render;
 pub mod score;

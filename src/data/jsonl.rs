@@ -28,8 +28,9 @@ use serde::Deserialize;
 
 use super::{GENCAD_PROMPT, Sample};
 
-/// What to do with a corrupt row.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What to do with a corrupt row (`"skip"` or `"fail"` in a recipe).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnError {
     /// Report it (stderr and [`SampleIter::errors`]) and go on.
     #[default]

@@ -5,7 +5,11 @@
 //! `id`, `image` (a PNG path relative to the JSONL file), `code` (or `cadquery`) and an
 //! optional `prompt`.
 
+pub mod gencad;
+pub mod gencad_write;
+pub mod hub;
 pub mod jsonl;
+pub mod source;
 pub mod synth;
 
 use cadrl_rewards::exec::execute_native;

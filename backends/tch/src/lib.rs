@@ -10,6 +10,7 @@ pub mod chat;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod dpo;
 pub mod generate;
 pub mod init;
 pub mod loading;
@@ -22,6 +23,7 @@ pub mod text;
 pub mod train;
 pub mod vision;
 
+pub use dpo::{DpoLoss, DpoLossKind, DpoStats};
 pub use lora::LoraConfig;
 pub use policy::{
     Candidate, DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, PreferencePair,

@@ -8,6 +8,7 @@ use crate::lora::{self, LoraConfig};
 use crate::model::QwenVl;
 use crate::nn::Ctx;
 use crate::processor::{ProcessedImage, Processor, ProcessorConfig};
+use crate::dpo::{DpoLoss, DpoStats, PairLayout};
 use crate::train::{AdamW, Targets, TrainConfig, logprobs_for_training};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -159,6 +160,18 @@ impl std::fmt::Debug for QwenVlPolicy {
             .field("lora", &self.lora)
             .finish()
     }
+}
+
+/// The examples of a DPO batch: all chosen completions, then all rejected ones.
+fn pair_examples(pairs: &[PreferencePair]) -> Vec<Example> {
+    let side = |chosen: bool| {
+        pairs.iter().map(move |p| Example {
+            image: p.image.clone(),
+            prompt: p.prompt.clone(),
+            completion: if chosen { p.chosen.clone() } else { p.rejected.clone() },
+        })
+    };
+    side(true).chain(side(false)).collect()
 }
 
 fn same_image(a: &ImageInput, b: &ImageInput) -> bool {
@@ -409,120 +422,231 @@ impl QwenVlPolicy {
         Ok(p)
     }
 
-    /// One training step shared by SFT and DPO: the loss of the completion log-probs
-    /// (with gradient checkpointing if configured), clipping, one optimizer update.
-    fn train_step(
+    fn ensure_optimizer(&mut self) -> Result<()> {
+        if self.optimizer.is_none() {
+            let params = self.trainable()?;
+            self.optimizer = Some(AdamW::new(params));
+        }
+        Ok(())
+    }
+
+    fn vision_grad(&self) -> bool {
+        self.full_finetune || self.lora.as_ref().is_some_and(|l| l.vision)
+    }
+
+    /// Forward + backward of one micro-batch (gradients accumulate); returns the detached
+    /// loss and per-token log-probs.
+    fn backward(
         &mut self,
-        batch: &crate::model::Batch,
-        feats: &Tensor,
-        targets: &Targets,
-        ctx: &Ctx,
-        loss_fn: &dyn Fn(&Tensor) -> Tensor,
-        tokens: usize,
-    ) -> Result<StepStats> {
-        let cfg = self.train_cfg.clone();
-        let (loss, _) = logprobs_for_training(
+        examples: &[Example],
+        loss_fn: &dyn Fn(&Tensor, &Targets) -> Tensor,
+    ) -> Result<(f64, Vec<f32>, Targets)> {
+        let ctx = Ctx {
+            lora_on: true,
+            train: true,
+        };
+        let (batch, targets, feats) = self.prepare(examples, &ctx, self.vision_grad())?;
+        let f = |lp: &Tensor| loss_fn(lp, &targets);
+        let (loss, lp) = logprobs_for_training(
             &self.model,
-            batch,
-            Some(feats),
-            targets,
-            ctx,
-            cfg.grad_checkpointing,
-            loss_fn,
+            &batch,
+            Some(&feats),
+            &targets,
+            &ctx,
+            self.train_cfg.grad_checkpointing,
+            &f,
         )?;
+        let lp = Vec::<f32>::try_from(lp.to_device(Device::Cpu).to_kind(Kind::Float))?;
+        Ok((f64::try_from(loss)?, lp, targets))
+    }
+
+    /// Clip the accumulated gradients and apply one optimizer update at the current lr.
+    fn update(&mut self) -> Result<f64> {
+        let cfg = self.train_cfg.clone();
         let opt = self.optimizer.as_mut().context("optimizer")?;
         let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);
         opt.apply(&cfg, cfg.lr);
         opt.zero_grad();
-        Ok(StepStats {
-            loss: f64::try_from(loss)?,
-            grad_norm,
-            lr: cfg.lr,
-            tokens,
-        })
+        Ok(grad_norm)
     }
 
-    /// One SFT step on a batch: mean NLL over completion tokens (+ `<|im_end|>`), AdamW.
+    fn chunks(&self, n: usize) -> usize {
+        match self.train_cfg.micro_batch {
+            0 => n.max(1),
+            m => m,
+        }
+    }
+
+    /// Drop the optimizer state (the next step starts a fresh AdamW).
+    pub fn reset_optimizer(&mut self) {
+        self.optimizer = None;
+    }
+
+    /// Set the learning rate of the next steps (schedules live in the pipeline).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.train_cfg.lr = lr;
+    }
+
+    /// One SFT step on a batch: mean NLL over all completion tokens (+ `<|im_end|>`) of the
+    /// batch, accumulated over micro-batches of `train_cfg.micro_batch`, then one AdamW
+    /// update.
     pub fn sft_step(&mut self, examples: &[Example]) -> Result<StepStats> {
         if examples.is_empty() {
             bail!("sft_step: empty batch");
         }
-        if self.optimizer.is_none() {
-            let params = self.trainable()?;
-            self.optimizer = Some(AdamW::new(params));
+        self.ensure_optimizer()?;
+        let mut total = 0usize;
+        for e in examples {
+            total += self.tokenizer.completion_ids(&e.completion)?.len();
         }
-        let vision_grad = self.full_finetune || self.lora.as_ref().is_some_and(|l| l.vision);
-        let ctx = Ctx {
-            lora_on: true,
-            train: true,
-        };
-        let (batch, targets, feats) = self.prepare(examples, &ctx, vision_grad)?;
-        let n = targets.ids.len();
-        let loss_fn = |lp: &Tensor| -> Tensor { lp.mean(Kind::Float).neg() };
-        self.train_step(&batch, &feats, &targets, &ctx, &loss_fn, n)
+        let denom = total.max(1) as f64;
+        let mut loss = 0.0;
+        for chunk in examples.chunks(self.chunks(examples.len())) {
+            let loss_fn = |lp: &Tensor, _: &Targets| lp.sum(Kind::Float).neg() / denom;
+            loss += self.backward(chunk, &loss_fn)?.0;
+        }
+        let grad_norm = self.update()?;
+        Ok(StepStats {
+            loss,
+            grad_norm,
+            lr: self.train_cfg.lr,
+            tokens: total,
+        })
     }
 
-    /// One DPO step (sigmoid loss, `beta`): the reference model is the base with adapters
-    /// off, so a LoRA adapter is required. Sequence log-probs sum over completion + `<|im_end|>`.
-    pub fn dpo_step(&mut self, pairs: &[PreferencePair], beta: f64) -> Result<StepStats> {
+    /// Summed log-probs (chosen, rejected) of each pair without gradients, under the
+    /// policy as it is now (`adapter_on`) or the base model with adapters off: the cached
+    /// reference of a DPO stage.
+    pub fn pair_logprobs(&self, pairs: &[PreferencePair], adapter_on: bool) -> Result<Vec<(f64, f64)>> {
+        let mut out = Vec::with_capacity(pairs.len());
+        let per = self.chunks(pairs.len()).max(1);
+        for chunk in pairs.chunks(per) {
+            let ex = pair_examples(chunk);
+            let lps = self.logprobs(&ex, adapter_on)?;
+            let sums: Vec<f64> = lps
+                .iter()
+                .map(|v| v.iter().map(|&x| f64::from(x)).sum())
+                .collect();
+            let p = chunk.len();
+            out.extend((0..p).map(|i| (sums[i], sums[p + i])));
+        }
+        Ok(out)
+    }
+
+    /// One DPO step. `reference` holds the summed reference log-probs (chosen, rejected) of
+    /// each pair (computed once by [`Self::pair_logprobs`] and cached by the caller); when
+    /// `None`, they are computed now with the adapters switched off (LoRA only).
+    pub fn dpo_step(
+        &mut self,
+        pairs: &[PreferencePair],
+        reference: Option<&[(f64, f64)]>,
+        loss: &DpoLoss,
+    ) -> Result<DpoStats> {
         if pairs.is_empty() {
             bail!("dpo_step: empty batch");
         }
-        if self.full_finetune || self.lora.is_none() {
-            bail!(
-                "dpo_step needs a LoRA adapter (the reference is the base model with adapters off)"
-            );
-        }
-        let mut ex = vec![];
-        for p in pairs {
-            ex.push(Example {
-                image: p.image.clone(),
-                prompt: p.prompt.clone(),
-                completion: p.chosen.clone(),
-            });
-        }
-        for p in pairs {
-            ex.push(Example {
-                image: p.image.clone(),
-                prompt: p.prompt.clone(),
-                completion: p.rejected.clone(),
-            });
-        }
-        let reference: Vec<f64> = self
-            .logprobs(&ex, false)?
-            .iter()
-            .map(|v| v.iter().map(|&x| x as f64).sum())
-            .collect();
-        if self.optimizer.is_none() {
-            let params = self.trainable()?;
-            self.optimizer = Some(AdamW::new(params));
-        }
-        let vision_grad = self.lora.as_ref().is_some_and(|l| l.vision);
-        let ctx = Ctx {
-            lora_on: true,
-            train: true,
+        loss.validate()?;
+        let refs: Vec<(f64, f64)> = match reference {
+            Some(r) if r.len() == pairs.len() => r.to_vec(),
+            Some(r) => bail!("dpo_step: {} pairs but {} reference log-probs", pairs.len(), r.len()),
+            None => {
+                if self.full_finetune || self.lora.is_none() {
+                    bail!("dpo_step without cached reference log-probs needs a LoRA adapter (the reference is then the base model with adapters off)");
+                }
+                let ex = pair_examples(pairs);
+                let lps = self.logprobs(&ex, false)?;
+                let s: Vec<f64> = lps.iter().map(|v| v.iter().map(|&x| f64::from(x)).sum()).collect();
+                (0..pairs.len()).map(|i| (s[i], s[pairs.len() + i])).collect()
+            }
         };
-        let (batch, targets, feats) = self.prepare(&ex, &ctx, vision_grad)?;
-        let n = targets.ids.len();
-        let seq: Vec<i64> = targets
-            .counts
-            .iter()
-            .enumerate()
-            .flat_map(|(i, &c)| std::iter::repeat_n(i as i64, c))
-            .collect();
+        self.ensure_optimizer()?;
         let device = self.model.device;
-        let seq = Tensor::from_slice(&seq).to_device(device);
-        let nseq = ex.len() as i64;
-        let np = pairs.len() as i64;
-        let refs: Vec<f32> = reference.iter().map(|&x| x as f32).collect();
-        let refs = Tensor::from_slice(&refs).to_device(device);
-        let loss_fn = move |lp: &Tensor| -> Tensor {
-            let sums = Tensor::zeros([nseq], (Kind::Float, lp.device())).index_add(0, &seq, lp);
-            let d = sums - &refs;
-            let margin = (d.narrow(0, 0, np) - d.narrow(0, np, np)) * beta;
-            margin.log_sigmoid().mean(Kind::Float).neg()
+        let total = pairs.len() as f64;
+        let mut stats = DpoStats::default();
+        let mut pol = vec![];
+        let mut counts = vec![];
+        let mut off = 0;
+        for chunk in pairs.chunks(self.chunks(pairs.len())) {
+            let ex = pair_examples(chunk);
+            let p = chunk.len();
+            let r: Vec<f32> = refs[off..off + p]
+                .iter()
+                .map(|x| x.0 as f32)
+                .chain(refs[off..off + p].iter().map(|x| x.1 as f32))
+                .collect();
+            off += p;
+            let ref_sums = Tensor::from_slice(&r).to_device(device);
+            let scale = p as f64 / total;
+            let loss_fn = |lp: &Tensor, t: &Targets| {
+                let seq: Vec<i64> = t
+                    .counts
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, &c)| std::iter::repeat_n(i as i64, c))
+                    .collect();
+                let cnt: Vec<f32> = t.counts.iter().map(|&c| c as f32).collect();
+                let layout = PairLayout {
+                    seq: Tensor::from_slice(&seq).to_device(device),
+                    counts: Tensor::from_slice(&cnt).to_device(device),
+                    pairs: p as i64,
+                    chosen_tokens: t.counts[..p].iter().sum::<usize>() as i64,
+                };
+                crate::dpo::loss_tensor(loss, lp, &layout, &ref_sums, scale)
+            };
+            let (l, lp, t) = self.backward(&ex, &loss_fn)?;
+            stats.loss += l;
+            stats.tokens += t.ids.len();
+            let mut sums = Vec::with_capacity(2 * p);
+            let mut o = 0;
+            for &c in &t.counts {
+                sums.push(lp[o..o + c].iter().map(|&x| f64::from(x)).sum::<f64>());
+                o += c;
+            }
+            pol.extend((0..p).map(|i| (sums[i], sums[p + i])));
+            counts.extend((0..p).map(|i| (t.counts[i], t.counts[p + i])));
+        }
+        let m = crate::dpo::pair_metrics(loss, &pol, &refs, &counts);
+        let grad_norm = self.update()?;
+        Ok(DpoStats {
+            loss: stats.loss,
+            grad_norm,
+            lr: self.train_cfg.lr,
+            tokens: stats.tokens,
+            ..m
+        })
+    }
+
+    /// Optimizer moments and step (for checkpoints); empty before the first step.
+    pub fn save_optimizer(&self, path: &Path) -> Result<()> {
+        let Some(opt) = &self.optimizer else {
+            bail!("no optimizer state yet (no training step taken)");
         };
-        self.train_step(&batch, &feats, &targets, &ctx, &loss_fn, n)
+        let named = opt.state_tensors();
+        let refs: Vec<(&str, &Tensor)> = named.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        Tensor::write_safetensors(&refs, path)
+            .with_context(|| format!("writing optimizer state {}", path.display()))
+    }
+
+    /// Restore optimizer state written by [`Self::save_optimizer`] for the current
+    /// trainable parameters (load the adapter or weights first).
+    pub fn load_optimizer(&mut self, path: &Path) -> Result<()> {
+        let named = Tensor::read_safetensors(path)
+            .with_context(|| format!("reading optimizer state {}", path.display()))?;
+        self.optimizer = None;
+        self.ensure_optimizer()?;
+        let device = self.model.device;
+        let named: Vec<(String, Tensor)> =
+            named.into_iter().map(|(n, t)| (n, t.to_device(device))).collect();
+        self.optimizer
+            .as_mut()
+            .context("optimizer")?
+            .load_state(&named)
+            .with_context(|| format!("restoring optimizer state {}", path.display()))
+    }
+
+    /// Whether all base weights are trained (full fine-tuning).
+    pub fn is_full_finetune(&self) -> bool {
+        self.full_finetune
     }
 
     /// Save the LoRA adapter in PEFT format.

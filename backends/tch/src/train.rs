@@ -20,6 +20,9 @@ pub struct TrainConfig {
     /// Clip the global gradient norm to this (<= 0: no clipping).
     pub max_grad_norm: f64,
     pub grad_checkpointing: bool,
+    /// Examples (SFT) or pairs (DPO) per forward/backward; a larger batch is split and its
+    /// gradients accumulated before one update (0 = the whole batch at once).
+    pub micro_batch: usize,
 }
 
 impl Default for TrainConfig {
@@ -32,6 +35,7 @@ impl Default for TrainConfig {
             eps: 1e-8,
             max_grad_norm: 1.0,
             grad_checkpointing: false,
+            micro_batch: 0,
         }
     }
 }
@@ -61,6 +65,40 @@ impl AdamW {
             v,
             step: 0,
         }
+    }
+
+    /// Moments and step count, for checkpoints (`m.<i>`, `v.<i>`, `step`).
+    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut v = vec![("step".to_string(), Tensor::from_slice(&[self.step]))];
+        for (i, (m, s)) in self.m.iter().zip(&self.v).enumerate() {
+            v.push((format!("m.{i}"), m.shallow_clone()));
+            v.push((format!("v.{i}"), s.shallow_clone()));
+        }
+        v
+    }
+
+    /// Restores [`AdamW::state_tensors`]; the parameter list must be the same.
+    pub fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<()> {
+        let get = |k: &str| named.iter().find(|(n, _)| n == k).map(|(_, t)| t);
+        let step = get("step").ok_or_else(|| anyhow::anyhow!("optimizer state has no `step`"))?;
+        let step = i64::try_from(step.view([-1]).get(0))?;
+        for i in 0..self.m.len() {
+            let (Some(m), Some(v)) = (get(&format!("m.{i}")), get(&format!("v.{i}"))) else {
+                bail!("optimizer state lacks moments of parameter {i} (different model or adapter?)");
+            };
+            if m.size() != self.m[i].size() || v.size() != self.v[i].size() {
+                bail!("optimizer state of parameter {i} has shape {:?}, the model {:?}", m.size(), self.m[i].size());
+            }
+            tch::no_grad(|| {
+                self.m[i].copy_(m);
+                self.v[i].copy_(v);
+            });
+        }
+        if get(&format!("m.{}", self.m.len())).is_some() {
+            bail!("optimizer state has more parameters than the model");
+        }
+        self.step = step;
+        Ok(())
     }
 
     pub fn zero_grad(&mut self) {

@@ -286,7 +286,7 @@ fn dpo_step_prefers_chosen() {
         chosen: comps[0]["text"].as_str().unwrap().to_string(),
         rejected: comps[1]["text"].as_str().unwrap().to_string(),
     };
-    let first = p.dpo_step(std::slice::from_ref(&pair), 0.1).unwrap();
+    let first = p.dpo_step(std::slice::from_ref(&pair), None, &DpoLoss::sigmoid(0.1)).unwrap();
     assert!(
         (first.loss - std::f64::consts::LN_2).abs() < 1e-4,
         "initial DPO loss is ln 2, got {}",
@@ -294,7 +294,7 @@ fn dpo_step_prefers_chosen() {
     );
     let mut last = first.loss;
     for _ in 0..5 {
-        last = p.dpo_step(std::slice::from_ref(&pair), 0.1).unwrap().loss;
+        last = p.dpo_step(std::slice::from_ref(&pair), None, &DpoLoss::sigmoid(0.1)).unwrap().loss;
     }
     eprintln!("DPO loss {} -> {last}", first.loss);
     assert!(last < first.loss);

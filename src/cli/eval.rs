@@ -1,0 +1,90 @@
+//! `cadrl eval`: greedy decoding of a model (+ adapter) on a data set, scored; writes a
+//! report `{"n", "vsr", "iou_mean", "iou_median", "chamfer_median", "iou_mode"}`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use cadrl_backend_tch::{DType, DeviceSpec, ModelSpec, QwenVlPolicy};
+use cadrl_rewards::metrics::iou::IouMode;
+use cadrl_rewards::executor::ExecutorSpec;
+use clap::Args;
+
+use crate::data::source::{self, DataSpec, Subset};
+use crate::pipeline::eval::{EvalOptions, evaluate_samples, write_outputs};
+use crate::pipeline::score::{report, report_markdown};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Checkpoint directory or Hugging Face model id.
+    #[arg(long)]
+    model: String,
+    /// PEFT LoRA adapter directory.
+    #[arg(long)]
+    adapter: Option<PathBuf>,
+    /// Data: a fixture-style JSONL file (or a directory holding data.jsonl), or GenCAD-Code
+    /// parquet shards (a file or a directory).
+    #[arg(long)]
+    data: PathBuf,
+    /// Evaluate the first N samples only.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Write the report here (JSON); eval.jsonl and eval.md go beside it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// IoU placement: in-place, bbox or inertia.
+    #[arg(long, default_value = "in-place")]
+    iou_mode: String,
+    #[arg(long, default_value_t = 1024)]
+    max_new_tokens: usize,
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// How predictions are run: native, occt (sandboxed CadQuery) or auto.
+    #[arg(long, default_value = "native")]
+    executor: String,
+    /// Result variable of the programs.
+    #[arg(long, default_value = "solid")]
+    var: String,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    #[arg(long, default_value = "f32")]
+    dtype: String,
+    /// Instruction given with each image (default: the row's prompt).
+    #[arg(long)]
+    prompt: Option<String>,
+}
+
+pub fn run(a: &EvalArgs) -> Result<()> {
+    let mode: IouMode = a.iou_mode.parse().map_err(anyhow::Error::msg)?;
+    let spec = ModelSpec { path_or_id: a.model.clone(), device: a.device.parse::<DeviceSpec>()?, dtype: a.dtype.parse::<DType>()? };
+    let mut p = QwenVlPolicy::load(&spec, None)?;
+    if let Some(ad) = &a.adapter {
+        p.load_adapter(ad).with_context(|| format!("loading adapter {}", ad.display()))?;
+    }
+    let mut spec = DataSpec::from_path(&a.data);
+    if let Some(n) = a.limit {
+        spec.subset = Subset::First(n);
+    }
+    let mut it = source::open(&spec).with_context(|| format!("opening {}", a.data.display()))?;
+    let samples = it.by_ref().collect::<Result<Vec<_>>>()?;
+    if !it.errors().is_empty() {
+        eprintln!("{}: {} corrupt rows skipped", a.data.display(), it.errors().len());
+    }
+    let prompt = a.prompt.clone().or_else(|| samples.first().map(|s| s.prompt.clone())).unwrap_or_else(|| crate::data::GENCAD_PROMPT.into());
+    let o = EvalOptions { prompt, max_new_tokens: a.max_new_tokens, batch_images: a.batch, var: a.var.clone(), mode };
+    let pb = indicatif::ProgressBar::new(samples.len() as u64);
+    let kind = a.executor.parse().map_err(anyhow::Error::msg)?;
+    let ex = cadrl_rewards::executor::build(&ExecutorSpec::kind(kind)).map_err(|e| anyhow::anyhow!("executor: {e}"))?;
+    let records = evaluate_samples(&p, ex.as_ref(), &samples, &o, |n| pb.set_position(n as u64))?;
+    pb.finish_and_clear();
+    let rep = report(&records, mode);
+    eprint!("{}", report_markdown(&rep));
+    match &a.out {
+        Some(out) => {
+            let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            write_outputs(dir, &records, &rep)?;
+            crate::pipeline::rundir::write_atomic(out, serde_json::to_string_pretty(&rep)?.as_bytes())?;
+        }
+        None => println!("{}", serde_json::to_string(&rep)?),
+    }
+    Ok(())
+}

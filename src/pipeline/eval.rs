@@ -1,0 +1,135 @@
+//! Evaluation: greedy decoding on held-out samples, executed and scored (metric
+//! definitions in [`super::score`]). Used by the `eval` stage and by `cadrl eval`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use cadrl_backend_tch::{GenerateOptions, QwenVlPolicy};
+use cadrl_rewards::metrics::iou::IouMode;
+
+use super::log::side_by_side;
+use super::rundir::write_atomic;
+use super::score::{EvalRecord, EvalReport, evaluate, execute_all, extract_code, report, report_markdown};
+use cadrl_rewards::exec::Executor;
+use super::train::rgb;
+use super::{Cx, Metrics};
+use crate::data::Sample;
+
+/// Options of one evaluation.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    pub prompt: String,
+    pub max_new_tokens: usize,
+    pub batch_images: usize,
+    pub var: String,
+    pub mode: IouMode,
+}
+
+/// Greedy predictions for `samples`, scored. `on_batch` is called after each batch with
+/// the number of samples done (progress bars).
+pub fn evaluate_samples(
+    p: &QwenVlPolicy,
+    ex: &dyn Executor,
+    samples: &[Sample],
+    o: &EvalOptions,
+    mut on_batch: impl FnMut(usize),
+) -> Result<Vec<EvalRecord>> {
+    let mut out = Vec::with_capacity(samples.len());
+    for chunk in samples.chunks(o.batch_images.max(1)) {
+        let imgs: Vec<_> = chunk.iter().map(|s| rgb(&s.image)).collect();
+        let opts = GenerateOptions {
+            prompt: Some(o.prompt.clone()),
+            n: 1,
+            temperature: 0.0,
+            max_new_tokens: o.max_new_tokens,
+            ..GenerateOptions::default()
+        };
+        let gens = p.generate(&imgs, &opts)?;
+        let texts: Vec<String> = gens.into_iter().map(|c| c.into_iter().next().map(|c| c.text).unwrap_or_default()).collect();
+        let refs: Vec<String> = chunk.iter().map(|s| s.code.clone()).collect();
+        let preds = execute_all(ex, &texts, &o.var)?;
+        let golds = execute_all(ex, &refs, &o.var)?;
+        use rayon::prelude::*;
+        let recs: Vec<EvalRecord> = (0..chunk.len())
+            .into_par_iter()
+            .map(|i| {
+                let (s, t) = (&chunk[i], &texts[i]);
+                evaluate(&s.id, t, &preds[i], &golds[i], o.mode).unwrap_or_else(|e| EvalRecord {
+                    id: s.id.clone(),
+                    valid: false,
+                    outcome: "bad_reference".into(),
+                    reason: Some(e),
+                    iou: 0.0,
+                    chamfer: None,
+                    prediction: t.clone(),
+                })
+            })
+            .collect();
+        out.extend(recs);
+        on_batch(out.len());
+    }
+    Ok(out)
+}
+
+/// Write `eval.jsonl`, `eval.md` and `report.json` into `dir`.
+pub fn write_outputs(dir: &Path, records: &[EvalRecord], rep: &EvalReport) -> Result<()> {
+    let mut lines = Vec::new();
+    for r in records {
+        writeln!(lines, "{}", serde_json::to_string(r)?)?;
+    }
+    write_atomic(&dir.join("eval.jsonl"), &lines)?;
+    write_atomic(&dir.join("eval.md"), report_markdown(rep).as_bytes())?;
+    write_atomic(&dir.join("report.json"), serde_json::to_string_pretty(rep)?.as_bytes())
+}
+
+pub fn eval(cx: &mut Cx, p: &QwenVlPolicy, st: &crate::recipe::EvalStage, data: &super::data::Dataset) -> Result<Metrics> {
+    let r = cx.recipe;
+    let limit = if st.limit == 0 { usize::MAX } else { st.limit };
+    let samples: Vec<Sample> = data.pass(None)?.take(limit).collect::<Result<_>>()?;
+    let mode: IouMode = st.iou_mode.parse().map_err(anyhow::Error::msg)?;
+    let o = EvalOptions {
+        prompt: r.model.prompt.clone(),
+        max_new_tokens: r.generation.max_new_tokens,
+        batch_images: r.generation.batch_images,
+        var: r.executor.var.clone(),
+        mode,
+    };
+    let bar = cx.log.bar(samples.len() as u64, "eval");
+    let ex = cadrl_rewards::executor::build(&r.executor.spec).map_err(|e| anyhow::anyhow!("[executor]: {e}"))?;
+    let records = evaluate_samples(p, ex.as_ref(), &samples, &o, |n| bar.set_position(n as u64))?;
+    bar.finish_and_clear();
+    let rep = report(&records, mode);
+    let dir = cx.dir.stage_dir(cx.index, "eval");
+    write_outputs(&dir, &records, &rep)?;
+    let g = cx.state.global_step;
+    let m = vec![
+        ("eval/vsr".to_string(), rep.vsr),
+        ("eval/invalid_rate".to_string(), 1.0 - rep.vsr),
+        ("eval/iou_mean".to_string(), rep.iou_mean),
+        ("eval/iou_median".to_string(), rep.iou_median),
+        ("eval/chamfer_median".to_string(), rep.chamfer_median.unwrap_or(f64::NAN)),
+        ("eval/n".to_string(), rep.n as f64),
+    ];
+    let refs: Vec<(&str, f64)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    cx.log.scalars(g, &refs)?;
+    let mut text = report_markdown(&rep);
+    for (s, rec) in samples.iter().zip(&records).take(st.images) {
+        let pred = cadrl_rewards::exec::execute_native(&extract_code(&rec.prediction), &o.var);
+        let right = match pred.solid() {
+            Some(sol) => {
+                let img = cadrl_rewards::render::render(sol);
+                image::imageops::resize(&img, s.image.width(), s.image.height(), image::imageops::FilterType::Triangle)
+            }
+            None => image::RgbImage::from_pixel(s.image.width(), s.image.height(), image::Rgb([255, 230, 230])),
+        };
+        cx.log.image(&format!("eval/{}", s.id), g, &side_by_side(&s.image, &right))?;
+        text.push_str(&format!(
+            "\n**{}** ({}, IoU {:.3})\n\n```python\n{}\n```\n",
+            s.id, rec.outcome, rec.iou, rec.prediction
+        ));
+    }
+    cx.log.text("eval/predictions", g, &text)?;
+    cx.log.say(&format!("eval ({} samples):\n{}", rep.n, report_markdown(&rep)));
+    Ok(m)
+}

@@ -1,0 +1,260 @@
+//! The three-stage pipeline: a recipe's stages run in order in one run directory.
+//!
+//! [`run`] reads top to bottom: prepare the run directory and data, expand the stages
+//! into a flat plan (iterative DPO rounds become sample/dpo pairs), then for each planned
+//! stage that is not done yet: load or restore the policy, run the stage, save the policy
+//! after training stages, record the stage as done. A killed run resumes (`--resume DIR`)
+//! at the first stage not done, from that stage's newest in-stage checkpoint.
+//!
+//! Invariants: the pipeline sees no tensors (the backend's API is plain Rust types);
+//! generated programs are only executed by the native interpreter; a run directory is
+//! never overwritten.
+
+pub mod data;
+pub mod eval;
+pub mod log;
+pub mod pairs;
+pub mod policy;
+pub mod rundir;
+pub mod sample;
+pub mod score;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::recipe::{Recipe, Stage};
+use data::Dataset;
+use log::Logger;
+use policy::{Policy, base_model};
+use rundir::{RunDir, RunState, write_atomic};
+
+/// Stage metrics for the summary.
+pub type Metrics = Vec<(String, f64)>;
+
+/// A deterministic seed mix (splitmix64 of both).
+pub fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x632B_E59B_D9B4_E019);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// One stage of the expanded plan.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub index: usize,
+    pub stage: Stage,
+    /// Round of an iterative sample/dpo pair (0 otherwise).
+    pub round: usize,
+}
+
+impl Planned {
+    pub fn label(&self) -> String {
+        match self.stage {
+            Stage::Sample(_) | Stage::Dpo(_) => format!("{:02}-{}-r{}", self.index, self.stage.kind(), self.round),
+            _ => format!("{:02}-{}", self.index, self.stage.kind()),
+        }
+    }
+}
+
+/// Expand `rounds` into a flat list of stages.
+pub fn plan(r: &Recipe) -> Vec<Planned> {
+    let mut out: Vec<Planned> = vec![];
+    for (i, s) in r.stage.iter().enumerate() {
+        let push = |out: &mut Vec<Planned>, stage: Stage, round| {
+            let index = out.len();
+            out.push(Planned { index, stage, round });
+        };
+        push(&mut out, s.clone(), 0);
+        if let Stage::Dpo(d) = s
+            && let Some(Stage::Sample(prev)) = i.checked_sub(1).and_then(|j| r.stage.get(j))
+        {
+            for round in 1..d.rounds {
+                push(&mut out, Stage::Sample(prev.clone()), round);
+                push(&mut out, s.clone(), round);
+            }
+        }
+    }
+    out
+}
+
+/// What a stage needs from the run.
+pub struct Cx<'a> {
+    pub recipe: &'a Recipe,
+    pub dir: &'a RunDir,
+    pub log: &'a mut Logger,
+    pub state: &'a mut RunState,
+    /// Plan index of the running stage.
+    pub index: usize,
+    /// Simulated crash: stop right after this global step (see [`RunOptions`]).
+    pub stop_after: Option<u64>,
+}
+
+impl Cx<'_> {
+    /// After each optimizer step: stop as if killed when asked to (nothing more saved).
+    pub fn maybe_stop(&self) -> Result<()> {
+        if let Some(n) = self.stop_after
+            && self.state.global_step >= n
+        {
+            bail!("stopped after global step {} as asked (--stop-after-steps), as if killed", self.state.global_step);
+        }
+        Ok(())
+    }
+}
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Continue this run directory instead of starting a new one.
+    pub resume: Option<PathBuf>,
+    /// No progress bars or console lines.
+    pub quiet: bool,
+    /// Stop (as if killed) after this many optimizer steps in total; for tests of resume.
+    pub stop_after_steps: Option<u64>,
+}
+
+/// Run a recipe; returns the run directory.
+pub fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<PathBuf> {
+    let dir = match &opts.resume {
+        Some(d) => RunDir::open(d)?,
+        None => {
+            let d = RunDir::create(&recipe.run.log_dir, &recipe.run.name)?;
+            write_atomic(&d.root.join("recipe.toml"), recipe_text.as_bytes())?;
+            write_atomic(&d.root.join("recipe.resolved.toml"), recipe.to_toml().as_bytes())?;
+            d
+        }
+    };
+    if let Some(_) = &opts.resume {
+        let saved = std::fs::read_to_string(dir.root.join("recipe.resolved.toml"))?;
+        if saved != recipe.to_toml() {
+            bail!("{}: the recipe differs from the one this run started with (recipe.resolved.toml); resume with the same recipe and overrides", dir.root.display());
+        }
+    }
+    if recipe.run.threads > 0 {
+        cadrl_backend_tch::set_num_threads(recipe.run.threads);
+    }
+    let mut log = Logger::open(&dir.root, opts.quiet)?;
+    let mut state = dir.state()?;
+    log.say(&format!("run directory: {}", dir.root.display()));
+    if state.completed.is_empty() && opts.resume.is_none() {
+        log.text("recipe", 0, &format!("```toml\n{}\n```", recipe.to_toml()))?;
+    }
+    let train_ds = Dataset::prepare(&recipe.data, &dir.root, "train").context("[data]")?;
+    let eval_ds = Dataset::prepare(&recipe.eval_data, &dir.root, "eval").context("[eval_data]")?;
+
+    let plan = plan(recipe);
+    let init_dir = plan
+        .iter()
+        .find(|p| matches!(p.stage, Stage::Init(_)))
+        .map(|p| dir.stage_dir(p.index, "init").join("model"));
+    let base = base_model(recipe, init_dir);
+    let mut policy: Option<Policy> = None;
+    for p in &plan {
+        if state.completed.contains(&p.index) {
+            continue;
+        }
+        let t0 = Instant::now();
+        log.say(&format!("== stage {} ==", p.label()));
+        if policy.is_none() && !matches!(p.stage, Stage::Init(_)) {
+            policy = Some(restore_latest(recipe, &dir, &plan, &state, &base)?);
+        }
+        let mut cx =
+            Cx { recipe, dir: &dir, log: &mut log, state: &mut state, index: p.index, stop_after: opts.stop_after_steps };
+        let metrics = match (&p.stage, policy.as_mut()) {
+            (Stage::Init(st), _) => init_stage(&mut cx, st, &train_ds)?,
+            (Stage::Sft(st), Some(pol)) => train::sft(&mut cx, pol, st, &train_ds, &eval_ds)?,
+            (Stage::Sample(st), Some(pol)) => sample::sample(&mut cx, pol, st, &train_ds)?,
+            (Stage::Dpo(st), Some(pol)) => {
+                let s = plan[..p.index].iter().rev().find(|q| matches!(q.stage, Stage::Sample(_)));
+                let s = s.context("dpo without a preceding sample stage")?;
+                train::dpo(&mut cx, pol, st, &dir.stage_dir(s.index, "sample"))?
+            }
+            (Stage::Eval(st), Some(pol)) => eval::eval(&mut cx, &pol.p, st, &eval_ds)?,
+            (_, None) => bail!("internal: no policy for stage {}", p.label()),
+        };
+        if let (Stage::Sft(_) | Stage::Dpo(_), Some(pol)) = (&p.stage, policy.as_mut()) {
+            pol.save(&dir.checkpoint_dir(p.index, p.stage.kind()).join("final"), None)?;
+            let ck = dir.checkpoint_dir(p.index, p.stage.kind());
+            for e in std::fs::read_dir(&ck)?.flatten() {
+                if e.file_name().to_string_lossy().starts_with("step-") {
+                    std::fs::remove_dir_all(e.path()).ok();
+                }
+            }
+        }
+        let mut metrics = metrics;
+        metrics.retain(|(_, v)| v.is_finite()); // JSON has no NaN (e.g. no valid prediction for a Chamfer median)
+        metrics.push(("seconds".into(), t0.elapsed().as_secs_f64()));
+        state.completed.push(p.index);
+        state.results.push((p.index, p.label(), metrics));
+        dir.save_state(&state)?;
+        log.flush()?;
+    }
+    let summary = summary_markdown(&state);
+    write_atomic(&dir.root.join("summary.md"), summary.as_bytes())?;
+    log.text("summary", state.global_step, &summary)?;
+    log.flush()?;
+    log.say(&summary);
+    Ok(dir.root.clone())
+}
+
+/// The policy after the last completed training stage, or the starting model.
+fn restore_latest(r: &Recipe, dir: &RunDir, plan: &[Planned], state: &RunState, base: &str) -> Result<Policy> {
+    let last = plan
+        .iter()
+        .filter(|p| state.completed.contains(&p.index) && matches!(p.stage, Stage::Sft(_) | Stage::Dpo(_)))
+        .last();
+    match last {
+        Some(p) => {
+            let d = dir.checkpoint_dir(p.index, p.stage.kind()).join("final");
+            Policy::restore(r, base, &d).with_context(|| format!("restoring the policy after stage {}", p.label()))
+        }
+        None => Policy::load(r, base),
+    }
+}
+
+fn init_stage(cx: &mut Cx, st: &crate::recipe::InitStage, train: &Dataset) -> Result<Metrics> {
+    let out = cx.dir.stage_dir(cx.index, "init");
+    let programs: Vec<String> = train
+        .pass(None)?
+        .take(st.tokenizer_programs)
+        .map(|s| s.map(|s| s.code))
+        .collect::<Result<_>>()?;
+    let cfg: cadrl_backend_tch::init::InitConfig = serde_json::from_value(st.model.clone())?;
+    let tok_dir = out.join("tokenizer");
+    let rep = cadrl_backend_tch::init::train_tokenizer(&programs, st.vocab_size, &tok_dir)?;
+    cadrl_backend_tch::init::write_random_checkpoint(&cfg, &tok_dir, &out.join("model"), cx.recipe.run.seed)?;
+    cx.log.say(&format!(
+        "init: tokenizer of {} tokens ({:.1} tokens per program), random model in {}",
+        rep.vocab_size,
+        rep.mean_tokens_per_program,
+        out.join("model").display()
+    ));
+    Ok(vec![("init/vocab_size".into(), rep.vocab_size as f64), ("init/tokens_per_program".into(), rep.mean_tokens_per_program)])
+}
+
+/// The end-of-run table.
+pub fn summary_markdown(s: &RunState) -> String {
+    let mut out = String::from("| stage | seconds | metrics |\n| --- | ---: | --- |\n");
+    for (_, label, m) in &s.results {
+        let secs = m.iter().find(|(k, _)| k == "seconds").map_or(0.0, |x| x.1);
+        let rest: Vec<String> = m
+            .iter()
+            .filter(|(k, _)| k != "seconds" && !k.ends_with("/std") && k != "train/lr")
+            .map(|(k, v)| format!("{k} {v:.4}"))
+            .collect();
+        out.push_str(&format!("| {label} | {secs:.1} | {} |\n", rest.join(", ")));
+    }
+    out
+}
+
+/// Run directories of a log dir, newest last (for scripts and tests).
+pub fn runs_in(log_dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(log_dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.join("recipe.resolved.toml").is_file()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}

@@ -1,0 +1,141 @@
+//! Building preference pairs from the scored candidates of one image.
+//!
+//! Strategies (`[[stage]] kind = "sample"`, `pairs = ...`):
+//! - `best-vs-worst`: the highest-reward candidate against the lowest, if their gap is
+//!   above `margin` (one pair per image at most);
+//! - `all-above-margin`: every (i, j) with `r_i - r_j > margin`, largest gaps first;
+//! - `threshold`: every candidate with `r >= threshold` against every one below it,
+//!   largest gaps first.
+//!
+//! All strategies keep at most `max_pairs_per_image` pairs, never pair two identical
+//! programs, and leave invalid programs out unless `invalid_as_rejected` (an invalid
+//! program is never chosen). Ties are broken by candidate index, so the result is
+//! deterministic.
+
+use serde::{Deserialize, Serialize};
+
+/// One scored candidate.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Scored {
+    pub text: String,
+    pub reward: f64,
+    pub valid: bool,
+}
+
+/// A pair of candidate indices (chosen, rejected).
+pub type Pair = (usize, usize);
+
+/// Settings of the pair builder.
+#[derive(Clone, Debug)]
+pub struct PairRule {
+    pub strategy: String,
+    pub margin: f64,
+    pub threshold: f64,
+    pub invalid_as_rejected: bool,
+    pub max_pairs: usize,
+}
+
+/// Pairs for one image's candidates.
+pub fn build(c: &[Scored], rule: &PairRule) -> Vec<Pair> {
+    let chosen_ok = |i: usize| c[i].valid;
+    let rejected_ok = |i: usize| c[i].valid || rule.invalid_as_rejected;
+    let distinct = |i: usize, j: usize| c[i].text.trim() != c[j].text.trim();
+    let gap = |(i, j): Pair| c[i].reward - c[j].reward;
+    let mut cands: Vec<Pair> = vec![];
+    match rule.strategy.as_str() {
+        "best-vs-worst" => {
+            let best = (0..c.len()).filter(|&i| chosen_ok(i)).max_by(|&a, &b| {
+                c[a].reward.total_cmp(&c[b].reward).then(b.cmp(&a))
+            });
+            let worst = (0..c.len()).filter(|&i| rejected_ok(i)).min_by(|&a, &b| {
+                c[a].reward.total_cmp(&c[b].reward).then(a.cmp(&b))
+            });
+            if let (Some(b), Some(w)) = (best, worst)
+                && b != w
+                && distinct(b, w)
+                && gap((b, w)) > rule.margin
+            {
+                cands.push((b, w));
+            }
+        }
+        "threshold" => {
+            for i in (0..c.len()).filter(|&i| chosen_ok(i) && c[i].reward >= rule.threshold) {
+                for j in (0..c.len()).filter(|&j| rejected_ok(j) && c[j].reward < rule.threshold) {
+                    if distinct(i, j) && gap((i, j)) > rule.margin {
+                        cands.push((i, j));
+                    }
+                }
+            }
+        }
+        _ => {
+            for i in (0..c.len()).filter(|&i| chosen_ok(i)) {
+                for j in (0..c.len()).filter(|&j| rejected_ok(j)) {
+                    if i != j && distinct(i, j) && gap((i, j)) > rule.margin {
+                        cands.push((i, j));
+                    }
+                }
+            }
+        }
+    }
+    cands.sort_by(|&a, &b| gap(b).total_cmp(&gap(a)).then(a.cmp(&b)));
+    // a program appears in at most one pair per side, so one candidate cannot dominate
+    let mut out: Vec<Pair> = vec![];
+    for p in cands {
+        if out.len() >= rule.max_pairs {
+            break;
+        }
+        if out.iter().any(|q| q.0 == p.0 || q.1 == p.1) && rule.strategy != "best-vs-worst" {
+            continue;
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str, reward: f64, valid: bool) -> Scored {
+        Scored { text: text.into(), reward, valid }
+    }
+
+    fn rule(strategy: &str) -> PairRule {
+        PairRule { strategy: strategy.into(), margin: 0.0, threshold: 0.5, invalid_as_rejected: true, max_pairs: 4 }
+    }
+
+    #[test]
+    fn best_vs_worst_takes_the_extremes() {
+        let c = [s("a", 0.2, true), s("b", 0.9, true), s("c", 0.0, false), s("d", 0.5, true)];
+        assert_eq!(build(&c, &rule("best-vs-worst")), vec![(1, 2)]);
+        let mut r = rule("best-vs-worst");
+        r.invalid_as_rejected = false;
+        assert_eq!(build(&c, &r), vec![(1, 0)]);
+        r.margin = 0.8;
+        assert!(build(&c, &r).is_empty(), "gap 0.7 is below the margin");
+    }
+
+    #[test]
+    fn identical_programs_and_ties_make_no_pair() {
+        let c = [s("x", 0.9, true), s(" x ", 0.1, true)];
+        assert!(build(&c, &rule("best-vs-worst")).is_empty());
+        let c = [s("x", 0.5, true), s("y", 0.5, true)];
+        assert!(build(&c, &rule("all-above-margin")).is_empty());
+    }
+
+    #[test]
+    fn threshold_splits_and_invalid_is_never_chosen() {
+        let c = [s("a", 0.8, true), s("b", 0.6, true), s("c", 0.1, true), s("d", 0.0, false)];
+        let p = build(&c, &rule("threshold"));
+        assert_eq!(p, vec![(0, 3), (1, 2)]);
+        assert!(p.iter().all(|&(i, _)| c[i].valid));
+    }
+
+    #[test]
+    fn all_above_margin_caps_and_spreads() {
+        let c: Vec<Scored> = (0..6).map(|i| s(&format!("p{i}"), i as f64 / 10.0, true)).collect();
+        let mut r = rule("all-above-margin");
+        r.max_pairs = 2;
+        assert_eq!(build(&c, &r), vec![(5, 0), (4, 1)]);
+    }
+}

@@ -1,0 +1,123 @@
+//! The policy as the pipeline holds it: the Qwen2.5-VL backend plus what a checkpoint
+//! needs (LoRA adapter or full weights, optimizer state, progress).
+//!
+//! A checkpoint directory holds `adapter/` (PEFT format) or `model/` (a full Hugging
+//! Face checkpoint, loadable on its own), `optimizer.safetensors` when a training stage
+//! is in progress, and `progress.json`. Checkpoints are written to a temporary sibling and
+//! renamed into place, so a killed run never leaves half of one.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use cadrl_backend_tch::{DType, DeviceSpec, LoraConfig, ModelSpec, QwenVlPolicy, TrainConfig};
+
+use super::rundir::{Progress, write_atomic, write_dir_atomic};
+use crate::recipe::Recipe;
+
+/// The policy being trained and how to rebuild it.
+pub struct Policy {
+    pub p: QwenVlPolicy,
+    /// The starting checkpoint (hub id or directory).
+    pub base: String,
+    pub full: bool,
+    spec: ModelSpec,
+    lora: Option<LoraConfig>,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy").field("base", &self.base).field("full", &self.full).finish()
+    }
+}
+
+fn lora_config(r: &Recipe) -> Option<LoraConfig> {
+    r.lora.as_ref().map(|l| LoraConfig {
+        r: l.rank,
+        alpha: l.alpha,
+        dropout: l.dropout,
+        target_modules: l.targets.clone(),
+        vision: l.vision,
+        ..Default::default()
+    })
+}
+
+impl Policy {
+    /// Load the starting model `base` as the recipe says (fresh adapters for LoRA).
+    pub fn load(r: &Recipe, base: &str) -> Result<Policy> {
+        let spec = ModelSpec {
+            path_or_id: base.to_string(),
+            device: r.model.device.parse::<DeviceSpec>()?,
+            dtype: r.model.dtype.parse::<DType>()?,
+        };
+        let full = r.model.finetune == "full";
+        let lora = if full { None } else { lora_config(r) };
+        cadrl_backend_tch::manual_seed(r.run.seed);
+        let mut p = QwenVlPolicy::load(&spec, lora.clone()).with_context(|| format!("loading model {base}"))?;
+        if full {
+            p.enable_full_finetune();
+        }
+        Ok(Policy { p, base: base.to_string(), full, spec, lora })
+    }
+
+    /// Restore the policy saved in checkpoint `dir` (and its optimizer state when present).
+    pub fn restore(r: &Recipe, base: &str, dir: &Path) -> Result<Policy> {
+        let mut pol = if r.model.finetune == "full" {
+            let mut p = Policy::load(r, &dir.join("model").display().to_string())?;
+            p.base = base.to_string();
+            // side files (config, tokenizer) are copied from here by later saves; the
+            // checkpoint being restored may be deleted once its stage ends
+            p.p.model_dir = cadrl_backend_tch::loading::resolve_model_dir(base)?;
+            p
+        } else {
+            let mut p = Policy::load(r, base)?;
+            p.p.load_adapter(&dir.join("adapter"))
+                .with_context(|| format!("restoring adapter from {}", dir.display()))?;
+            p
+        };
+        let opt = dir.join("optimizer.safetensors");
+        if opt.is_file() {
+            pol.p.load_optimizer(&opt)?;
+        }
+        Ok(pol)
+    }
+
+    /// Save the policy (and optimizer state with `progress`) into `dir`, atomically.
+    pub fn save(&mut self, dir: &Path, progress: Option<&Progress>) -> Result<()> {
+        let full = self.full;
+        let p = &mut self.p;
+        write_dir_atomic(dir, |tmp| {
+            if full {
+                p.save_full(&tmp.join("model"))?;
+            } else {
+                p.save_adapter(&tmp.join("adapter"))?;
+            }
+            if let Some(pr) = progress {
+                p.save_optimizer(&tmp.join("optimizer.safetensors"))?;
+                write_atomic(&tmp.join("progress.json"), serde_json::to_string_pretty(pr)?.as_bytes())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A fresh optimizer with these settings (each training stage starts its own).
+    pub fn start_training(&mut self, cfg: TrainConfig) {
+        self.p.set_train_config(cfg);
+        self.p.reset_optimizer();
+    }
+
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    pub fn lora(&self) -> Option<&LoraConfig> {
+        self.lora.as_ref()
+    }
+}
+
+/// Where the starting model is: the init stage's output or `[model].path`.
+pub fn base_model(r: &Recipe, init_dir: Option<PathBuf>) -> String {
+    match init_dir {
+        Some(d) => d.display().to_string(),
+        None => r.model.path.clone(),
+    }
+}

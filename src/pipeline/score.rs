@@ -1,0 +1,207 @@
+//! Executing generated programs and scoring them: rewards for the `sample` stage and
+//! the evaluation metrics of `eval` and `cadrl eval`.
+//!
+//! Generated text is untrusted: it is only ever parsed and interpreted by the native
+//! executor (never run as Python in this process). Code fences are stripped first.
+//!
+//! Evaluation metrics (`report.json`): `vsr` = share of predictions that execute to a
+//! solid; `iou_mean` / `iou_median` over **all** samples with an invalid prediction
+//! counting as IoU 0 (so a model cannot gain by failing on hard parts); `chamfer_median`
+//! over valid predictions only (`null` when none is valid), cadrille's definition.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use cadrl_rewards::exec::{Executor, Outcome};
+use cadrl_rewards::geom::Solid;
+use cadrl_rewards::metrics::chamfer::chamfer;
+use cadrl_rewards::metrics::iou::{IouMode, iou};
+use cadrl_rewards::reward::{Reward, Rollout, Score};
+
+use crate::recipe::RewardCfg;
+
+/// The program in a completion: the body of the first ```python fence if there is one.
+pub fn extract_code(text: &str) -> String {
+    if let Some(start) = text.find("```") {
+        let after = &text[start + 3..];
+        let body = after.split_once('\n').map_or("", |(first, rest)| {
+            if first.trim().chars().all(|c| c.is_ascii_alphanumeric()) { rest } else { after }
+        });
+        return body.split("```").next().unwrap_or("").to_string();
+    }
+    text.to_string()
+}
+
+/// Run programs with an executor (code fences stripped first).
+pub fn execute_all(ex: &dyn Executor, codes: &[String], var: &str) -> anyhow::Result<Vec<Outcome>> {
+    let progs: Vec<String> = codes.iter().map(|c| extract_code(c)).collect();
+    let refs: Vec<&str> = progs.iter().map(String::as_str).collect();
+    ex.execute(&refs, var).map_err(|e| anyhow::anyhow!("executor: {e}"))
+}
+
+/// The recipe's rewards as one weighted reward with named parts.
+pub struct Scorer {
+    reward: Box<dyn Reward>,
+    pub names: Vec<String>,
+}
+
+impl std::fmt::Debug for Scorer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scorer").field("names", &self.names).finish()
+    }
+}
+
+impl Scorer {
+    pub fn new(rewards: &[RewardCfg]) -> anyhow::Result<Scorer> {
+        let parts: Vec<serde_json::Value> = rewards
+            .iter()
+            .map(|r| {
+                let mut m = r.params.clone();
+                m.insert("kind".into(), r.kind.clone().into());
+                m.insert("weight".into(), r.weight.into());
+                serde_json::Value::Object(m)
+            })
+            .collect();
+        let reward = cadrl_rewards::reward::build("composite", serde_json::json!({ "parts": parts }))
+            .map_err(|e| anyhow::anyhow!("building rewards: {e}"))?;
+        Ok(Scorer { reward, names: rewards.iter().map(|r| r.kind.clone()).collect() })
+    }
+
+    /// Scores of `codes` (with their outcomes) against one reference solid.
+    pub fn score(&self, codes: &[String], outcomes: &[Outcome], reference: &Arc<Solid>) -> Vec<Score> {
+        let ids: Vec<String> = (0..codes.len()).map(|i| i.to_string()).collect();
+        let batch: Vec<Rollout> = codes
+            .iter()
+            .zip(outcomes)
+            .zip(&ids)
+            .map(|((c, o), id)| Rollout { id, code: c, outcome: o, reference: Some(reference) })
+            .collect();
+        self.reward.score(&batch)
+    }
+}
+
+/// One evaluated prediction (a line of `eval.jsonl`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EvalRecord {
+    pub id: String,
+    pub valid: bool,
+    /// `valid`, `syntax_error`, `exec_error`, `unsupported`.
+    pub outcome: String,
+    pub reason: Option<String>,
+    /// IoU with the reference (0 when invalid).
+    pub iou: f64,
+    /// Chamfer distance (valid predictions only).
+    pub chamfer: Option<f64>,
+    pub prediction: String,
+}
+
+/// Score one executed prediction against its executed reference. `Err` if the reference
+/// itself is not valid (a data problem, reported by the caller).
+pub fn evaluate(id: &str, prediction: &str, pred: &Outcome, reference: &Outcome, mode: IouMode) -> Result<EvalRecord, String> {
+    let Some(rs) = reference.solid() else {
+        return Err(format!("reference of `{id}` does not execute: {}", reference.reason().unwrap_or_default()));
+    };
+    let (iou_v, ch) = match pred.solid() {
+        Some(s) => (iou(s, rs, mode), chamfer(s, rs)),
+        None => (0.0, None),
+    };
+    Ok(EvalRecord {
+        id: id.to_string(),
+        valid: pred.is_valid(),
+        outcome: pred.kind().to_string(),
+        reason: pred.reason(),
+        iou: iou_v,
+        chamfer: ch,
+        prediction: prediction.to_string(),
+    })
+}
+
+/// The report of an evaluation (`report.json`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EvalReport {
+    pub n: usize,
+    pub vsr: f64,
+    pub iou_mean: f64,
+    pub iou_median: f64,
+    pub chamfer_median: Option<f64>,
+    pub iou_mode: String,
+    /// Outcome kinds of invalid predictions, counted.
+    pub invalid: std::collections::BTreeMap<String, usize>,
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// Aggregate records into a report.
+pub fn report(records: &[EvalRecord], mode: IouMode) -> EvalReport {
+    let n = records.len();
+    let valid = records.iter().filter(|r| r.valid).count();
+    let mut ious: Vec<f64> = records.iter().map(|r| r.iou).collect();
+    let mut ch: Vec<f64> = records.iter().filter_map(|r| r.chamfer).collect();
+    let mut invalid = std::collections::BTreeMap::new();
+    for r in records.iter().filter(|r| !r.valid) {
+        *invalid.entry(r.outcome.clone()).or_insert(0) += 1;
+    }
+    EvalReport {
+        n,
+        vsr: if n == 0 { 0.0 } else { valid as f64 / n as f64 },
+        iou_mean: if n == 0 { 0.0 } else { ious.iter().sum::<f64>() / n as f64 },
+        iou_median: median(&mut ious).unwrap_or(0.0),
+        chamfer_median: median(&mut ch),
+        iou_mode: mode.name().to_string(),
+        invalid,
+    }
+}
+
+/// The report as a markdown table.
+pub fn report_markdown(r: &EvalReport) -> String {
+    let ch = r.chamfer_median.map_or("n/a".to_string(), |c| format!("{c:.6}"));
+    format!(
+        "| n | VSR | IoU mean ({m}) | IoU median | Chamfer median | invalid |\n| ---: | ---: | ---: | ---: | ---: | --- |\n| {} | {:.3} | {:.4} | {:.4} | {ch} | {} |\n",
+        r.n,
+        r.vsr,
+        r.iou_mean,
+        r.iou_median,
+        r.invalid.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", "),
+        m = r.iou_mode,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_are_stripped() {
+        assert_eq!(extract_code("```python\nx = 1\n```\nthanks"), "x = 1\n");
+        assert_eq!(extract_code("x = 1"), "x = 1");
+        assert_eq!(extract_code("```\ny = 2\n```"), "y = 2\n");
+    }
+
+    #[test]
+    fn report_counts_invalid_as_zero_iou() {
+        let rec = |valid: bool, iou: f64| EvalRecord {
+            id: "x".into(),
+            valid,
+            outcome: if valid { "valid".into() } else { "syntax_error".into() },
+            reason: None,
+            iou,
+            chamfer: valid.then_some(0.01),
+            prediction: String::new(),
+        };
+        let r = report(&[rec(true, 0.8), rec(false, 0.0), rec(true, 0.4)], IouMode::InPlace);
+        assert_eq!(r.n, 3);
+        assert!((r.vsr - 2.0 / 3.0).abs() < 1e-12);
+        assert!((r.iou_mean - 0.4).abs() < 1e-12);
+        assert_eq!(r.iou_median, 0.4);
+        assert_eq!(r.chamfer_median, Some(0.01));
+        assert_eq!(r.invalid.get("syntax_error"), Some(&1));
+    }
+}

@@ -1,0 +1,266 @@
+//! The two training stages, `sft` and `dpo`, as plain loops: schedule, batch, step,
+//! log, checkpoint. Both resume from their newest in-stage checkpoint with the same
+//! batches, learning rates and dropout masks as an uninterrupted run (the data stream
+//! and libtorch's RNG are positioned by step, never by wall clock).
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use cadrl_backend_tch::{DpoLoss, Example, ImageInput, PreferencePair, TrainConfig};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use super::data::{Dataset, Stream};
+use super::policy::Policy;
+use super::rundir::{Progress, latest_step_checkpoint, write_atomic};
+use super::{Cx, Metrics, mix};
+use crate::data::Sample;
+use crate::recipe::{DpoStage, SftStage};
+
+/// Linear warm-up, then cosine decay from `lr` to `lr * min_ratio` at `total`.
+pub fn cosine_lr(step: usize, total: usize, warmup: usize, lr: f64, min_ratio: f64) -> f64 {
+    if step < warmup {
+        return lr * (step + 1) as f64 / warmup as f64;
+    }
+    let span = total.saturating_sub(warmup).max(1) as f64;
+    let t = ((step - warmup) as f64 / span).min(1.0);
+    let min = lr * min_ratio;
+    min + (lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+}
+
+pub fn example(s: &Sample, prompt: &str) -> Example {
+    Example { image: rgb(&s.image), prompt: Some(prompt.to_string()), completion: s.code.clone() }
+}
+
+pub fn rgb(img: &image::RgbImage) -> ImageInput {
+    ImageInput::Rgb8 { width: img.width() as usize, height: img.height() as usize, data: img.as_raw().clone() }
+}
+
+/// Resume point of a training stage: restores policy + optimizer, returns steps done.
+fn resume(cx: &mut Cx, pol: &mut Policy, ck: &Path, cfg: &TrainConfig) -> Result<usize> {
+    let Some((_, dir)) = latest_step_checkpoint(ck) else {
+        pol.start_training(cfg.clone());
+        return Ok(0);
+    };
+    let text = std::fs::read_to_string(dir.join("progress.json"))?;
+    let pr: Progress = serde_json::from_str(&text).with_context(|| format!("parsing {}/progress.json", dir.display()))?;
+    *pol = Policy::restore(cx.recipe, &pol.base.clone(), &dir)?;
+    pol.p.set_train_config(cfg.clone());
+    cx.state.global_step = pr.global_step;
+    cx.log.say(&format!("resuming from {} (step {})", dir.display(), pr.step));
+    Ok(pr.step)
+}
+
+/// Save an in-stage checkpoint and drop older ones.
+fn checkpoint(cx: &mut Cx, pol: &mut Policy, ck: &Path, step: usize) -> Result<()> {
+    let pr = Progress { plan_index: cx.index, step, global_step: cx.state.global_step };
+    let dir = ck.join(format!("step-{step}"));
+    pol.save(&dir, Some(&pr))?;
+    for e in std::fs::read_dir(ck)?.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with("step-") && e.path() != dir {
+            std::fs::remove_dir_all(e.path()).ok();
+        }
+    }
+    Ok(())
+}
+
+fn want_checkpoint(every: usize, done: usize, total: usize) -> bool {
+    every > 0 && done % every == 0 && done < total
+}
+
+/// Mean NLL per completion token on held-out samples.
+fn val_loss(pol: &Policy, val: &[Sample], prompt: &str, per: usize) -> Result<f64> {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for chunk in val.chunks(per.max(1)) {
+        let ex: Vec<Example> = chunk.iter().map(|s| example(s, prompt)).collect();
+        for lp in pol.p.logprobs(&ex, true)? {
+            sum -= lp.iter().map(|&x| f64::from(x)).sum::<f64>();
+            n += lp.len();
+        }
+    }
+    Ok(sum / n.max(1) as f64)
+}
+
+pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: &Dataset) -> Result<Metrics> {
+    let r = cx.recipe;
+    let cfg = TrainConfig {
+        lr: st.lr,
+        weight_decay: st.weight_decay,
+        max_grad_norm: st.max_grad_norm,
+        grad_checkpointing: st.grad_checkpointing,
+        micro_batch: st.micro_batch,
+        ..TrainConfig::default()
+    };
+    let ck = cx.dir.checkpoint_dir(cx.index, "sft");
+    let start = resume(cx, pol, &ck, &cfg)?;
+    let seed = mix(r.run.seed, cx.index as u64);
+    let mut stream = Stream::new(train, seed, (start * st.batch_size) as u64)?;
+    let val = if st.val_samples > 0 { eval.head(st.val_samples)? } else { vec![] };
+    let bar = cx.log.bar(st.steps as u64, "sft");
+    bar.set_position(start as u64);
+    let mut last = vec![];
+    for step in start..st.steps {
+        let lr = cosine_lr(step, st.steps, st.warmup_steps, st.lr, st.min_lr_ratio);
+        pol.p.set_lr(lr);
+        cadrl_backend_tch::manual_seed(mix(seed, step as u64));
+        let batch: Vec<Example> = stream.take(st.batch_size)?.iter().map(|s| example(s, &r.model.prompt)).collect();
+        let t0 = Instant::now();
+        let s = pol.p.sft_step(&batch)?;
+        if !s.loss.is_finite() {
+            bail!("sft step {step}: loss is {} (lower the learning rate?)", s.loss);
+        }
+        cx.state.global_step += 1;
+        let g = cx.state.global_step;
+        let tps = s.tokens as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+        last = vec![("train/loss", s.loss), ("train/lr", lr), ("train/grad_norm", s.grad_norm), ("train/tokens_per_s", tps)];
+        cx.log.scalars(g, &last)?;
+        let done = step + 1;
+        if !val.is_empty() && (done == st.steps || (st.eval_every > 0 && done % st.eval_every == 0)) {
+            let v = val_loss(pol, &val, &r.model.prompt, st.micro_batch)?;
+            cx.log.scalars(g, &[("eval/val_loss", v)])?;
+            last.push(("eval/val_loss", v));
+        }
+        bar.set_message(format!("loss {:.4}", s.loss));
+        bar.inc(1);
+        if want_checkpoint(r.run.checkpoint_every, done, st.steps) {
+            checkpoint(cx, pol, &ck, done)?;
+        }
+        cx.log.flush()?;
+        cx.maybe_stop()?;
+    }
+    bar.finish_and_clear();
+    Ok(last.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+/// One preference pair as the sample stage writes it (`pairs.jsonl`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct PairRecord {
+    pub id: String,
+    /// PNG path relative to the sample stage directory.
+    pub image: String,
+    pub prompt: String,
+    pub chosen: String,
+    pub rejected: String,
+    pub r_chosen: f64,
+    pub r_rejected: f64,
+}
+
+pub fn read_pairs(stage_dir: &Path) -> Result<Vec<(PairRecord, PreferencePair)>> {
+    let p = stage_dir.join("pairs.jsonl");
+    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+    let mut out = vec![];
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let rec: PairRecord = serde_json::from_str(line).with_context(|| format!("{}:{}", p.display(), i + 1))?;
+        let pp = PreferencePair {
+            image: ImageInput::Path(stage_dir.join(&rec.image)),
+            prompt: Some(rec.prompt.clone()),
+            chosen: rec.chosen.clone(),
+            rejected: rec.rejected.clone(),
+        };
+        out.push((rec, pp));
+    }
+    Ok(out)
+}
+
+pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> Result<Metrics> {
+    let r = cx.recipe;
+    let loss = DpoLoss {
+        kind: st.loss.parse()?,
+        beta: st.beta,
+        label_smoothing: st.label_smoothing,
+        nll_weight: st.nll_weight,
+    };
+    let pairs: Vec<PreferencePair> = read_pairs(sample_dir)?.into_iter().map(|(_, p)| p).collect();
+    if pairs.is_empty() {
+        cx.log.say("dpo: the sample stage built no pairs; nothing to train");
+        return Ok(vec![("dpo/pairs".into(), 0.0)]);
+    }
+    let cfg = TrainConfig {
+        lr: st.lr,
+        weight_decay: st.weight_decay,
+        max_grad_norm: st.max_grad_norm,
+        micro_batch: st.micro_batch,
+        ..TrainConfig::default()
+    };
+    let ck = cx.dir.checkpoint_dir(cx.index, "dpo");
+    let out = cx.dir.stage_dir(cx.index, "dpo");
+    // The reference (the policy as this stage starts, or the base with adapters off):
+    // its log-probs, computed once and cached in the stage directory.
+    let ref_path = out.join("ref_logps.json");
+    let refs: Vec<(f64, f64)> = if ref_path.is_file() {
+        serde_json::from_str(&std::fs::read_to_string(&ref_path)?).with_context(|| format!("parsing {}", ref_path.display()))?
+    } else {
+        if latest_step_checkpoint(&ck).is_some() {
+            bail!("{} is missing but the stage has checkpoints: the cached reference is lost", ref_path.display());
+        }
+        let bar = cx.log.bar(1, "reference");
+        let v = pol.p.pair_logprobs(&pairs, st.reference == "start")?;
+        bar.finish_and_clear();
+        write_atomic(&ref_path, serde_json::to_string(&v)?.as_bytes())?;
+        v
+    };
+    if refs.len() != pairs.len() {
+        bail!("{}: {} reference log-probs for {} pairs", ref_path.display(), refs.len(), pairs.len());
+    }
+    let start = resume(cx, pol, &ck, &cfg)?;
+    let per_epoch = pairs.len().div_ceil(st.batch_size);
+    let total = per_epoch * st.epochs;
+    let seed = mix(r.run.seed, cx.index as u64);
+    let bar = cx.log.bar(total as u64, "dpo");
+    bar.set_position(start as u64);
+    let mut last = vec![];
+    for step in start..total {
+        let (epoch, b) = (step / per_epoch, step % per_epoch);
+        let mut order: Vec<usize> = (0..pairs.len()).collect();
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(seed, epoch as u64)));
+        let idx = &order[b * st.batch_size..((b + 1) * st.batch_size).min(pairs.len())];
+        let batch: Vec<PreferencePair> = idx.iter().map(|&i| pairs[i].clone()).collect();
+        let brefs: Vec<(f64, f64)> = idx.iter().map(|&i| refs[i]).collect();
+        let lr = cosine_lr(step, total, st.warmup_steps, st.lr, st.min_lr_ratio);
+        pol.p.set_lr(lr);
+        cadrl_backend_tch::manual_seed(mix(seed, step as u64));
+        let s = pol.p.dpo_step(&batch, Some(&brefs), &loss)?;
+        if !s.loss.is_finite() {
+            bail!("dpo step {step}: loss is {}", s.loss);
+        }
+        cx.state.global_step += 1;
+        last = vec![
+            ("train/loss", s.loss),
+            ("train/lr", lr),
+            ("train/grad_norm", s.grad_norm),
+            ("rewards/chosen", s.rewards_chosen),
+            ("rewards/rejected", s.rewards_rejected),
+            ("rewards/margins", s.rewards_margins),
+            ("rewards/accuracies", s.rewards_accuracies),
+            ("logps/chosen", s.logps_chosen),
+            ("logps/rejected", s.logps_rejected),
+        ];
+        cx.log.scalars(cx.state.global_step, &last)?;
+        bar.set_message(format!("loss {:.4} acc {:.2}", s.loss, s.rewards_accuracies));
+        bar.inc(1);
+        if want_checkpoint(r.run.checkpoint_every, step + 1, total) {
+            checkpoint(cx, pol, &ck, step + 1)?;
+        }
+        cx.log.flush()?;
+        cx.maybe_stop()?;
+    }
+    bar.finish_and_clear();
+    Ok(last.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays() {
+        assert!((cosine_lr(0, 100, 10, 1.0, 0.0) - 0.1).abs() < 1e-12);
+        assert!((cosine_lr(9, 100, 10, 1.0, 0.0) - 1.0).abs() < 1e-12);
+        assert!((cosine_lr(10, 100, 10, 1.0, 0.0) - 1.0).abs() < 1e-12);
+        assert!((cosine_lr(100, 100, 10, 1.0, 0.1) - 0.1).abs() < 1e-12);
+        assert!((cosine_lr(55, 100, 10, 1.0, 0.0) - 0.5).abs() < 1e-12);
+    }
+}

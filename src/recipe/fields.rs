@@ -1,0 +1,341 @@
+//! Reading a parsed TOML table key by key while collecting every error.
+//!
+//! A recipe is parsed once into [`Val`] (values with their line numbers); a [`Fields`]
+//! reader then takes the known keys of one table, records each wrong type or bad value
+//! with its key path and line, applies `key=value` overrides from the command line, and
+//! at the end reports every key it was never asked for as unknown. Nothing stops at the
+//! first error: the caller gets them all at once.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// A TOML value with the line it starts on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Val {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Arr(Vec<Spanned>),
+    Table(Vec<(String, Spanned)>),
+}
+
+/// A value and the 1-based line it was written on (0 for command-line overrides).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spanned {
+    pub val: Val,
+    pub line: usize,
+}
+
+impl Val {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Val::Str(_) => "a string",
+            Val::Int(_) => "an integer",
+            Val::Float(_) => "a float",
+            Val::Bool(_) => "a boolean",
+            Val::Arr(_) => "an array",
+            Val::Table(_) => "a table",
+        }
+    }
+
+    /// As JSON, for sub-tables deserialised by serde (reward parameters, knobs).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Val::Str(s) => serde_json::Value::String(s.clone()),
+            Val::Int(i) => serde_json::Value::from(*i),
+            Val::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Val::Bool(b) => serde_json::Value::Bool(*b),
+            Val::Arr(a) => serde_json::Value::Array(a.iter().map(|v| v.val.to_json()).collect()),
+            Val::Table(t) => serde_json::Value::Object(t.iter().map(|(k, v)| (k.clone(), v.val.to_json())).collect()),
+        }
+    }
+}
+
+/// Line of a byte offset.
+fn line_of(src: &str, off: usize) -> usize {
+    src.as_bytes()[..off.min(src.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+fn convert(src: &str, v: &toml::de::DeValue<'_>, span: Range<usize>, errors: &mut Vec<String>) -> Spanned {
+    use toml::de::DeValue as D;
+    let line = line_of(src, span.start);
+    let val = match v {
+        D::String(s) => Val::Str(s.to_string()),
+        D::Integer(i) => {
+            let digits = i.as_str().replace('_', "");
+            match i64::from_str_radix(digits.trim_start_matches('+'), i.radix()) {
+                Ok(x) => Val::Int(x),
+                Err(e) => {
+                    errors.push(format!("line {line}: integer `{}`: {e}", i.as_str()));
+                    Val::Int(0)
+                }
+            }
+        }
+        D::Float(f) => {
+            let s = f.as_str().replace('_', "");
+            match s.parse::<f64>() {
+                Ok(x) => Val::Float(x),
+                Err(e) => {
+                    errors.push(format!("line {line}: float `{s}`: {e}"));
+                    Val::Float(0.0)
+                }
+            }
+        }
+        D::Boolean(b) => Val::Bool(*b),
+        D::Datetime(d) => Val::Str(d.to_string()),
+        D::Array(a) => Val::Arr(a.iter().map(|x| convert(src, x.get_ref(), x.span(), errors)).collect()),
+        D::Table(t) => Val::Table(
+            t.iter()
+                .map(|(k, x)| (k.get_ref().to_string(), convert(src, x.get_ref(), x.span(), errors)))
+                .collect(),
+        ),
+    };
+    Spanned { val, line }
+}
+
+/// Parse TOML text into a table of spanned values; a syntax error is returned with its
+/// line.
+pub fn parse(src: &str) -> Result<Vec<(String, Spanned)>, String> {
+    let doc = toml::de::DeTable::parse(src).map_err(|e| {
+        let line = e.span().map(|s| line_of(src, s.start)).unwrap_or(0);
+        format!("line {line}: {}", e.message().trim())
+    })?;
+    let mut errors = vec![];
+    let root = convert(src, &toml::de::DeValue::Table(doc.get_ref().clone()), doc.span(), &mut errors);
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
+    match root.val {
+        Val::Table(t) => Ok(t),
+        _ => Err("the recipe is not a TOML table".into()),
+    }
+}
+
+/// Overrides by dotted path (`dpo.beta`, `run.seed`, `stage.2.k`), each with the text it
+/// came from.
+pub type Overrides = BTreeMap<String, (Val, String)>;
+
+/// Parse `key=value` command-line overrides (the value as a TOML value, else a string).
+pub fn parse_overrides(args: &[String]) -> Result<Overrides, Vec<String>> {
+    let mut out = Overrides::new();
+    let mut errors = vec![];
+    for a in args {
+        let Some((k, v)) = a.split_once('=') else {
+            errors.push(format!("override `{a}`: expected key=value"));
+            continue;
+        };
+        let k = k.trim();
+        if k.is_empty() || !k.contains('.') {
+            errors.push(format!("override `{a}`: the key must be section.key (e.g. dpo.beta=0.2)"));
+            continue;
+        }
+        let val = match parse(&format!("x = {v}")) {
+            Ok(mut t) if t.len() == 1 => t.remove(0).1.val,
+            _ => Val::Str(v.to_string()),
+        };
+        out.insert(k.to_string(), (val, a.clone()));
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// Reads the keys of one table; errors go to the shared list.
+pub struct Fields<'a> {
+    path: String,
+    line: usize,
+    items: &'a [(String, Spanned)],
+    used: Vec<bool>,
+    /// Overrides addressing this table, by key (and the override text).
+    overrides: Vec<(String, Val, String)>,
+    pub errors: &'a mut Vec<String>,
+}
+
+impl<'a> Fields<'a> {
+    /// `path` names the table in messages (`[dpo]`, `stage 3 (dpo)`); `prefixes` are the
+    /// override prefixes that address it (`dpo.`, `stage.3.`).
+    pub fn new(
+        path: &str,
+        line: usize,
+        items: &'a [(String, Spanned)],
+        overrides: &mut Overrides,
+        prefixes: &[String],
+        errors: &'a mut Vec<String>,
+    ) -> Fields<'a> {
+        let mut mine = vec![];
+        for p in prefixes {
+            let keys: Vec<String> = overrides.keys().filter(|k| k.starts_with(p.as_str())).cloned().collect();
+            for k in keys {
+                let rest = k[p.len()..].to_string();
+                if rest.contains('.') {
+                    continue;
+                }
+                if let Some((v, text)) = overrides.get(&k) {
+                    mine.push((rest, v.clone(), text.clone()));
+                }
+            }
+        }
+        // consumed here; the caller reports overrides nobody took
+        for p in prefixes {
+            overrides.retain(|k, _| !(k.starts_with(p.as_str()) && !k[p.len()..].contains('.')));
+        }
+        Fields { path: path.to_string(), line, items, used: vec![false; items.len()], overrides: mine, errors }
+    }
+
+    fn lookup(&mut self, key: &str) -> Option<(Val, String)> {
+        let mut found = None;
+        for (i, (k, v)) in self.items.iter().enumerate() {
+            if k == key {
+                self.used[i] = true;
+                found = Some((v.val.clone(), format!("{}.{key} (line {})", self.path, v.line)));
+            }
+        }
+        if let Some((_, v, text)) = self.overrides.iter().find(|(k, _, _)| k == key) {
+            found = Some((v.clone(), format!("override `{text}`")));
+        }
+        found
+    }
+
+    pub fn err(&mut self, msg: String) {
+        self.errors.push(msg);
+    }
+
+    fn wrong(&mut self, at: &str, want: &str, got: &Val) {
+        self.errors.push(format!("{at}: expected {want}, got {}", got.type_name()));
+    }
+
+    /// Where this table is, for messages about it as a whole.
+    pub fn place(&self) -> String {
+        format!("{} (line {})", self.path, self.line)
+    }
+
+    pub fn str_opt(&mut self, key: &str) -> Option<String> {
+        match self.lookup(key)? {
+            (Val::Str(s), _) => Some(s),
+            (v, at) => {
+                self.wrong(&at, "a string", &v);
+                None
+            }
+        }
+    }
+
+    pub fn str(&mut self, key: &str, default: &str) -> String {
+        self.str_opt(key).unwrap_or_else(|| default.to_string())
+    }
+
+    /// A string out of a fixed set.
+    pub fn choice(&mut self, key: &str, default: &str, allowed: &[&str]) -> String {
+        let Some((v, at)) = self.lookup(key) else { return default.to_string() };
+        match v {
+            Val::Str(s) if allowed.contains(&s.as_str()) => s,
+            Val::Str(s) => {
+                self.err(format!("{at}: `{s}` is not one of {}", allowed.join(", ")));
+                default.to_string()
+            }
+            v => {
+                self.wrong(&at, "a string", &v);
+                default.to_string()
+            }
+        }
+    }
+
+    pub fn f64(&mut self, key: &str, default: f64, ok: impl Fn(f64) -> bool, rule: &str) -> f64 {
+        let Some((v, at)) = self.lookup(key) else { return default };
+        let x = match v {
+            Val::Float(x) => x,
+            Val::Int(i) => i as f64,
+            v => {
+                self.wrong(&at, "a number", &v);
+                return default;
+            }
+        };
+        if !x.is_finite() || !ok(x) {
+            self.err(format!("{at}: {x} is out of range ({rule})"));
+            return default;
+        }
+        x
+    }
+
+    pub fn u64(&mut self, key: &str, default: u64, ok: impl Fn(u64) -> bool, rule: &str) -> u64 {
+        let Some((v, at)) = self.lookup(key) else { return default };
+        match v {
+            Val::Int(i) if i >= 0 && ok(i as u64) => i as u64,
+            Val::Int(i) => {
+                self.err(format!("{at}: {i} is out of range ({rule})"));
+                default
+            }
+            v => {
+                self.wrong(&at, "an integer", &v);
+                default
+            }
+        }
+    }
+
+    pub fn usize(&mut self, key: &str, default: usize, ok: impl Fn(usize) -> bool, rule: &str) -> usize {
+        self.u64(key, default as u64, |x| ok(x as usize), rule) as usize
+    }
+
+    pub fn bool(&mut self, key: &str, default: bool) -> bool {
+        match self.lookup(key) {
+            None => default,
+            Some((Val::Bool(b), _)) => b,
+            Some((v, at)) => {
+                self.wrong(&at, "true or false", &v);
+                default
+            }
+        }
+    }
+
+    pub fn strings(&mut self, key: &str, default: &[&str]) -> Vec<String> {
+        match self.lookup(key) {
+            None => default.iter().map(|s| s.to_string()).collect(),
+            Some((Val::Arr(a), at)) => {
+                let mut out = vec![];
+                for x in a {
+                    match x.val {
+                        Val::Str(s) => out.push(s),
+                        v => self.wrong(&at, "an array of strings", &v),
+                    }
+                }
+                out
+            }
+            Some((v, at)) => {
+                self.wrong(&at, "an array of strings", &v);
+                default.iter().map(|s| s.to_string()).collect()
+            }
+        }
+    }
+
+    /// A sub-table deserialised by serde (knobs owned by other modules), as JSON.
+    pub fn json_table(&mut self, key: &str) -> Option<(serde_json::Value, String)> {
+        match self.lookup(key)? {
+            (v @ Val::Table(_), at) => Some((v.to_json(), at)),
+            (v, at) => {
+                self.wrong(&at, "a table", &v);
+                None
+            }
+        }
+    }
+
+    /// Every key not taken is unknown: report them (with what is known, to catch typos).
+    pub fn finish(mut self, known: &[&str]) {
+        for (i, (k, v)) in self.items.iter().enumerate() {
+            if !self.used[i] {
+                self.errors.push(format!(
+                    "{}.{k} (line {}): unknown key (known: {})",
+                    self.path,
+                    v.line,
+                    known.join(", ")
+                ));
+            }
+        }
+        let unknown: Vec<String> = self
+            .overrides
+            .drain(..)
+            .filter(|(k, _, _)| !known.contains(&k.as_str()))
+            .map(|(_, _, t)| t)
+            .collect();
+        for t in unknown {
+            self.errors.push(format!("override `{t}`: {} has no such key (known: {})", self.path, known.join(", ")));
+        }
+    }
+}

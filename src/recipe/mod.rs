@@ -1,0 +1,373 @@
+//! Recipes: a TOML file naming the model, data, rewards and the stages to run, resolved
+//! into a checked [`Recipe`] with every error collected.
+//!
+//! `cadrl recipe check R.toml` reports all problems at once, each with its key and line
+//! (`[dpo].beta (line 40): -1 is out of range (> 0)`); `key=value` overrides on the
+//! command line address `section.key` (`run.seed=1`), every stage of a kind
+//! (`dpo.beta=0.2`, `sample.k=8`) or one stage by position (`stage.3.lr=1e-5`). The
+//! resolved recipe, with every default filled in, is saved as `recipe.resolved.toml` in
+//! the run directory. Stage settings are in [`stages`].
+
+pub mod fields;
+pub mod stages;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use cadrl_rewards::executor::ExecutorSpec;
+use fields::{Fields, Overrides, Spanned, Val};
+pub use stages::{DpoStage, EvalStage, InitStage, SampleStage, SftStage, Stage};
+
+/// `[run]`: naming, seeds, checkpoints.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RunCfg {
+    pub name: String,
+    pub log_dir: PathBuf,
+    pub seed: u64,
+    /// libtorch intra-op threads (0 = libtorch's default).
+    pub threads: usize,
+    /// Training steps between checkpoints inside sft/dpo (0 = stage ends only).
+    pub checkpoint_every: usize,
+}
+
+/// `[model]`: the policy to start from.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ModelCfg {
+    /// Hub id or local directory; empty when an `init` stage creates the model.
+    pub path: String,
+    pub device: String,
+    pub dtype: String,
+    /// `lora` (adapters on a frozen base) or `full` (every weight trained).
+    pub finetune: String,
+    /// The instruction given with each image (default: GenCAD-Code's).
+    pub prompt: String,
+}
+
+/// `[lora]`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LoraCfg {
+    pub rank: usize,
+    pub alpha: f64,
+    pub dropout: f64,
+    pub targets: Vec<String>,
+    /// Adapters on the vision tower too.
+    pub vision: bool,
+}
+
+/// `[data]` (training) and `[eval_data]` (held out).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DataCfg {
+    /// `synthetic` (generated into the run directory), `jsonl` or `gencad` (parquet).
+    pub source: String,
+    /// jsonl file/dir, or a local parquet directory for `gencad`.
+    pub path: String,
+    /// Hugging Face data set id for `gencad` without `path`.
+    pub repo: String,
+    pub split: String,
+    /// `all`, `hundred`, `first:N`, `random:N`.
+    pub subset: String,
+    /// `skip` corrupt rows (reported) or `fail` the run.
+    pub on_error: String,
+    /// Synthetic: how many samples and the generator seed.
+    pub n: usize,
+    pub seed: u64,
+    /// Synthetic difficulty knobs ([`crate::data::synth::SynthConfig`]).
+    pub synth: crate::data::synth::SynthConfig,
+}
+
+/// `[executor]`: how generated programs are run: `native` (the Rust interpreter),
+/// `occt` (real CadQuery in sandboxed worker processes) or `auto` (native, occt for what
+/// native does not support); the pool settings are [`ExecutorSpec`]'s.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ExecCfg {
+    /// The variable holding the result.
+    pub var: String,
+    #[serde(flatten)]
+    pub spec: ExecutorSpec,
+}
+
+/// One `[[reward]]`: a registry name, a weight, its parameters.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RewardCfg {
+    pub kind: String,
+    pub weight: f64,
+    #[serde(flatten)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `[generation]`: sampling settings of the `sample` stage (eval decodes greedily).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct GenCfg {
+    pub temperature: f64,
+    pub top_p: f64,
+    pub top_k: usize,
+    pub max_new_tokens: usize,
+    /// Images per generate call.
+    pub batch_images: usize,
+}
+
+/// A checked recipe.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Recipe {
+    pub run: RunCfg,
+    pub model: ModelCfg,
+    pub lora: Option<LoraCfg>,
+    pub data: DataCfg,
+    pub eval_data: DataCfg,
+    pub executor: ExecCfg,
+    pub reward: Vec<RewardCfg>,
+    pub generation: GenCfg,
+    pub stage: Vec<Stage>,
+}
+
+impl Recipe {
+    /// TOML of the resolved recipe (every default filled in).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# could not serialise the recipe: {e}\n"))
+    }
+}
+
+/// Every problem found in a recipe.
+#[derive(Debug)]
+pub struct RecipeErrors {
+    pub file: PathBuf,
+    pub errors: Vec<String>,
+}
+
+impl std::fmt::Display for RecipeErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}: {} error(s):", self.file.display(), self.errors.len())?;
+        for e in &self.errors {
+            writeln!(f, "  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RecipeErrors {}
+
+/// Read, override and check a recipe file.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Recipe, RecipeErrors> {
+    let fail = |errors: Vec<String>| RecipeErrors { file: path.to_path_buf(), errors };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(vec![format!("cannot read: {e}")]))?;
+    let mut ov = fields::parse_overrides(overrides).map_err(fail)?;
+    resolve(&text, &mut ov).map_err(fail)
+}
+
+const SECTIONS: [&str; 9] =
+    ["run", "model", "lora", "data", "eval_data", "executor", "reward", "generation", "stage"];
+
+fn table<'a>(root: &'a [(String, Spanned)], key: &str, errors: &mut Vec<String>) -> (&'a [(String, Spanned)], usize) {
+    match root.iter().find(|(k, _)| k == key) {
+        Some((_, Spanned { val: Val::Table(t), line })) => (t.as_slice(), *line),
+        Some((_, v)) => {
+            errors.push(format!("[{key}] (line {}): expected a table, got {}", v.line, v.val.type_name()));
+            (&[], 0)
+        }
+        None => (&[], 0),
+    }
+}
+
+fn array_of_tables<'a>(root: &'a [(String, Spanned)], key: &str, errors: &mut Vec<String>) -> Vec<(&'a [(String, Spanned)], usize)> {
+    match root.iter().find(|(k, _)| k == key) {
+        None => vec![],
+        Some((_, Spanned { val: Val::Arr(a), .. })) => a
+            .iter()
+            .filter_map(|x| match &x.val {
+                Val::Table(t) => Some((t.as_slice(), x.line)),
+                v => {
+                    errors.push(format!("[[{key}]] (line {}): expected a table, got {}", x.line, v.type_name()));
+                    None
+                }
+            })
+            .collect(),
+        Some((_, v)) => {
+            errors.push(format!("{key} (line {}): expected [[{key}]] tables", v.line));
+            vec![]
+        }
+    }
+}
+
+fn pre(s: &str) -> Vec<String> {
+    vec![format!("{s}.")]
+}
+
+/// Resolve recipe text with overrides; all errors at once.
+pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
+    let root = fields::parse(text).map_err(|e| vec![e])?;
+    let mut errors = vec![];
+    for (k, v) in &root {
+        if !SECTIONS.contains(&k.as_str()) {
+            errors.push(format!("{k} (line {}): unknown section (known: {})", v.line, SECTIONS.join(", ")));
+        }
+    }
+
+    let (t, line) = table(&root, "run", &mut errors);
+    let mut f = Fields::new("[run]", line, t, ov, &pre("run"), &mut errors);
+    let run = RunCfg {
+        name: f.str("name", "run"),
+        log_dir: PathBuf::from(f.str("log_dir", "runs")),
+        seed: f.u64("seed", 0, |_| true, ""),
+        threads: f.usize("threads", 0, |_| true, ""),
+        checkpoint_every: f.usize("checkpoint_every", 0, |_| true, ""),
+    };
+    if run.name.is_empty() || run.name.contains(['/', '\\']) {
+        f.err(format!("[run].name: `{}` must be a non-empty file name", run.name));
+    }
+    f.finish(&["name", "log_dir", "seed", "threads", "checkpoint_every"]);
+
+    let (t, line) = table(&root, "model", &mut errors);
+    let mut f = Fields::new("[model]", line, t, ov, &pre("model"), &mut errors);
+    let model = ModelCfg {
+        path: f.str("path", ""),
+        device: f.str("device", "cpu"),
+        dtype: f.choice("dtype", "f32", &["f32", "bf16", "f16"]),
+        finetune: f.choice("finetune", "lora", &["lora", "full"]),
+        prompt: f.str("prompt", crate::data::GENCAD_PROMPT),
+    };
+    if model.device.parse::<cadrl_backend_tch::DeviceSpec>().is_err() {
+        f.err(format!("[model].device: `{}` is not cpu, cuda or cuda:N", model.device));
+    }
+    f.finish(&["path", "device", "dtype", "finetune", "prompt"]);
+
+    let has_lora = root.iter().any(|(k, _)| k == "lora");
+    let (t, line) = table(&root, "lora", &mut errors);
+    let mut f = Fields::new("[lora]", line, t, ov, &pre("lora"), &mut errors);
+    let lora = LoraCfg {
+        rank: f.usize("rank", 16, |x| x > 0, "> 0"),
+        alpha: f.f64("alpha", 32.0, |x| x > 0.0, "> 0"),
+        dropout: f.f64("dropout", 0.05, |x| (0.0..1.0).contains(&x), "in [0, 1)"),
+        targets: f.strings("targets", &["q_proj", "k_proj", "v_proj", "o_proj"]),
+        vision: f.bool("vision", false),
+    };
+    f.finish(&["rank", "alpha", "dropout", "targets", "vision"]);
+    let lora = (model.finetune == "lora").then_some(lora);
+    if model.finetune == "full" && has_lora {
+        errors.push("[lora]: given but [model].finetune = \"full\" (remove one)".into());
+    }
+
+    let data = data_cfg(&root, "data", ov, &mut errors);
+    let eval_data = data_cfg(&root, "eval_data", ov, &mut errors);
+
+    let (t, line) = table(&root, "executor", &mut errors);
+    let mut f = Fields::new("[executor]", line, t, ov, &pre("executor"), &mut errors);
+    let var = f.str("var", "solid");
+    let spec = ExecutorSpec {
+        kind: f.choice("kind", "native", &["native", "occt", "auto"]).parse().unwrap_or_default(),
+        python: f.str_opt("python").map(PathBuf::from),
+        workers: Some(f.usize("workers", 0, |x| x > 0, "> 0 (leave out for one per core)")).filter(|&w| w > 0),
+        timeout_s: Some(f.f64("timeout_s", 10.0, |x| x > 0.0 && x <= 3600.0, "in (0, 3600]")),
+        recycle_after: Some(f.usize("recycle_after", 200, |x| x > 0, "> 0")),
+        memory_mb: Some(f.u64("memory_mb", 3072, |x| x >= 1536, ">= 1536")),
+    };
+    f.finish(&["kind", "var", "python", "workers", "timeout_s", "recycle_after", "memory_mb"]);
+    let executor = ExecCfg { var, spec };
+
+    let mut reward = vec![];
+    for (i, (t, line)) in array_of_tables(&root, "reward", &mut errors).into_iter().enumerate() {
+        let name = format!("[[reward]] #{}", i + 1);
+        let mut params = serde_json::Map::new();
+        let mut kind = String::new();
+        let mut weight = 1.0;
+        for (k, v) in t {
+            match (k.as_str(), &v.val) {
+                ("kind", Val::Str(s)) => kind = s.clone(),
+                ("weight", Val::Float(x)) => weight = *x,
+                ("weight", Val::Int(x)) => weight = *x as f64,
+                ("kind" | "weight", other) => {
+                    errors.push(format!("{name}.{k} (line {}): wrong type ({})", v.line, other.type_name()))
+                }
+                _ => {
+                    params.insert(k.clone(), v.val.to_json());
+                }
+            }
+        }
+        if kind.is_empty() {
+            errors.push(format!("{name} (line {line}): missing `kind`"));
+            continue;
+        }
+        if let Err(e) = cadrl_rewards::reward::build(&kind, serde_json::Value::Object(params.clone())) {
+            errors.push(format!("{name} (line {line}): {e}"));
+        }
+        reward.push(RewardCfg { kind, weight, params });
+    }
+
+    let (t, line) = table(&root, "generation", &mut errors);
+    let mut f = Fields::new("[generation]", line, t, ov, &pre("generation"), &mut errors);
+    let generation = GenCfg {
+        temperature: f.f64("temperature", 1.0, |x| x >= 0.0, ">= 0"),
+        top_p: f.f64("top_p", 1.0, |x| x > 0.0 && x <= 1.0, "in (0, 1]"),
+        top_k: f.usize("top_k", 0, |_| true, ""),
+        max_new_tokens: f.usize("max_new_tokens", 1024, |x| x > 0, "> 0"),
+        batch_images: f.usize("batch_images", 4, |x| x > 0, "> 0"),
+    };
+    f.finish(&["temperature", "top_p", "top_k", "max_new_tokens", "batch_images"]);
+
+    let tables = array_of_tables(&root, "stage", &mut errors);
+    let stage = stages::resolve_all(&tables, ov, &mut errors);
+
+    if stage.is_empty() {
+        errors.push("no [[stage]] given: a recipe lists its stages in order".into());
+    }
+    let has_init = stage.iter().any(|s| matches!(s, Stage::Init(_)));
+    if has_init && !matches!(stage.first(), Some(Stage::Init(_))) {
+        errors.push("an `init` stage must come first".into());
+    }
+    if !has_init && model.path.is_empty() {
+        errors.push("[model].path is missing (or add an `init` stage that creates the model)".into());
+    }
+    if has_init && !model.path.is_empty() {
+        errors.push(format!("[model].path = `{}` but an `init` stage creates the model (remove one)", model.path));
+    }
+    if has_init && data.source == "gencad" && data.path.is_empty() && data.repo.is_empty() {
+        errors.push("[data]: the init stage trains its tokenizer on the training programs, which need a source".into());
+    }
+    if stage.iter().any(|s| matches!(s, Stage::Sample(_) | Stage::Dpo(_))) && reward.is_empty() {
+        errors.push("a `sample` stage needs at least one [[reward]]".into());
+    }
+    if model.finetune == "full" && stage.iter().any(|s| matches!(s, Stage::Dpo(d) if d.reference == "base")) {
+        errors.push("a dpo stage has reference = \"base\" (adapters off) but [model].finetune = \"full\" has no adapters".into());
+    }
+    for (k, (_, text)) in ov.iter() {
+        errors.push(format!("override `{text}`: `{k}` addresses no known section or stage kind"));
+    }
+    ov.clear();
+    if errors.is_empty() {
+        Ok(Recipe { run, model, lora, data, eval_data, executor, reward, generation, stage })
+    } else {
+        Err(errors)
+    }
+}
+
+fn data_cfg(root: &[(String, Spanned)], key: &str, ov: &mut Overrides, errors: &mut Vec<String>) -> DataCfg {
+    let (t, line) = table(root, key, errors);
+    let section = format!("[{key}]");
+    let mut f = Fields::new(&section, line, t, ov, &pre(key), errors);
+    let source = f.choice("source", "synthetic", &["synthetic", "jsonl", "gencad"]);
+    let mut d = DataCfg {
+        path: f.str("path", ""),
+        repo: f.str("repo", "CADCODER/GenCAD-Code"),
+        split: f.str("split", if key == "data" { "train" } else { "test" }),
+        subset: f.str("subset", "all"),
+        on_error: f.choice("on_error", "skip", &["skip", "fail"]),
+        n: f.usize("n", 256, |x| x > 0, "> 0"),
+        seed: f.u64("seed", if key == "data" { 0 } else { 1 }, |_| true, ""),
+        synth: Default::default(),
+        source,
+    };
+    if let Some((v, at)) = f.json_table("synth") {
+        match serde_json::from_value::<crate::data::synth::SynthConfig>(v) {
+            Ok(s) => d.synth = s,
+            Err(e) => f.err(format!("{at}: {e}")),
+        }
+    }
+    if let Err(e) = d.subset.parse::<crate::data::source::Subset>() {
+        f.err(format!("{section}.subset: {e}"));
+    }
+    if d.source == "jsonl" && d.path.is_empty() {
+        f.err(format!("{} : source = \"jsonl\" needs `path`", f.place()));
+    }
+    f.finish(&["source", "path", "repo", "split", "subset", "on_error", "n", "seed", "synth"]);
+    d
+}

@@ -1,0 +1,268 @@
+//! The `[[stage]]` tables of a recipe: `init`, `sft`, `sample`, `dpo`, `eval`.
+//!
+//! Stages run in the order written. `dpo` right after a `sample` stage may say
+//! `rounds = R`: the (sample, dpo) pair then runs R times, each round sampling from the
+//! policy the previous round trained (iterative DPO); the pipeline expands the rounds
+//! into a flat plan.
+
+use serde::Serialize;
+
+use super::fields::{Fields, Overrides, Spanned, Val};
+
+/// `init`: train a tokenizer on the training programs and write a random Qwen2.5-VL.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct InitStage {
+    pub vocab_size: usize,
+    /// Training programs the tokenizer is trained on.
+    pub tokenizer_programs: usize,
+    /// Model size and image resolution ([`cadrl_backend_tch::init::InitConfig`]).
+    pub model: serde_json::Value,
+}
+
+/// `sft`: supervised fine-tuning (loss on completion tokens only).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SftStage {
+    pub steps: usize,
+    pub batch_size: usize,
+    /// Examples per forward pass; gradients are accumulated up to `batch_size`.
+    pub micro_batch: usize,
+    pub lr: f64,
+    pub warmup_steps: usize,
+    /// The cosine schedule decays to `lr * min_lr_ratio`.
+    pub min_lr_ratio: f64,
+    pub weight_decay: f64,
+    pub max_grad_norm: f64,
+    /// Steps between validation losses on `[eval_data]` (0 = stage end only).
+    pub eval_every: usize,
+    pub val_samples: usize,
+    pub grad_checkpointing: bool,
+}
+
+/// `sample`: K candidates per training image, scored, made into preference pairs.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SampleStage {
+    /// Training images per round.
+    pub images: usize,
+    pub k: usize,
+    /// `best-vs-worst`, `all-above-margin` or `threshold`.
+    pub pairs: String,
+    /// Smallest reward gap of a pair.
+    pub margin: f64,
+    /// `threshold`: chosen at or above, rejected below.
+    pub threshold: f64,
+    /// Invalid programs may be the rejected side (else they are left out).
+    pub invalid_as_rejected: bool,
+    pub max_pairs_per_image: usize,
+    /// Add the ground-truth program as one more candidate (SPIN-style pairs: useful while
+    /// the policy rarely writes a valid program).
+    pub include_reference: bool,
+}
+
+/// `dpo`: preference optimisation on the pairs of the preceding `sample` stage.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DpoStage {
+    /// `sigmoid`, `ipo`, `hinge` or `robust`.
+    pub loss: String,
+    pub beta: f64,
+    pub label_smoothing: f64,
+    /// Weight of an NLL term on the chosen programs (TRL's rpo_alpha).
+    pub nll_weight: f64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub micro_batch: usize,
+    pub lr: f64,
+    pub warmup_steps: usize,
+    pub min_lr_ratio: f64,
+    pub weight_decay: f64,
+    pub max_grad_norm: f64,
+    /// Repeat the preceding sample stage and this one R times.
+    pub rounds: usize,
+    /// The reference model: `start` (the policy as the stage begins, e.g. the SFT model)
+    /// or `base` (LoRA only: the base model with adapters switched off).
+    pub reference: String,
+}
+
+/// `eval`: greedy decoding on `[eval_data]`, scored.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct EvalStage {
+    /// Samples evaluated (0 = all of `[eval_data]`).
+    pub limit: usize,
+    /// `in-place`, `bbox` or `inertia`.
+    pub iou_mode: String,
+    /// Input/prediction image pairs logged to TensorBoard.
+    pub images: usize,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Stage {
+    Init(InitStage),
+    Sft(SftStage),
+    Sample(SampleStage),
+    Dpo(DpoStage),
+    Eval(EvalStage),
+}
+
+impl Stage {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Stage::Init(_) => "init",
+            Stage::Sft(_) => "sft",
+            Stage::Sample(_) => "sample",
+            Stage::Dpo(_) => "dpo",
+            Stage::Eval(_) => "eval",
+        }
+    }
+}
+
+const KINDS: [&str; 5] = ["init", "sft", "sample", "dpo", "eval"];
+
+/// Resolve every `[[stage]]` table; errors are appended.
+pub fn resolve_all(tables: &[(&[(String, Spanned)], usize)], ov: &mut Overrides, errors: &mut Vec<String>) -> Vec<Stage> {
+    let mut out = vec![];
+    let mut seen: Vec<[String; 2]> = vec![];
+    for (i, (t, line)) in tables.iter().enumerate() {
+        let kind = t.iter().find(|(k, _)| k == "kind").map(|(_, v)| v.val.clone());
+        let kind = match kind {
+            Some(Val::Str(k)) if KINDS.contains(&k.as_str()) => k,
+            Some(Val::Str(k)) => {
+                errors.push(format!("stage {i} (line {line}): unknown kind `{k}` (known: {})", KINDS.join(", ")));
+                continue;
+            }
+            _ => {
+                errors.push(format!("stage {i} (line {line}): missing kind (one of {})", KINDS.join(", ")));
+                continue;
+            }
+        };
+        let rest: Vec<(String, Spanned)> = t.iter().filter(|(k, _)| k != "kind").cloned().collect();
+        let name = format!("stage {i} ({kind})");
+        let prefixes = [format!("{kind}."), format!("stage.{i}.")];
+        // `<kind>.key` overrides apply to every stage of the kind: each stage reads a copy
+        let mut mine: Overrides =
+            ov.iter().filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p.as_str()))).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut f = Fields::new(&name, *line, &rest, &mut mine, &prefixes, errors);
+        let stage = match kind.as_str() {
+            "init" => init(&mut f),
+            "sft" => sft(&mut f),
+            "sample" => sample(&mut f),
+            "dpo" => dpo(&mut f),
+            _ => eval(&mut f),
+        };
+        if let Stage::Dpo(d) = &stage
+            && d.rounds > 1
+            && !matches!(out.last(), Some(Stage::Sample(_)))
+        {
+            f.err(format!("{}: rounds = {} needs a `sample` stage right before it", f.place(), d.rounds));
+        }
+        if let Stage::Dpo(_) = &stage
+            && !out.iter().any(|s| matches!(s, Stage::Sample(_)))
+        {
+            f.err(format!("{}: a `dpo` stage needs a `sample` stage before it (its pairs)", f.place()));
+        }
+        f.finish(known(&kind));
+        out.push(stage);
+        seen.push(prefixes);
+    }
+    for prefixes in seen {
+        ov.retain(|k, _| !prefixes.iter().any(|p| k.starts_with(p.as_str()) && !k[p.len()..].contains('.')));
+    }
+    let mut uniq: Vec<String> = vec![];
+    for e in errors.drain(..) {
+        if !uniq.contains(&e) {
+            uniq.push(e);
+        }
+    }
+    *errors = uniq;
+    out
+}
+
+fn known(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "init" => &["vocab_size", "tokenizer_programs", "model"],
+        "sft" => &[
+            "steps", "batch_size", "micro_batch", "lr", "warmup_steps", "min_lr_ratio", "weight_decay",
+            "max_grad_norm", "eval_every", "val_samples", "grad_checkpointing",
+        ],
+        "sample" => &["images", "k", "pairs", "margin", "threshold", "invalid_as_rejected", "max_pairs_per_image", "include_reference"],
+        "dpo" => &[
+            "loss", "beta", "label_smoothing", "nll_weight", "epochs", "batch_size", "micro_batch", "lr",
+            "warmup_steps", "min_lr_ratio", "weight_decay", "max_grad_norm", "rounds", "reference",
+        ],
+        _ => &["limit", "iou_mode", "images"],
+    }
+}
+
+fn init(f: &mut Fields) -> Stage {
+    let vocab_size = f.usize("vocab_size", 1024, |x| (300..=200_000).contains(&x), "300..=200000");
+    let tokenizer_programs = f.usize("tokenizer_programs", 2000, |x| x > 0, "> 0");
+    let model = match f.json_table("model") {
+        Some((v, at)) => match serde_json::from_value::<cadrl_backend_tch::init::InitConfig>(v.clone()) {
+            Ok(_) => v,
+            Err(e) => {
+                f.err(format!("{at}: {e}"));
+                v
+            }
+        },
+        None => serde_json::json!({}),
+    };
+    Stage::Init(InitStage { vocab_size, tokenizer_programs, model })
+}
+
+fn sft(f: &mut Fields) -> Stage {
+    let batch_size = f.usize("batch_size", 8, |x| x > 0, "> 0");
+    Stage::Sft(SftStage {
+        steps: f.usize("steps", 100, |x| x > 0, "> 0"),
+        micro_batch: f.usize("micro_batch", batch_size, |x| x > 0 && x <= batch_size, "1..=batch_size"),
+        batch_size,
+        lr: f.f64("lr", 2e-4, |x| x > 0.0, "> 0"),
+        warmup_steps: f.usize("warmup_steps", 0, |_| true, ""),
+        min_lr_ratio: f.f64("min_lr_ratio", 0.0, |x| (0.0..=1.0).contains(&x), "in [0, 1]"),
+        weight_decay: f.f64("weight_decay", 0.0, |x| x >= 0.0, ">= 0"),
+        max_grad_norm: f.f64("max_grad_norm", 1.0, |x| x >= 0.0, ">= 0 (0 = off)"),
+        eval_every: f.usize("eval_every", 0, |_| true, ""),
+        val_samples: f.usize("val_samples", 16, |_| true, ""),
+        grad_checkpointing: f.bool("grad_checkpointing", false),
+    })
+}
+
+fn sample(f: &mut Fields) -> Stage {
+    Stage::Sample(SampleStage {
+        images: f.usize("images", 64, |x| x > 0, "> 0"),
+        k: f.usize("k", 8, |x| x >= 2, ">= 2"),
+        pairs: f.choice("pairs", "best-vs-worst", &["best-vs-worst", "all-above-margin", "threshold"]),
+        margin: f.f64("margin", 0.0, |x| x >= 0.0, ">= 0"),
+        threshold: f.f64("threshold", 0.5, |_| true, ""),
+        invalid_as_rejected: f.bool("invalid_as_rejected", true),
+        max_pairs_per_image: f.usize("max_pairs_per_image", 4, |x| x > 0, "> 0"),
+        include_reference: f.bool("include_reference", false),
+    })
+}
+
+fn dpo(f: &mut Fields) -> Stage {
+    let batch_size = f.usize("batch_size", 8, |x| x > 0, "> 0");
+    let d = DpoStage {
+        loss: f.choice("loss", "sigmoid", &["sigmoid", "ipo", "hinge", "robust"]),
+        beta: f.f64("beta", 0.1, |x| x > 0.0, "> 0"),
+        label_smoothing: f.f64("label_smoothing", 0.0, |x| (0.0..0.5).contains(&x), "in [0, 0.5)"),
+        nll_weight: f.f64("nll_weight", 0.0, |x| x >= 0.0, ">= 0"),
+        epochs: f.usize("epochs", 1, |x| x > 0, "> 0"),
+        micro_batch: f.usize("micro_batch", batch_size, |x| x > 0 && x <= batch_size, "1..=batch_size"),
+        batch_size,
+        lr: f.f64("lr", 5e-6, |x| x > 0.0, "> 0"),
+        warmup_steps: f.usize("warmup_steps", 0, |_| true, ""),
+        min_lr_ratio: f.f64("min_lr_ratio", 1.0, |x| (0.0..=1.0).contains(&x), "in [0, 1]"),
+        weight_decay: f.f64("weight_decay", 0.0, |x| x >= 0.0, ">= 0"),
+        max_grad_norm: f.f64("max_grad_norm", 1.0, |x| x >= 0.0, ">= 0 (0 = off)"),
+        rounds: f.usize("rounds", 1, |x| x > 0, "> 0"),
+        reference: f.choice("reference", "start", &["start", "base"]),
+    };
+    Stage::Dpo(d)
+}
+
+fn eval(f: &mut Fields) -> Stage {
+    Stage::Eval(EvalStage {
+        limit: f.usize("limit", 0, |_| true, ""),
+        iou_mode: f.choice("iou_mode", "in-place", &["in-place", "bbox", "inertia"]),
+        images: f.usize("images", 4, |_| true, ""),
+    })
+}

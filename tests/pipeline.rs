@@ -1,0 +1,215 @@
+//! The whole pipeline end to end on a tiny model from scratch: init, sft, eval, two
+//! rounds of sample + dpo, eval; killed in the middle of DPO and resumed, it ends with the same metrics as
+//! an uninterrupted run. Also: TensorBoard files load in the `tensorboard` package,
+//! a run directory is never reused, `cadrl eval` writes its report.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const RECIPE: &str = r#"
+# Run:      cadrl recipe run tiny-test.toml
+# Override: cadrl recipe run tiny-test.toml sft.steps=2
+[run]
+name = "e2e"
+log_dir = "LOGDIR"
+seed = 3
+threads = 2
+checkpoint_every = 1
+
+[model]
+finetune = "full"
+
+[data]
+source = "synthetic"
+n = 48
+seed = 5
+[data.synth]
+sketches = [1, 1]
+segments = [4, 4]
+arc_prob = 0.0
+hole_prob = 0.0
+rotated_plane_prob = 0.0
+
+[eval_data]
+source = "synthetic"
+n = 4
+seed = 77
+[eval_data.synth]
+sketches = [1, 1]
+segments = [4, 4]
+arc_prob = 0.0
+hole_prob = 0.0
+
+[[reward]]
+kind = "iou"
+[[reward]]
+kind = "valid"
+weight = 0.1
+
+[generation]
+max_new_tokens = 24
+batch_images = 4
+
+[[stage]]
+kind = "init"
+vocab_size = 400
+[stage.model]
+hidden_size = 32
+intermediate_size = 64
+num_hidden_layers = 2
+num_attention_heads = 2
+num_key_value_heads = 1
+vision_depth = 1
+vision_hidden_size = 32
+vision_heads = 2
+vision_intermediate_size = 64
+vision_fullatt_block_indexes = [0]
+mrope_section = [2, 3, 3]
+image_max_pixels = 12544
+
+[[stage]]
+kind = "sft"
+steps = 3
+batch_size = 4
+micro_batch = 2
+lr = 1e-3
+warmup_steps = 1
+eval_every = 2
+val_samples = 2
+
+[[stage]]
+kind = "eval"
+limit = 2
+images = 1
+
+[[stage]]
+kind = "sample"
+images = 4
+k = 2
+include_reference = true
+pairs = "all-above-margin"
+
+[[stage]]
+kind = "dpo"
+loss = "sigmoid"
+beta = 0.1
+nll_weight = 0.1
+epochs = 2
+batch_size = 2
+lr = 1e-3
+rounds = 2
+
+[[stage]]
+kind = "eval"
+limit = 2
+"#;
+
+fn cadrl(args: &[&str], cwd: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cadrl")).args(args).current_dir(cwd).output().unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("cadrl-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn last_metrics(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn report(run: &Path, stage: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("stages").join(stage).join("report.json")).unwrap()).unwrap()
+}
+
+/// The value of `key` at global step `step` (the last one logged there).
+fn at(m: &[serde_json::Value], step: u64, key: &str) -> Option<f64> {
+    m.iter().rev().find(|x| x["step"] == step && x.get(key).is_some()).and_then(|x| x[key].as_f64())
+}
+
+#[test]
+fn tiny_pipeline_runs_and_resumes_to_the_same_metrics() {
+    let dir = tmp("resume");
+    let logs = dir.join("runs");
+    let recipe = dir.join("tiny-test.toml");
+    std::fs::write(&recipe, RECIPE.replace("LOGDIR", &logs.display().to_string())).unwrap();
+    let r = recipe.to_str().unwrap();
+
+    // uninterrupted
+    let out = cadrl(&["recipe", "run", r, "--quiet"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let full = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let m_full = last_metrics(&full);
+    let pairs = std::fs::read_to_string(full.join("stages/03-sample/pairs.jsonl")).unwrap();
+    assert!(pairs.lines().count() >= 2, "the sample stage made pairs:\n{pairs}");
+    for key in ["train/loss", "rewards/margins", "rewards/accuracies", "logps/chosen", "reward/iou/mean", "sample/valid_rate", "eval/vsr", "eval/iou_mean"] {
+        assert!(m_full.iter().any(|x| x.get(key).is_some()), "{key} never logged");
+    }
+    let dpo_steps = m_full.iter().filter(|x| x.get("rewards/margins").is_some()).count() as u64;
+    assert!(dpo_steps >= 4, "two dpo rounds ran {dpo_steps} steps");
+    assert!(full.join("stages/05-sample/pairs.jsonl").is_file(), "the second round sampled again");
+    let last_step = m_full.iter().filter_map(|x| x["step"].as_u64()).max().unwrap();
+
+    // killed after the first DPO step, then resumed
+    let kill_at = (3 + 1).to_string();
+    let out = cadrl(&["recipe", "run", r, "--quiet", "--stop-after-steps", &kill_at], &dir);
+    assert!(!out.status.success());
+    let runs = cadrl::pipeline::runs_in(&logs);
+    assert_eq!(runs.len(), 2, "a new run never reuses a directory: {runs:?}");
+    let killed = runs.into_iter().find(|p| *p != full).unwrap();
+    assert!(!killed.join("summary.md").exists());
+    assert!(killed.join("checkpoints/04-dpo").read_dir().unwrap().count() >= 1, "an in-stage DPO checkpoint exists");
+    let out = cadrl(&["recipe", "run", r, "--quiet", "--resume", killed.to_str().unwrap()], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m_res = last_metrics(&killed);
+    for step in 4..=last_step {
+        for key in ["train/loss", "rewards/margins", "logps/chosen"] {
+            if let Some(a) = at(&m_full, step, key) {
+                let b = at(&m_res, step, key).unwrap_or_else(|| panic!("{key} at step {step} missing after resume"));
+                assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{key} at step {step}: {a} uninterrupted, {b} resumed");
+            }
+        }
+    }
+    assert_eq!(report(&full, "07-eval"), report(&killed, "07-eval"), "final eval differs after resume");
+    assert!(killed.join("summary.md").is_file());
+
+    // TensorBoard reads the run (scalars, images, text) with the real package
+    let py = std::env::var("CADRL_TORCH_PYTHON").expect("CADRL_TORCH_PYTHON (scripts/bootstrap.sh --env)");
+    let script = r#"
+import sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+ea = EventAccumulator(sys.argv[1], size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+ea.Reload()
+t = ea.Tags()
+need = ["train/loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
+        "logps/chosen", "logps/rejected", "reward/iou/mean", "sample/valid_rate", "sample/pairs", "eval/vsr", "eval/iou_mean"]
+missing = [k for k in need if k not in t["scalars"]]
+assert not missing, missing
+assert any(k.startswith("eval/") for k in t["images"]), t["images"]
+assert "recipe" in t["tensors"] and "eval/predictions" in t["tensors"], t["tensors"]
+print(len(ea.Scalars("train/loss")))
+"#;
+    let out = Command::new(&py).arg("-c").arg(script).arg(&full).output().unwrap();
+    assert!(out.status.success(), "tensorboard could not read the run: {}", String::from_utf8_lossy(&out.stderr));
+
+    // standalone eval of the final model on the held-out data
+    let model = full.join("checkpoints/06-dpo/final/model");
+    let rep = dir.join("report.json");
+    let data = full.join("data/eval");
+    let out = cadrl(
+        &["eval", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "24", "--out", rep.to_str().unwrap()],
+        &dir,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&rep).unwrap()).unwrap();
+    for k in ["n", "vsr", "iou_mean", "iou_median", "chamfer_median", "iou_mode"] {
+        assert!(rep.get(k).is_some(), "report lacks {k}: {rep}");
+    }
+    assert_eq!(rep["n"], 2);
+    let stage = report(&full, "07-eval");
+    assert_eq!(rep["iou_mean"], stage["iou_mean"], "cadrl eval agrees with the eval stage on the same model and data");
+    assert_eq!(rep["vsr"], stage["vsr"]);
+    std::fs::remove_dir_all(&dir).ok();
+}

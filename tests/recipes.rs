@@ -1,0 +1,141 @@
+//! Recipes: every shipped recipe checks; a broken one reports all its errors at once,
+//! each with its key and line; overrides address sections, stage kinds and positions.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cadrl::recipe::{self, Stage};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shipped() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("recipes"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_shipped_recipe_checks_and_opens_with_its_command() {
+    let all = shipped();
+    for want in ["tiny.toml", "dpo_iou.toml", "sft_lora.toml"] {
+        assert!(all.iter().any(|p| p.ends_with(want)), "recipes/{want} is missing");
+    }
+    for p in &all {
+        let r = recipe::load(p, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!r.stage.is_empty());
+        let text = std::fs::read_to_string(p).unwrap();
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(text.contains(&format!("cadrl recipe run recipes/{name}")), "{name} must open with its run command");
+        assert!(text.contains("# Override:"), "{name} must show an override example");
+        // the resolved recipe is itself a valid recipe that resolves to the same thing
+        let again = recipe::resolve(&r.to_toml(), &mut Default::default()).unwrap();
+        assert_eq!(again, r, "{name}: resolved form does not round-trip");
+    }
+}
+
+#[test]
+fn the_cli_checks_recipes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cadrl"))
+        .args(["recipe", "check", "recipes/tiny.toml", "sft.steps=3"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let resolved = String::from_utf8_lossy(&out.stdout);
+    assert!(resolved.contains("steps = 3"), "{resolved}");
+}
+
+const BROKEN: &str = r#"
+[run]
+name = "x"
+seeed = 3
+
+[model]
+path = "some/model"
+dtype = "f64"
+
+[lora]
+rank = 0
+
+[[reward]]
+kind = "iou"
+mode = "sideways"
+
+[[reward]]
+kind = "nonsense"
+
+[[stage]]
+kind = "sft"
+steps = 0
+lr = "fast"
+
+[[stage]]
+kind = "dpo"
+loss = "squared"
+beta = -1.0
+
+[[stage]]
+kind = "evaluate"
+"#;
+
+#[test]
+fn a_broken_recipe_reports_every_error_with_key_and_line() {
+    let dir = std::env::temp_dir().join(format!("cadrl-recipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("broken.toml");
+    std::fs::write(&p, BROKEN).unwrap();
+    let e = recipe::load(&p, &["dpo.betta=1".into(), "nowhere.x=1".into()]).unwrap_err();
+    let all = e.errors.join("\n");
+    for (needle, line) in [
+        ("[run].seeed", Some(4)),
+        ("[model].dtype", Some(8)),
+        ("[lora].rank", Some(11)),
+        ("[[reward]] #1", Some(13)),
+        ("unknown reward `nonsense`", Some(17)),
+        ("stage 0 (sft).steps", Some(22)),
+        ("stage 0 (sft).lr", Some(23)),
+        ("stage 1 (dpo).loss", Some(27)),
+        ("stage 1 (dpo).beta", Some(28)),
+        ("unknown kind `evaluate`", Some(30)),
+        ("needs a `sample` stage before it", None),
+        ("override `dpo.betta=1`", None),
+        ("override `nowhere.x=1`", None),
+    ] {
+        let hit = e.errors.iter().find(|m| m.contains(needle)).unwrap_or_else(|| panic!("no error about {needle}:\n{all}"));
+        if let Some(l) = line {
+            assert!(hit.contains(&format!("line {l}")), "{hit} should name line {l}");
+        }
+    }
+    assert!(e.errors.len() >= 13, "{all}");
+    eprintln!("{all}");
+    // a TOML syntax error is reported with its line, not a panic
+    std::fs::write(&p, "[run]\nname = \"x\"\nseed = = 1\n").unwrap();
+    let e = recipe::load(&p, &[]).unwrap_err();
+    assert!(e.errors[0].contains("line 3"), "{:?}", e.errors);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn overrides_reach_every_stage_of_a_kind_or_one_by_position() {
+    let p = root().join("recipes/tiny.toml");
+    let r = recipe::load(&p, &["eval.limit=3".into(), "stage.2.images=1".into(), "run.seed=9".into()]).unwrap();
+    assert_eq!(r.run.seed, 9);
+    let evals: Vec<(usize, usize)> = r
+        .stage
+        .iter()
+        .filter_map(|s| if let Stage::Eval(e) = s { Some((e.limit, e.images)) } else { None })
+        .collect();
+    assert!(evals.len() >= 2);
+    assert!(evals.iter().all(|&(l, _)| l == 3), "{evals:?}");
+    assert_eq!(evals[0].1, 1, "stage.2 is the first eval");
+    assert_ne!(evals[1].1, 1);
+    assert!(Path::new(&r.run.log_dir).as_os_str().len() > 0);
+}

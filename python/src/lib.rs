@@ -10,7 +10,7 @@
 //! References arrive as program text, the same text once per generation of a prompt;
 //! their outcomes are cached per (text, variable) for the life of the process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Cursor;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -158,10 +158,11 @@ fn reference_outcomes(refs: &[Option<String>], var: &str) -> Vec<Option<ExecOutc
     let key = |t: &str| (t.to_string(), var.to_string());
     let mut known: HashMap<&str, ExecOutcome> = HashMap::new();
     let mut missing: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     {
         let c = cache().lock().unwrap_or_else(|p| p.into_inner());
         for t in refs.iter().flatten() {
-            if known.contains_key(t.as_str()) || missing.contains(&t.as_str()) {
+            if !seen.insert(t.as_str()) {
                 continue;
             }
             match c.get(&key(t)) {

@@ -230,7 +230,7 @@ fn text(v: &Values, k: usize, name: &str) -> Result<Option<String>, String> {
 pub fn open(paths: &[PathBuf], o: &GencadOptions) -> Result<GencadIter, RowError> {
     let need_hundred = matches!(o.subset, Subset::Hundred);
     let mut errors = Vec::new();
-    let mut fail = |e: RowError, errors: &mut Vec<RowError>| -> Result<(), RowError> {
+    let fail = |e: RowError, errors: &mut Vec<RowError>| -> Result<(), RowError> {
         if o.on_error == OnError::Fail {
             return Err(e);
         }

@@ -139,8 +139,13 @@ pub fn fetch_instructions(cache: &Path, repo: &str, revision: &str, split: &str)
 }
 
 /// Resolve the shards of `repo`/`split` through the hub cache `cache`, downloading
-/// them with hf-hub unless offline.
+/// them with hf-hub unless [`offline`].
 pub fn hub_shards(cache: &Path, repo: &str, revision: Option<&str>, split: &str) -> anyhow::Result<Vec<PathBuf>> {
+    hub_shards_with(cache, repo, revision, split, offline())
+}
+
+/// [`hub_shards`] with the offline switch given (`true`: never touch the network).
+pub fn hub_shards_with(cache: &Path, repo: &str, revision: Option<&str>, split: &str, offline: bool) -> anyhow::Result<Vec<PathBuf>> {
     let rev = revision.unwrap_or("main");
     if repo.split('/').count() != 2 || repo.starts_with('/') || repo.starts_with('.') {
         bail!("data repo `{repo}` is not a hub id of the form Org/Name");
@@ -155,7 +160,7 @@ pub fn hub_shards(cache: &Path, repo: &str, revision: Option<&str>, split: &str)
         "split `{split}` of dataset `{repo}` (revision `{rev}`) is not in the Hugging Face cache at {}",
         cache.display()
     );
-    if offline() {
+    if offline {
         bail!("{missing} and HF_HUB_OFFLINE is set.\n{}", fetch_instructions(cache, repo, rev, split));
     }
     download(cache, repo, rev, split)

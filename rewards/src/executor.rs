@@ -143,3 +143,53 @@ impl Executor for AutoExecutor {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_parses_and_refuses_unknown_fields() {
+        let s: ExecutorSpec =
+            serde_json::from_str(r#"{"kind": "auto", "workers": 3, "timeout_s": 2.5}"#)
+                .expect("spec");
+        assert_eq!(
+            (s.kind, s.workers, s.timeout_s),
+            (ExecutorKind::Auto, Some(3), Some(2.5))
+        );
+        let o = s.occt_options().expect("options");
+        assert_eq!((o.workers, o.timeout), (3, Duration::from_millis(2500)));
+        let d: ExecutorSpec = serde_json::from_str("{}").expect("defaults");
+        assert_eq!(d.kind, ExecutorKind::Native);
+        let e = serde_json::from_str::<ExecutorSpec>(r#"{"kind": "occt", "wokers": 2}"#)
+            .expect_err("typo");
+        assert!(e.to_string().contains("wokers"), "{e}");
+        let e = serde_json::from_str::<ExecutorSpec>(r#"{"kind": "python"}"#).expect_err("kind");
+        assert!(e.to_string().contains("python"), "{e}");
+        let bad = ExecutorSpec {
+            timeout_s: Some(0.0),
+            ..ExecutorSpec::kind(ExecutorKind::Occt)
+        };
+        assert!(bad.occt_options().is_err());
+        assert_eq!("auto".parse::<ExecutorKind>(), Ok(ExecutorKind::Auto));
+        assert!(
+            "nativ"
+                .parse::<ExecutorKind>()
+                .expect_err("typo")
+                .contains("native, occt or auto")
+        );
+    }
+
+    #[test]
+    fn a_missing_python_is_an_infrastructure_error_naming_it() {
+        let spec = ExecutorSpec {
+            python: Some("/nonexistent/python".into()),
+            ..ExecutorSpec::kind(ExecutorKind::Occt)
+        };
+        let e = build(&spec).err().expect("no python");
+        assert!(
+            e.0.contains("/nonexistent/python") && e.0.contains("bootstrap"),
+            "{e}"
+        );
+    }
+}

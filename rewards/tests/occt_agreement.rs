@@ -14,6 +14,7 @@
 use std::fmt::Write as _;
 
 use cadrl_rewards::exec::{Executor, NativeExecutor, Outcome};
+use cadrl_rewards::executor::AutoExecutor;
 use cadrl_rewards::geom::mass_props;
 use cadrl_rewards::metrics::{IouMode, iou};
 use cadrl_rewards::occt::{OcctExecutor, OcctOptions};
@@ -206,6 +207,26 @@ fn native_and_occt_agree() {
     for m in &kind_mismatch {
         println!("  {m}");
     }
+    // `auto`: native where it answers, occt (this same warm pool) where it says
+    // Unsupported; here two loops of one sketch cross, which native refuses
+    let crossing =
+        "import cadquery as cq\nsolid = cq.Workplane('XY').rect(2, 1).rect(1, 2).extrude(1)";
+    let plain = "import cadquery as cq\nsolid = cq.Workplane('XY').rect(2, 1).extrude(1)";
+    let native = NativeExecutor
+        .execute(&[crossing, plain], "solid")
+        .expect("native");
+    assert_eq!(
+        (native[0].kind(), native[1].kind()),
+        ("unsupported", "valid")
+    );
+    let auto = AutoExecutor { occt };
+    let a = auto.execute(&[crossing, plain], "solid").expect("auto");
+    let direct = auto.occt.execute(&[crossing], "solid").expect("occt");
+    assert_eq!(a[0].kind(), direct[0].kind(), "{:?}", a[0].reason());
+    assert!(
+        a[1].solid().is_some_and(|s| s.meshes.is_empty()),
+        "the plain program stays native"
+    );
     assert!(vol_bad.is_empty(), "{vol_bad:#?}");
     assert!(
         diffs.len() >= 100,

@@ -11,7 +11,7 @@
 //! kind = "auto"          # native | occt | auto
 //! workers = 4            # default: the number of cores
 //! timeout_s = 10.0
-//! recycle_after = 200
+//! recycle_after = 2000
 //! memory_mb = 3072
 //! # python = "/path/to/venv/bin/python"   # default: $CADRL_CQ_PYTHON
 //! ```
@@ -59,7 +59,8 @@ pub struct ExecutorSpec {
     pub workers: Option<usize>,
     /// Wall-clock seconds per program (default 10).
     pub timeout_s: Option<f64>,
-    /// Jobs per worker before it is replaced (default 200).
+    /// Jobs per worker before it is replaced (default 2000; a worker above 1200 MiB
+    /// resident is replaced sooner).
     pub recycle_after: Option<usize>,
     /// Address-space limit per worker, MiB (default 3072).
     pub memory_mb: Option<u64>,

@@ -362,3 +362,37 @@ fn mixed_batch_loses_no_valid_result() {
         "most fixture programs are valid ({n_valid})"
     );
 }
+
+#[test]
+fn workers_are_recycled_by_memory_not_after_every_few_jobs() {
+    let progs = [
+        "import cadquery as cq\nsolid = cq.Workplane('XY').box(1, 2, 3)",
+        "import cadquery as cq\nsolid = cq.Workplane('XY').circle(1).extrude(2)",
+        "import cadquery as cq\nsolid = cq.Workplane('XZ').rect(1, 1).extrude(-1)",
+    ];
+    let run = |rss_mb: u64| {
+        let opts = OcctOptions {
+            workers: 1,
+            timeout: Duration::from_secs(30),
+            recycle_rss_mb: rss_mb,
+            ..OcctOptions::default()
+        };
+        let ex = OcctExecutor::new(opts).expect("start the occt pool");
+        let outs = ex.execute(&progs, "solid").expect("batch");
+        let vols: Vec<f64> = outs
+            .iter()
+            .map(|o| cadrl_rewards::geom::mass_props(o.solid().expect("valid")).volume)
+            .collect();
+        (vols, ex.workers_started())
+    };
+    // defaults: a fresh worker (~500 MiB resident) runs the whole batch
+    let (v_keep, started_keep) = run(OcctOptions::default().recycle_rss_mb);
+    assert_eq!(started_keep, 1, "no recycling below the memory limit");
+    // a 1 MiB limit: every worker is over it after its job and replaced
+    let (v_recycled, started_recycled) = run(1);
+    assert_eq!(started_recycled, 1 + progs.len() as u64, "one replacement per job");
+    assert_eq!(v_keep, v_recycled);
+    for (v, want) in v_keep.iter().zip([6.0, 2.0 * std::f64::consts::PI, 1.0]) {
+        assert!((v - want).abs() < 1e-3 * want, "volume {v} vs {want}");
+    }
+}

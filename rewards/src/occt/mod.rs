@@ -31,8 +31,12 @@ pub struct OcctOptions {
     pub timeout: Duration,
     /// How long a fresh worker may take to import CadQuery.
     pub startup_timeout: Duration,
-    /// Jobs per worker before it is replaced (CadQuery/OCCT leak memory).
+    /// Jobs per worker before it is replaced (CadQuery/OCCT leak memory). Replacing costs
+    /// a fresh import (~1.7 s of CPU), so this is large; memory is watched by `recycle_rss_mb`.
     pub recycle_after: usize,
+    /// A worker whose resident memory exceeds this many MiB after a job is replaced
+    /// (a fresh worker holds ~500 MiB; 0 = never by memory).
+    pub recycle_rss_mb: u64,
     /// Address-space limit per worker, MiB (importing CadQuery maps ~1.2 GiB).
     pub memory_mb: u64,
     /// Characters a program may print before it fails.
@@ -69,7 +73,8 @@ impl Default for OcctOptions {
                 .unwrap_or(2),
             timeout: Duration::from_secs(10),
             startup_timeout: Duration::from_secs(120),
-            recycle_after: 200,
+            recycle_after: 2000,
+            recycle_rss_mb: 1200,
             memory_mb: 3072,
             output_limit: 1_000_000,
             reply_limit: 64 << 20,
@@ -105,6 +110,12 @@ impl OcctExecutor {
             return Ok(Vec::new());
         }
         self.pool.run(programs, var)
+    }
+
+    /// Worker processes started so far: the pool's own, plus every replacement (after a
+    /// crash, timeout or limit) and every recycled worker.
+    pub fn workers_started(&self) -> u64 {
+        self.pool.started()
     }
 
     /// What the kernel allowed of the sandbox.

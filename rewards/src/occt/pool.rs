@@ -8,7 +8,9 @@
 //! ask), reports a timeout for that program and starts a replacement, which imports
 //! in the background while the batch goes on. Crashes (the pipe closes), oversized
 //! or malformed replies and memory errors end the same way. Workers are also
-//! recycled after a number of jobs, since CadQuery/OCCT leak memory.
+//! recycled once their resident memory passes a limit or after many jobs, since
+//! CadQuery/OCCT leak memory (a replacement costs a fresh import, ~1.7 s of CPU, so
+//! recycling by a small job count would cost more than the jobs themselves).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -153,6 +155,11 @@ impl Pool {
 
     pub fn support(&self) -> Support {
         self.support
+    }
+
+    /// Worker processes started so far (the first ones, replacements, recycling).
+    pub fn started(&self) -> u64 {
+        self.counter.load(Ordering::Relaxed)
     }
 
     fn spawn(&self) -> Result<Worker, ExecutorError> {
@@ -306,7 +313,10 @@ impl Pool {
                             *slot = Some((o, t0.elapsed()));
                         }
                         w.jobs += 1;
-                        if matches!(after, After::Replace) || w.jobs >= self.opts.recycle_after {
+                        if matches!(after, After::Replace)
+                            || w.jobs >= self.opts.recycle_after
+                            || self.too_big(&w)
+                        {
                             drop(w);
                             // start the replacement now; it imports while the batch goes on
                             spare = self.spawn().ok();
@@ -445,6 +455,22 @@ impl Pool {
                 )
             }
         }
+    }
+
+    /// Resident memory above `recycle_rss_mb` (read from `/proc`; unknown = fine).
+    fn too_big(&self, w: &Worker) -> bool {
+        if self.opts.recycle_rss_mb == 0 {
+            return false;
+        }
+        let Ok(statm) = std::fs::read_to_string(format!("/proc/{}/statm", w.pid)) else {
+            return false;
+        };
+        let pages: u64 = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        pages * 4096 > self.opts.recycle_rss_mb << 20
     }
 
     fn crashed(&self, w: &mut Worker, what: &str) -> Outcome {

@@ -258,7 +258,7 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
         python: f.str_opt("python").map(PathBuf::from),
         workers: Some(f.usize("workers", 0, |x| x > 0, "> 0 (leave out for one per core)")).filter(|&w| w > 0),
         timeout_s: Some(f.f64("timeout_s", 10.0, |x| x > 0.0 && x <= 3600.0, "in (0, 3600]")),
-        recycle_after: Some(f.usize("recycle_after", 200, |x| x > 0, "> 0")),
+        recycle_after: Some(f.usize("recycle_after", 2000, |x| x > 0, "> 0")),
         memory_mb: Some(f.u64("memory_mb", 3072, |x| x >= 1536, ">= 1536")),
     };
     f.finish(&["kind", "var", "python", "workers", "timeout_s", "recycle_after", "memory_mb"]);

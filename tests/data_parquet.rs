@@ -1,6 +1,7 @@
 //! The GenCAD-Code parquet loader against shards written by pyarrow in the exact
 //! Hugging Face schema (snappy and zstd, corrupt rows, a shard missing a column), the
 //! HF cache layout, and `cadrl data synth --format parquet` read back by pyarrow.
+#![allow(clippy::unwrap_used, clippy::err_expect)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

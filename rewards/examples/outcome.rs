@@ -1,3 +1,5 @@
+//! Print the outcome of running a program natively: `outcome PROGRAM.py [VAR]`.
+#![allow(clippy::unwrap_used)]
 fn main() {
     let path = std::env::args().nth(1).unwrap();
     let var = std::env::args().nth(2).unwrap_or("solid".into());

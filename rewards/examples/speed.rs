@@ -1,5 +1,6 @@
 //! Quick single-thread timing: `speed iou|chamfer|exec N` (use the process's user CPU
 //! time when the machine is busy).
+#![allow(clippy::unwrap_used)]
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or("iou".into());
     let n: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(20);

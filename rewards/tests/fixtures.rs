@@ -1,5 +1,6 @@
 //! The 17 real GenCAD-Code programs in `../shared/fixtures/gencad-dev`, against the
 //! CadQuery/OCCT ground truth stored with them.
+#![allow(clippy::unwrap_used)]
 
 use cadrl_rewards::exec::{Outcome, execute_native};
 use cadrl_rewards::geom::{mass_props, overlap};

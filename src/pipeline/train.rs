@@ -92,6 +92,7 @@ pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: 
         max_grad_norm: st.max_grad_norm,
         grad_checkpointing: st.grad_checkpointing,
         micro_batch: st.micro_batch,
+        vision_lr_scale: st.vision_lr_scale,
         ..TrainConfig::default()
     };
     let ck = cx.dir.checkpoint_dir(cx.index, "sft");

@@ -32,6 +32,8 @@ pub struct SftStage {
     pub min_lr_ratio: f64,
     pub weight_decay: f64,
     pub max_grad_norm: f64,
+    /// Learning-rate multiplier of the vision tower (0 = frozen).
+    pub vision_lr_scale: f64,
     /// Steps between validation losses on `[eval_data]` (0 = stage end only).
     pub eval_every: usize,
     pub val_samples: usize,
@@ -180,7 +182,7 @@ fn known(kind: &str) -> &'static [&'static str] {
     match kind {
         "init" => &["vocab_size", "tokenizer_programs", "model"],
         "sft" => &[
-            "steps", "batch_size", "micro_batch", "lr", "warmup_steps", "min_lr_ratio", "weight_decay",
+            "steps", "batch_size", "micro_batch", "lr", "warmup_steps", "min_lr_ratio", "weight_decay", "vision_lr_scale",
             "max_grad_norm", "eval_every", "val_samples", "grad_checkpointing",
         ],
         "sample" => &["images", "k", "pairs", "margin", "threshold", "invalid_as_rejected", "max_pairs_per_image", "include_reference"],
@@ -219,6 +221,7 @@ fn sft(f: &mut Fields) -> Stage {
         min_lr_ratio: f.f64("min_lr_ratio", 0.0, |x| (0.0..=1.0).contains(&x), "in [0, 1]"),
         weight_decay: f.f64("weight_decay", 0.0, |x| x >= 0.0, ">= 0"),
         max_grad_norm: f.f64("max_grad_norm", 1.0, |x| x >= 0.0, ">= 0 (0 = off)"),
+        vision_lr_scale: f.f64("vision_lr_scale", 1.0, |x| x >= 0.0, ">= 0 (0 = frozen)"),
         eval_every: f.usize("eval_every", 0, |_| true, ""),
         val_samples: f.usize("val_samples", 16, |_| true, ""),
         grad_checkpointing: f.bool("grad_checkpointing", false),

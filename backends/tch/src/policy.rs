@@ -408,24 +408,35 @@ impl QwenVlPolicy {
         })
     }
 
-    fn trainable(&mut self) -> Result<Vec<Tensor>> {
+    /// The trained tensors, each with its learning-rate multiplier (the vision tower's is
+    /// `train_cfg.vision_lr_scale`).
+    fn trainable(&mut self) -> Result<(Vec<Tensor>, Vec<f64>)> {
+        let vs = self.train_cfg.vision_lr_scale;
         if self.full_finetune {
-            let mut v = self.model.text.base_tensors();
-            v.extend(self.model.vision.base_tensors());
-            let v: Vec<Tensor> = v.into_iter().map(|t| t.set_requires_grad(true)).collect();
-            return Ok(v);
+            let text = self.model.text.base_tensors();
+            let vision = self.model.vision.base_tensors();
+            let scales = [vec![1.0; text.len()], vec![vs; vision.len()]].concat();
+            let v: Vec<Tensor> = text
+                .into_iter()
+                .chain(vision)
+                .map(|t| t.set_requires_grad(true))
+                .collect();
+            return Ok((v, scales));
         }
-        let p = lora::params(&mut self.model);
-        if p.is_empty() {
+        // Text adapters come first (`linears_mut` order), two tensors (A, B) each.
+        let all = lora::params(&mut self.model);
+        if all.is_empty() {
             bail!("nothing to train: no LoRA adapter attached and full fine-tuning not enabled");
         }
-        Ok(p)
+        let n_text = 2 * self.model.text.linears_mut().iter().filter(|l| l.lora.is_some()).count();
+        let scales = (0..all.len()).map(|i| if i < n_text { 1.0 } else { vs }).collect();
+        Ok((all, scales))
     }
 
     fn ensure_optimizer(&mut self) -> Result<()> {
         if self.optimizer.is_none() {
-            let params = self.trainable()?;
-            self.optimizer = Some(AdamW::new(params));
+            let (params, scales) = self.trainable()?;
+            self.optimizer = Some(AdamW::with_lr_scales(params, scales)?);
         }
         Ok(())
     }

@@ -23,6 +23,10 @@ pub struct TrainConfig {
     /// Examples (SFT) or pairs (DPO) per forward/backward; a larger batch is split and its
     /// gradients accumulated before one update (0 = the whole batch at once).
     pub micro_batch: usize,
+    /// Learning-rate multiplier of the vision tower and merger (full fine-tuning, or LoRA
+    /// on the vision tower); 0 freezes them. Training a small VLM from scratch, a full-rate
+    /// vision tower tends to collapse to a constant (image-independent) output.
+    pub vision_lr_scale: f64,
 }
 
 impl Default for TrainConfig {
@@ -36,6 +40,7 @@ impl Default for TrainConfig {
             max_grad_norm: 1.0,
             grad_checkpointing: false,
             micro_batch: 0,
+            vision_lr_scale: 1.0,
         }
     }
 }
@@ -46,6 +51,8 @@ pub struct AdamW {
     pub params: Vec<Tensor>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
+    /// Per-parameter learning-rate multipliers (1 unless set by [`AdamW::with_lr_scales`]).
+    lr_scales: Vec<f64>,
     pub step: i64,
 }
 
@@ -59,12 +66,24 @@ impl AdamW {
             .iter()
             .map(|p| Tensor::zeros_like(p).to_kind(Kind::Float))
             .collect();
+        let lr_scales = vec![1.0; params.len()];
         Self {
             params,
             m,
             v,
+            lr_scales,
             step: 0,
         }
+    }
+
+    /// Like [`AdamW::new`], with a learning-rate multiplier per parameter (0 = frozen).
+    pub fn with_lr_scales(params: Vec<Tensor>, lr_scales: Vec<f64>) -> Result<Self> {
+        if lr_scales.len() != params.len() {
+            bail!("{} learning-rate scales for {} parameters", lr_scales.len(), params.len());
+        }
+        let mut o = Self::new(params);
+        o.lr_scales = lr_scales;
+        Ok(o)
     }
 
     /// Moments and step count, for checkpoints (`m.<i>`, `v.<i>`, `step`).
@@ -140,16 +159,18 @@ impl AdamW {
         let bc1 = 1.0 - b1.powf(t);
         let bc2 = 1.0 - b2.powf(t);
         tch::no_grad(|| {
-            for ((p, m), v) in self
+            for (((p, m), v), &scale) in self
                 .params
                 .iter()
                 .zip(self.m.iter_mut())
                 .zip(self.v.iter_mut())
+                .zip(&self.lr_scales)
             {
                 let g = p.grad();
-                if !g.defined() {
+                if !g.defined() || scale == 0.0 {
                     continue;
                 }
+                let lr = lr * scale;
                 let g = g.to_kind(Kind::Float);
                 let nm = &*m * b1 + &g * (1.0 - b1);
                 let nv = &*v * b2 + g.pow_tensor_scalar(2) * (1.0 - b2);

@@ -332,3 +332,34 @@ fn cli_commands_run() {
     };
     cli::run_logprobs(&l).unwrap();
 }
+
+#[test]
+fn vision_lr_scale_zero_freezes_the_vision_tower() {
+    let name = "tiny-c";
+    let r = reference(name);
+    let mut p = policy(name, None);
+    p.enable_full_finetune();
+    p.set_train_config(TrainConfig {
+        lr: 1e-3,
+        vision_lr_scale: 0.0,
+        ..Default::default()
+    });
+    let snapshot = |p: &QwenVlPolicy| -> (Vec<tch::Tensor>, Vec<tch::Tensor>) {
+        let c = |v: Vec<tch::Tensor>| v.iter().map(|t| t.detach().copy()).collect();
+        (c(p.model.text.base_tensors()), c(p.model.vision.base_tensors()))
+    };
+    let (text0, vision0) = snapshot(&p);
+    let train = examples(&r, &[0]);
+    for _ in 0..3 {
+        p.sft_step(&train).unwrap();
+    }
+    let (text1, vision1) = snapshot(&p);
+    let moved = |a: &[tch::Tensor], b: &[tch::Tensor]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| f64::try_from((x - y).abs().max()).unwrap())
+            .fold(0.0, f64::max)
+    };
+    assert_eq!(moved(&vision0, &vision1), 0.0, "vision tower frozen");
+    assert!(moved(&text0, &text1) > 1e-4, "decoder trained");
+}

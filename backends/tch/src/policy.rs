@@ -409,28 +409,33 @@ impl QwenVlPolicy {
     }
 
     /// The trained tensors, each with its learning-rate multiplier (the vision tower's is
-    /// `train_cfg.vision_lr_scale`).
+    /// `train_cfg.vision_lr_scale`; at 0 its tensors are left out: no gradients, no
+    /// optimizer state, not in the clipped norm).
     fn trainable(&mut self) -> Result<(Vec<Tensor>, Vec<f64>)> {
         let vs = self.train_cfg.vision_lr_scale;
-        if self.full_finetune {
-            let text = self.model.text.base_tensors();
-            let vision = self.model.vision.base_tensors();
-            let scales = [vec![1.0; text.len()], vec![vs; vision.len()]].concat();
-            let v: Vec<Tensor> = text
-                .into_iter()
-                .chain(vision)
-                .map(|t| t.set_requires_grad(true))
-                .collect();
-            return Ok((v, scales));
-        }
-        // Text adapters come first (`linears_mut` order), two tensors (A, B) each.
-        let all = lora::params(&mut self.model);
-        if all.is_empty() {
-            bail!("nothing to train: no LoRA adapter attached and full fine-tuning not enabled");
-        }
-        let n_text = 2 * self.model.text.linears_mut().iter().filter(|l| l.lora.is_some()).count();
-        let scales = (0..all.len()).map(|i| if i < n_text { 1.0 } else { vs }).collect();
-        Ok((all, scales))
+        let (text, vision) = if self.full_finetune {
+            let t = self.model.text.base_tensors();
+            let v = self.model.vision.base_tensors();
+            (t, v)
+        } else {
+            // Text adapters come first (`linears_mut` order), two tensors (A, B) each.
+            let mut all = lora::params(&mut self.model);
+            if all.is_empty() {
+                bail!("nothing to train: no LoRA adapter attached and full fine-tuning not enabled");
+            }
+            let n_text =
+                2 * self.model.text.linears_mut().iter().filter(|l| l.lora.is_some()).count();
+            let v = all.split_off(n_text.min(all.len()));
+            (all, v)
+        };
+        let vision = if vs > 0.0 { vision } else { vec![] };
+        let scales = [vec![1.0; text.len()], vec![vs; vision.len()]].concat();
+        let params = text
+            .into_iter()
+            .chain(vision)
+            .map(|t| t.set_requires_grad(true))
+            .collect();
+        Ok((params, scales))
     }
 
     fn ensure_optimizer(&mut self) -> Result<()> {
@@ -442,7 +447,8 @@ impl QwenVlPolicy {
     }
 
     fn vision_grad(&self) -> bool {
-        self.full_finetune || self.lora.as_ref().is_some_and(|l| l.vision)
+        self.train_cfg.vision_lr_scale > 0.0
+            && (self.full_finetune || self.lora.as_ref().is_some_and(|l| l.vision))
     }
 
     /// Forward + backward of one micro-batch (gradients accumulate); returns the detached

@@ -102,6 +102,10 @@ fn spawner() -> std::io::Result<std::sync::mpsc::Sender<(Command, SpawnReply)>> 
     Ok(tx)
 }
 
+/// Pools made by this process so far: each gets its own scratch root, so pools never
+/// share (or, when one is dropped, delete) each other's worker directories.
+static POOLS: AtomicU64 = AtomicU64::new(0);
+
 /// The pool shared by all batches of an [`super::OcctExecutor`].
 pub struct Pool {
     opts: OcctOptions,
@@ -125,7 +129,11 @@ impl Pool {
             .scratch_root
             .clone()
             .unwrap_or_else(std::env::temp_dir)
-            .join(format!("cadrl-occt-{}", std::process::id()));
+            .join(format!(
+                "cadrl-occt-{}-{}",
+                std::process::id(),
+                POOLS.fetch_add(1, Ordering::Relaxed)
+            ));
         std::fs::create_dir_all(&root).map_err(|e| {
             ExecutorError(format!("occt executor: creating {}: {e}", root.display()))
         })?;

@@ -7,6 +7,10 @@
 //!   signal (workers never outlive the trainer);
 //! - rlimits: address space, CPU seconds, file size, no core dumps, open files,
 //!   processes (Linux ignores the process limit for root);
+//! - seccomp: no new processes (`fork`, `vfork`, `clone` without `CLONE_THREAD` fail
+//!   with EPERM, `clone3` with ENOSYS so libc falls back to `clone` for threads), so
+//!   a fork bomb cannot exhaust memory or pids even where the process limit does
+//!   not bind (a root-owned worker); threads stay allowed;
 //! - `unshare(CLONE_NEWUSER | CLONE_NEWNET)`: a network namespace with only a down
 //!   loopback, so no connection can be made;
 //! - Landlock: file-system writes (creating, removing, writing, truncating,
@@ -40,6 +44,8 @@ pub struct Support {
     pub netns: bool,
     /// Landlock ABI version (0: unavailable).
     pub landlock_abi: i32,
+    /// A seccomp filter can refuse new processes.
+    pub no_fork: bool,
 }
 
 impl Support {
@@ -60,7 +66,12 @@ impl Support {
         } else {
             "no Landlock: only the Python layer keeps writes in the scratch directory".to_string()
         };
-        format!("{net}; {fs}; rlimits; process group killed on timeout")
+        let procs = if self.no_fork {
+            "seccomp: no new processes"
+        } else {
+            "no seccomp: new processes limited only by rlimits and the timeout"
+        };
+        format!("{net}; {fs}; {procs}; rlimits; process group killed on timeout")
     }
 }
 
@@ -114,8 +125,76 @@ fn landlock_abi() -> i32 {
     if r < 0 { 0 } else { r as i32 }
 }
 
-/// Probe namespaces (by starting `python -S -c pass` in them) and Landlock.
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xc000_003e;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xc000_00b7;
+#[cfg(target_arch = "x86_64")]
+const SYS_FORK: u32 = libc::SYS_fork as u32;
+#[cfg(target_arch = "x86_64")]
+const SYS_VFORK: u32 = libc::SYS_vfork as u32;
+// no such system calls on aarch64 (libc forks through clone): a number none has
+#[cfg(not(target_arch = "x86_64"))]
+const SYS_FORK: u32 = u32::MAX;
+#[cfg(not(target_arch = "x86_64"))]
+const SYS_VFORK: u32 = u32::MAX;
+
+/// The seccomp program: every system call allowed except new processes (`fork`,
+/// `vfork`, `clone` without `CLONE_THREAD`: EPERM; `clone3`: ENOSYS, which makes
+/// glibc fall back to `clone` for threads, whose flags a filter can read).
+fn no_fork_filter() -> [libc::sock_filter; 13] {
+    const LD: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JSET: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+    const RET: u16 = 0x06; // BPF_RET | BPF_K
+    let f = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let eperm = SECCOMP_RET_ERRNO | libc::EPERM as u32;
+    let enosys = SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+    [
+        f(LD, 0, 0, 4),                                  // 0: arch
+        f(JEQ, 1, 0, AUDIT_ARCH),                        // 1: ours -> 3
+        f(RET, 0, 0, SECCOMP_RET_ALLOW),                 // 2
+        f(LD, 0, 0, 0),                                  // 3: syscall number
+        f(JEQ, 0, 1, libc::SYS_clone3 as u32),           // 4
+        f(RET, 0, 0, enosys),                            // 5
+        f(JEQ, 5, 0, SYS_FORK),                          // 6: -> 12
+        f(JEQ, 4, 0, SYS_VFORK),                         // 7: -> 12
+        f(JEQ, 0, 2, libc::SYS_clone as u32),            // 8: not clone -> 11
+        f(LD, 0, 0, 16),                                 // 9: clone flags (low word)
+        f(JSET, 0, 1, libc::CLONE_THREAD as u32),        // 10: thread -> 11, else -> 12
+        f(RET, 0, 0, SECCOMP_RET_ALLOW),                 // 11
+        f(RET, 0, 0, eperm),                             // 12
+    ]
+}
+
+/// Install [`no_fork_filter`] on the calling thread (async-signal-safe: two prctls).
+fn install_no_fork() -> io::Result<()> {
+    let filter = no_fork_filter();
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: `prog` points at a live, well-formed filter for the duration of the call.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+                &prog as *const libc::sock_fprog,
+            ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Probe namespaces (by starting `python -S -c pass` in them), Landlock, and the
+/// seccomp filter (a Python under it must still start threads and must fail to fork).
 pub fn probe(python: &Path) -> Support {
+    let no_fork = probe_no_fork(python);
     let mut cmd = Command::new(python);
     cmd.args(["-S", "-c", "pass"])
         .stdin(std::process::Stdio::null())
@@ -134,7 +213,26 @@ pub fn probe(python: &Path) -> Support {
     Support {
         netns,
         landlock_abi: landlock_abi(),
+        no_fork,
     }
+}
+
+fn probe_no_fork(python: &Path) -> bool {
+    let mut cmd = Command::new(python);
+    cmd.args([
+        "-S",
+        "-c",
+        "import os, threading\nt = threading.Thread(target=lambda: None)\nt.start(); t.join()\n\
+         try:\n    os.fork()\nexcept PermissionError:\n    raise SystemExit(7)\nos._exit(0)",
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    // SAFETY: install_no_fork only makes two prctl calls.
+    unsafe {
+        cmd.pre_exec(install_no_fork);
+    }
+    cmd.status().map(|s| s.code() == Some(7)).unwrap_or(false)
 }
 
 /// Descriptors the child needs for its Landlock rules, opened before the fork.
@@ -296,6 +394,10 @@ impl Plan {
                 ))?;
                 libc::close(rs as libc::c_int);
             }
+        }
+        // last: everything above may still need a helper process; nothing below does
+        if self.support.no_fork {
+            install_no_fork()?;
         }
         Ok(())
     }

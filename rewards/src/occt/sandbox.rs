@@ -143,29 +143,34 @@ const SYS_VFORK: u32 = u32::MAX;
 
 /// The seccomp program: every system call allowed except new processes (`fork`,
 /// `vfork`, `clone` without `CLONE_THREAD`: EPERM; `clone3`: ENOSYS, which makes
-/// glibc fall back to `clone` for threads, whose flags a filter can read).
-fn no_fork_filter() -> [libc::sock_filter; 13] {
+/// glibc fall back to `clone` for threads, whose flags a filter can read). System
+/// calls through another ABI (32-bit `int 0x80`, x32 numbers) are all refused: the
+/// worker never uses them and they would bypass the numbers checked here.
+fn no_fork_filter() -> [libc::sock_filter; 14] {
     const LD: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
     const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JGE: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
     const JSET: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
     const RET: u16 = 0x06; // BPF_RET | BPF_K
+    const X32_BIT: u32 = 0x4000_0000;
     let f = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
     let eperm = SECCOMP_RET_ERRNO | libc::EPERM as u32;
     let enosys = SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
     [
-        f(LD, 0, 0, 4),                                  // 0: arch
-        f(JEQ, 1, 0, AUDIT_ARCH),                        // 1: ours -> 3
-        f(RET, 0, 0, SECCOMP_RET_ALLOW),                 // 2
-        f(LD, 0, 0, 0),                                  // 3: syscall number
-        f(JEQ, 0, 1, libc::SYS_clone3 as u32),           // 4
-        f(RET, 0, 0, enosys),                            // 5
-        f(JEQ, 5, 0, SYS_FORK),                          // 6: -> 12
-        f(JEQ, 4, 0, SYS_VFORK),                         // 7: -> 12
-        f(JEQ, 0, 2, libc::SYS_clone as u32),            // 8: not clone -> 11
-        f(LD, 0, 0, 16),                                 // 9: clone flags (low word)
-        f(JSET, 0, 1, libc::CLONE_THREAD as u32),        // 10: thread -> 11, else -> 12
-        f(RET, 0, 0, SECCOMP_RET_ALLOW),                 // 11
-        f(RET, 0, 0, eperm),                             // 12
+        f(LD, 0, 0, 4),                           // 0: arch
+        f(JEQ, 1, 0, AUDIT_ARCH),                 // 1: ours -> 3
+        f(RET, 0, 0, eperm),                      // 2: another ABI
+        f(LD, 0, 0, 0),                           // 3: syscall number
+        f(JGE, 8, 0, X32_BIT),                    // 4: x32 -> 13
+        f(JEQ, 0, 1, libc::SYS_clone3 as u32),    // 5
+        f(RET, 0, 0, enosys),                     // 6
+        f(JEQ, 5, 0, SYS_FORK),                   // 7: -> 13
+        f(JEQ, 4, 0, SYS_VFORK),                  // 8: -> 13
+        f(JEQ, 0, 2, libc::SYS_clone as u32),     // 9: not clone -> 12
+        f(LD, 0, 0, 16),                          // 10: clone flags (low word)
+        f(JSET, 0, 1, libc::CLONE_THREAD as u32), // 11: thread -> 12, else -> 13
+        f(RET, 0, 0, SECCOMP_RET_ALLOW),          // 12
+        f(RET, 0, 0, eperm),                      // 13
     ]
 }
 
@@ -408,5 +413,60 @@ pub fn kill_group(pid: u32) {
     // SAFETY: sending a signal has no memory effects; a stale group is harmless (ESRCH).
     unsafe {
         libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the classic-BPF subset the filter uses on a `seccomp_data` (nr, arch, arg0).
+    fn run(prog: &[libc::sock_filter], nr: u32, arch: u32, arg0: u32) -> u32 {
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let i = prog[pc];
+            let (jt, jf) = (i.jt as usize, i.jf as usize);
+            match i.code {
+                0x20 => {
+                    acc = match i.k {
+                        0 => nr,
+                        4 => arch,
+                        16 => arg0,
+                        k => panic!("load at {k}"),
+                    };
+                    pc += 1;
+                }
+                0x15 => pc += 1 + if acc == i.k { jt } else { jf },
+                0x35 => pc += 1 + if acc >= i.k { jt } else { jf },
+                0x45 => pc += 1 + if acc & i.k != 0 { jt } else { jf },
+                0x06 => return i.k,
+                c => panic!("opcode {c:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn filter_refuses_new_processes_and_allows_threads() {
+        let p = no_fork_filter();
+        let eperm = SECCOMP_RET_ERRNO | libc::EPERM as u32;
+        let thread = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u32;
+        let clone = libc::SYS_clone as u32;
+        assert_eq!(run(&p, clone, AUDIT_ARCH, thread), SECCOMP_RET_ALLOW);
+        assert_eq!(run(&p, clone, AUDIT_ARCH, libc::SIGCHLD as u32), eperm);
+        assert_eq!(run(&p, clone, AUDIT_ARCH, (libc::CLONE_VM | libc::CLONE_VFORK) as u32), eperm);
+        assert_eq!(
+            run(&p, libc::SYS_clone3 as u32, AUDIT_ARCH, 0),
+            SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+        );
+        #[cfg(target_arch = "x86_64")]
+        {
+            assert_eq!(run(&p, SYS_FORK, AUDIT_ARCH, 0), eperm);
+            assert_eq!(run(&p, SYS_VFORK, AUDIT_ARCH, 0), eperm);
+            assert_eq!(run(&p, 0x4000_0000 | SYS_FORK, AUDIT_ARCH, 0), eperm, "x32 fork");
+        }
+        for nr in [libc::SYS_read, libc::SYS_write, libc::SYS_mmap, libc::SYS_openat] {
+            assert_eq!(run(&p, nr as u32, AUDIT_ARCH, 0), SECCOMP_RET_ALLOW);
+        }
+        assert_eq!(run(&p, 2, 0x4000_0003, 0), eperm, "i386 fork through int 0x80");
     }
 }

@@ -44,7 +44,7 @@ use rand::seq::{SliceRandom, index};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::jsonl::{OnError, RowError};
+use super::jsonl::{OnError, RowError, RowGate};
 use super::source::Subset;
 use super::{GENCAD_PROMPT, Sample};
 
@@ -128,12 +128,7 @@ pub struct GencadIter {
     rng: Option<ChaCha8Rng>,
     buf: Vec<Raw>,
     exhausted: bool,
-    on_error: OnError,
-    quiet: bool,
-    limit: Option<usize>,
-    yielded: usize,
-    done: bool,
-    errors: Vec<RowError>,
+    gate: RowGate,
     len_hint: usize,
 }
 
@@ -312,12 +307,7 @@ pub fn open(paths: &[PathBuf], o: &GencadOptions) -> Result<GencadIter, RowError
         rng,
         buf: Vec::new(),
         exhausted: false,
-        on_error: o.on_error,
-        quiet: o.quiet,
-        limit,
-        yielded: 0,
-        done: false,
-        errors,
+        gate: RowGate::new(o.on_error, o.quiet, limit, errors),
         len_hint: limit.map_or(selected, |l| l.min(selected)),
     })
 }
@@ -342,7 +332,7 @@ fn scan_hundred(shard: &Shard, u: &Unit, col: usize) -> Result<Vec<usize>, Strin
 impl GencadIter {
     /// The rows (or shards, row groups) skipped so far.
     pub fn errors(&self) -> &[RowError] {
-        &self.errors
+        self.gate.errors()
     }
 
     /// Rows this pass will yield if none is corrupt.
@@ -469,32 +459,19 @@ impl Iterator for GencadIter {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if self.done || self.limit.is_some_and(|l| self.yielded >= l) {
+            if self.gate.finished() {
                 return None;
             }
-            let res = match self.next_raw() {
+            let row = match self.next_raw() {
                 None => {
-                    self.done = true;
+                    self.gate.end();
                     return None;
                 }
                 Some(Ok(raw)) => self.decode(raw),
                 Some(Err(e)) => Err(e),
             };
-            match res {
-                Ok(s) => {
-                    self.yielded += 1;
-                    return Some(Ok(s));
-                }
-                Err(e) => {
-                    self.errors.push(e.clone());
-                    if self.on_error == OnError::Fail {
-                        self.done = true;
-                        return Some(Err(e));
-                    }
-                    if !self.quiet {
-                        eprintln!("skipping {e}");
-                    }
-                }
+            if let Some(out) = self.gate.admit(row) {
+                return Some(out);
             }
         }
     }

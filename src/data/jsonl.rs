@@ -48,6 +48,61 @@ pub struct RowError {
     pub message: String,
 }
 
+/// The corrupt-row policy and bookkeeping of one pass, shared by the loaders: yields up
+/// to `limit` good rows, records every bad one, and in `Fail` mode ends the pass at the
+/// first.
+#[derive(Debug)]
+pub(crate) struct RowGate {
+    on_error: OnError,
+    quiet: bool,
+    limit: Option<usize>,
+    yielded: usize,
+    done: bool,
+    errors: Vec<RowError>,
+}
+
+impl RowGate {
+    /// `errors`: rows already found corrupt before the pass (e.g. a shard's metadata).
+    pub(crate) fn new(on_error: OnError, quiet: bool, limit: Option<usize>, errors: Vec<RowError>) -> Self {
+        RowGate { on_error, quiet, limit, yielded: 0, done: false, errors }
+    }
+
+    /// The pass is over: ended, or `limit` rows yielded.
+    pub(crate) fn finished(&self) -> bool {
+        self.done || self.limit.is_some_and(|l| self.yielded >= l)
+    }
+
+    pub(crate) fn end(&mut self) {
+        self.done = true;
+    }
+
+    pub(crate) fn errors(&self) -> &[RowError] {
+        &self.errors
+    }
+
+    /// One decoded row: `Some` to yield it (a sample, or in `Fail` mode the error that
+    /// ends the pass), `None` to skip it (reported on stderr unless quiet) and read on.
+    pub(crate) fn admit(&mut self, row: Result<Sample, RowError>) -> Option<Result<Sample, RowError>> {
+        match row {
+            Ok(s) => {
+                self.yielded += 1;
+                Some(Ok(s))
+            }
+            Err(e) => {
+                self.errors.push(e.clone());
+                if self.on_error == OnError::Fail {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                if !self.quiet {
+                    eprintln!("skipping {e}");
+                }
+                None
+            }
+        }
+    }
+}
+
 /// Which rows to yield.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Subset {
@@ -148,15 +203,10 @@ impl Loader {
             reader,
             file: self.path.clone(),
             base,
-            on_error: self.on_error,
-            quiet: self.quiet,
+            gate: RowGate::new(self.on_error, self.quiet, limit, Vec::new()),
             order,
-            limit,
             line: 0,
-            yielded: 0,
-            done: false,
             buf: Vec::new(),
-            errors: Vec::new(),
         })
     }
 }
@@ -199,16 +249,11 @@ pub struct SampleIter {
     reader: BufReader<File>,
     file: PathBuf,
     base: PathBuf,
-    on_error: OnError,
-    quiet: bool,
+    gate: RowGate,
     /// Remaining (line, offset) to read, last first; `None` reads sequentially.
     order: Option<Vec<(usize, u64)>>,
-    limit: Option<usize>,
     line: usize,
-    yielded: usize,
-    done: bool,
     buf: Vec<u8>,
-    errors: Vec<RowError>,
 }
 
 impl std::fmt::Debug for SampleIter {
@@ -220,7 +265,7 @@ impl std::fmt::Debug for SampleIter {
 impl SampleIter {
     /// The rows skipped so far.
     pub fn errors(&self) -> &[RowError] {
-        &self.errors
+        self.gate.errors()
     }
 
     /// Next raw line: Ok(None) at the end; an I/O error ends the pass.
@@ -274,40 +319,26 @@ impl Iterator for SampleIter {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if self.done || self.limit.is_some_and(|l| self.yielded >= l) {
+            if self.gate.finished() {
                 return None;
             }
             let line = match self.next_line() {
                 Ok(Some(l)) => l,
                 Ok(None) => {
-                    self.done = true;
+                    self.gate.end();
                     return None;
                 }
                 Err(e) => {
-                    self.done = true;
+                    // an I/O error ends the pass in either mode
                     let e = RowError { file: self.file.clone(), line: self.line + 1, message: format!("read error: {e}") };
-                    if self.on_error == OnError::Skip && !self.quiet {
-                        eprintln!("skipping {e}");
-                    }
-                    self.errors.push(e.clone());
-                    return (self.on_error == OnError::Fail).then_some(Err(e));
+                    let out = self.gate.admit(Err(e));
+                    self.gate.end();
+                    return out;
                 }
             };
-            match self.parse(line) {
-                Ok(s) => {
-                    self.yielded += 1;
-                    return Some(Ok(s));
-                }
-                Err(e) => {
-                    self.errors.push(e.clone());
-                    if self.on_error == OnError::Fail {
-                        self.done = true;
-                        return Some(Err(e));
-                    }
-                    if !self.quiet {
-                        eprintln!("skipping {e}");
-                    }
-                }
+            let row = self.parse(line);
+            if let Some(out) = self.gate.admit(row) {
+                return Some(out);
             }
         }
     }

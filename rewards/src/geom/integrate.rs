@@ -399,6 +399,13 @@ pub fn mass_props(s: &Solid) -> MassProps {
     MassProps { volume: v, centroid: c, covariance: cov, bbox: exact }
 }
 
+/// The exact bounding box of a solid, as [`mass_props`] reports it, without the
+/// integrals where they are not needed: a union of prisms is bounded exactly by
+/// its prisms' own boxes.
+pub fn exact_bbox(s: &Solid) -> Aabb {
+    if union_only(&s.root) && !s.bounds.is_empty() { s.bounds } else { mass_props(s).bbox }
+}
+
 /// Snap sampled bounds outward to the nearest feature coordinate: every extreme of
 /// a CSG of prisms lies on a vertex, an arc extreme or an extrusion end, and the
 /// sampled rays can only fall short of it.

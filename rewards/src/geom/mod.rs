@@ -7,7 +7,7 @@ pub mod sample;
 pub mod solid;
 pub mod vec;
 
-pub use integrate::{MassProps, Overlap, mass_props, overlap, volume};
+pub use integrate::{MassProps, Overlap, exact_bbox, mass_props, overlap, volume};
 pub use profile::{Loop, Profile, Seg};
 pub use mesh::Mesh;
 pub use solid::{Leaf, Node, Prism, Solid, Workspace};

@@ -236,6 +236,13 @@ impl Solid {
         self.root.contains(self, p)
     }
 
+    /// Membership of the two points `p` and `m` at once, with prism `own`'s
+    /// membership given (`own_p`, `own_m`) instead of tested: the surface sampler
+    /// knows on which side of prism `own`'s boundary each point lies.
+    pub fn contains_pair(&self, p: V3, m: V3, own: usize, own_p: bool, own_m: bool) -> (bool, bool) {
+        self.root.contains_pair(self, p, m, (own, own_p, own_m))
+    }
+
     /// Intervals of `t` where the line `p + t*d` is inside the solid, sorted, disjoint.
     pub fn ray_intervals(&self, p: V3, d: V3, ws: &mut Workspace, out: &mut Intervals) {
         out.clear();
@@ -320,6 +327,45 @@ impl Node {
             Node::Union(v) => v.iter().any(|n| n.contains(s, p)),
             Node::Diff(a, v) => a.contains(s, p) && !v.iter().any(|n| n.contains(s, p)),
             Node::Inter(v) => v.iter().all(|n| n.contains(s, p)),
+        }
+    }
+
+    fn contains_pair(&self, s: &Solid, p: V3, m: V3, own: (usize, bool, bool)) -> (bool, bool) {
+        let any = |v: &[Node]| {
+            let (mut a, mut b) = (false, false);
+            for n in v {
+                let (x, y) = n.contains_pair(s, p, m, own);
+                (a, b) = (a || x, b || y);
+                if a && b {
+                    break;
+                }
+            }
+            (a, b)
+        };
+        match self {
+            Node::Prism(i) if *i == own.0 => (own.1, own.2),
+            Node::Prism(i) => (s.prisms[*i].contains(p), s.prisms[*i].contains(m)),
+            Node::Mesh(i) => (s.meshes[*i].contains(p), s.meshes[*i].contains(m)),
+            Node::Union(v) => any(v),
+            Node::Diff(a, v) => {
+                let (x, y) = a.contains_pair(s, p, m, own);
+                if !x && !y {
+                    return (false, false);
+                }
+                let (cx, cy) = any(v);
+                (x && !cx, y && !cy)
+            }
+            Node::Inter(v) => {
+                let (mut a, mut b) = (true, true);
+                for n in v {
+                    let (x, y) = n.contains_pair(s, p, m, own);
+                    (a, b) = (a && x, b && y);
+                    if !a && !b {
+                        break;
+                    }
+                }
+                (a, b)
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod chamfer;
 pub mod iou;
+pub mod nearest;
 pub mod normalize;
 
 pub use chamfer::{CHAMFER_POINTS, chamfer};

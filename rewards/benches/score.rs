@@ -3,9 +3,11 @@
 //!
 //! `cargo bench -p cadrl-rewards --bench score` runs criterion on:
 //! - `iou_valid`: parse + run both programs natively, in-place IoU (one core);
-//! - `chamfer`: the Chamfer distance of two solids already built (8192 points each);
-//! then times OCCT's exact boolean IoU on the same pairs with the CadQuery venv
-//! (`CADRL_CQ_PYTHON`, default `~/.cache/cadrl/cq-2.8.0-py311/bin/python`) and prints
+//! - `chamfer`: the Chamfer distance of two solids already built (8192 points each).
+//!
+//! Then it prints the Chamfer time on every instruction set the CPU has (the widest
+//! runs by default), and times OCCT's exact boolean IoU on the same pairs with the
+//! CadQuery venv (`CADRL_CQ_PYTHON`, default `~/.cache/cadrl/cq-2.8.0-py311/bin/python`):
 //! the speed ratio and the mean |IoU - OCCT|.
 
 use std::io::Write;

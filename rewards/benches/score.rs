@@ -47,6 +47,17 @@ fn iou_valid(p: &Pair) -> Option<f64> {
     }
 }
 
+/// Seconds per item of `f` over `items`, the best of `passes` passes.
+fn best_per_item<T>(passes: usize, items: &[T], mut f: impl FnMut(&T)) -> f64 {
+    (0..passes)
+        .map(|_| {
+            let t = Instant::now();
+            items.iter().for_each(&mut f);
+            t.elapsed().as_secs_f64() / items.len().max(1) as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn main() {
     let ps = pairs();
     let mut c = Criterion::default().configure_from_args().sample_size(20).measurement_time(std::time::Duration::from_secs(4));
@@ -65,23 +76,13 @@ fn main() {
     g.finish();
     c.final_summary();
 
-    // Our per-pair time, best of several passes (same loop as criterion's).
-    let mut ours = f64::INFINITY;
-    for _ in 0..5 {
-        let t = Instant::now();
-        for p in &ps {
-            std::hint::black_box(iou_valid(p));
-        }
-        ours = ours.min(t.elapsed().as_secs_f64() / ps.len() as f64);
-    }
-    let mut cd = f64::INFINITY;
-    for _ in 0..3 {
-        let t = Instant::now();
-        for (x, y) in &solids {
-            std::hint::black_box(chamfer(x, y));
-        }
-        cd = cd.min(t.elapsed().as_secs_f64() / solids.len() as f64);
-    }
+    // Our per-pair times, best of several passes (same loops as criterion's).
+    let ours = best_per_item(5, &ps, |p| {
+        std::hint::black_box(iou_valid(p));
+    });
+    let cd = best_per_item(3, &solids, |(x, y)| {
+        std::hint::black_box(chamfer(x, y));
+    });
     println!("\nnative: IoU + validity {:.3} ms/pair, Chamfer {:.3} ms/pair (one core, {:?})", ours * 1e3, cd * 1e3, Isa::best());
     // The Chamfer metric on each instruction set this CPU has (same values).
     let mut line = String::from("Chamfer per instruction set:");
@@ -91,15 +92,10 @@ fn main() {
             let pb = normalized_samples(y, CHAMFER_POINTS, 1)?;
             chamfer_points_on(&pa, &pb, isa)
         };
-        let mut best = f64::INFINITY;
-        for _ in 0..3 {
-            let t = Instant::now();
-            for (x, y) in &solids {
-                std::hint::black_box(one(x, y));
-            }
-            best = best.min(t.elapsed().as_secs_f64() / solids.len() as f64);
-        }
-        line += &format!("  {isa:?} {:.3} ms/pair", best * 1e3);
+        let t = best_per_item(3, &solids, |(x, y)| {
+            std::hint::black_box(one(x, y));
+        });
+        line += &format!("  {isa:?} {:.3} ms/pair", t * 1e3);
     }
     println!("{line}");
 

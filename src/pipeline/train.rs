@@ -17,7 +17,12 @@ use super::policy::Policy;
 use super::rundir::{Progress, latest_step_checkpoint, write_atomic};
 use super::{Cx, Metrics, mix};
 use crate::data::Sample;
-use crate::recipe::{DpoStage, SftStage};
+use crate::recipe::{DpoStage, Optim, SftStage};
+
+/// The backend's training configuration for a stage's optimiser settings.
+fn train_config(o: &Optim) -> TrainConfig {
+    TrainConfig { lr: o.lr, weight_decay: o.weight_decay, max_grad_norm: o.max_grad_norm, micro_batch: o.micro_batch, ..TrainConfig::default() }
+}
 
 /// Linear warm-up, then cosine decay from `lr` to `lr * min_ratio` at `total`.
 pub fn cosine_lr(step: usize, total: usize, warmup: usize, lr: f64, min_ratio: f64) -> f64 {
@@ -86,28 +91,21 @@ fn val_loss(pol: &Policy, val: &[Sample], prompt: &str, per: usize) -> Result<f6
 
 pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: &Dataset) -> Result<Metrics> {
     let r = cx.recipe;
-    let cfg = TrainConfig {
-        lr: st.lr,
-        weight_decay: st.weight_decay,
-        max_grad_norm: st.max_grad_norm,
-        grad_checkpointing: st.grad_checkpointing,
-        micro_batch: st.micro_batch,
-        vision_lr_scale: st.vision_lr_scale,
-        ..TrainConfig::default()
-    };
+    let o = &st.optim;
+    let cfg = TrainConfig { grad_checkpointing: st.grad_checkpointing, vision_lr_scale: st.vision_lr_scale, ..train_config(o) };
     let ck = cx.dir.checkpoint_dir(cx.index, "sft");
     let start = resume(cx, pol, &ck, &cfg)?;
     let seed = mix(r.run.seed, cx.index as u64);
-    let mut stream = Stream::new(train, seed, (start * st.batch_size) as u64)?;
+    let mut stream = Stream::new(train, seed, (start * o.batch_size) as u64)?;
     let val = if st.val_samples > 0 { eval.head(st.val_samples)? } else { vec![] };
     let bar = cx.log.bar(st.steps as u64, "sft");
     bar.set_position(start as u64);
     let mut last = vec![];
     for step in start..st.steps {
-        let lr = cosine_lr(step, st.steps, st.warmup_steps, st.lr, st.min_lr_ratio);
+        let lr = cosine_lr(step, st.steps, o.warmup_steps, o.lr, o.min_lr_ratio);
         pol.p.set_lr(lr);
         cadrl_backend_tch::manual_seed(mix(seed, step as u64));
-        let batch: Vec<Example> = stream.take(st.batch_size)?.iter().map(|s| example(s, &r.model.prompt)).collect();
+        let batch: Vec<Example> = stream.take(o.batch_size)?.iter().map(|s| example(s, &r.model.prompt)).collect();
         let t0 = Instant::now();
         let s = pol.p.sft_step(&batch)?;
         if !s.loss.is_finite() {
@@ -120,7 +118,7 @@ pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: 
         cx.log.scalars(g, &last)?;
         let done = step + 1;
         if !val.is_empty() && (done == st.steps || (st.eval_every > 0 && done % st.eval_every == 0)) {
-            let v = val_loss(pol, &val, &r.model.prompt, st.micro_batch)?;
+            let v = val_loss(pol, &val, &r.model.prompt, o.micro_batch)?;
             cx.log.scalars(g, &[("eval/val_loss", v)])?;
             last.push(("eval/val_loss", v));
         }
@@ -179,13 +177,8 @@ pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> R
         cx.log.say("dpo: the sample stage built no pairs; nothing to train");
         return Ok(vec![("dpo/pairs".into(), 0.0)]);
     }
-    let cfg = TrainConfig {
-        lr: st.lr,
-        weight_decay: st.weight_decay,
-        max_grad_norm: st.max_grad_norm,
-        micro_batch: st.micro_batch,
-        ..TrainConfig::default()
-    };
+    let o = &st.optim;
+    let cfg = train_config(o);
     let ck = cx.dir.checkpoint_dir(cx.index, "dpo");
     let out = cx.dir.stage_dir(cx.index, "dpo");
     // The reference (the policy as this stage starts, or the base with adapters off):
@@ -207,7 +200,7 @@ pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> R
         bail!("{}: {} reference log-probs for {} pairs", ref_path.display(), refs.len(), pairs.len());
     }
     let start = resume(cx, pol, &ck, &cfg)?;
-    let per_epoch = pairs.len().div_ceil(st.batch_size);
+    let per_epoch = pairs.len().div_ceil(o.batch_size);
     let total = per_epoch * st.epochs;
     let seed = mix(r.run.seed, cx.index as u64);
     let bar = cx.log.bar(total as u64, "dpo");
@@ -217,10 +210,10 @@ pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> R
         let (epoch, b) = (step / per_epoch, step % per_epoch);
         let mut order: Vec<usize> = (0..pairs.len()).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(seed, epoch as u64)));
-        let idx = &order[b * st.batch_size..((b + 1) * st.batch_size).min(pairs.len())];
+        let idx = &order[b * o.batch_size..((b + 1) * o.batch_size).min(pairs.len())];
         let batch: Vec<PreferencePair> = idx.iter().map(|&i| pairs[i].clone()).collect();
         let brefs: Vec<(f64, f64)> = idx.iter().map(|&i| refs[i]).collect();
-        let lr = cosine_lr(step, total, st.warmup_steps, st.lr, st.min_lr_ratio);
+        let lr = cosine_lr(step, total, o.warmup_steps, o.lr, o.min_lr_ratio);
         pol.p.set_lr(lr);
         cadrl_backend_tch::manual_seed(mix(seed, step as u64));
         let s = pol.p.dpo_step(&batch, Some(&brefs), &loss)?;

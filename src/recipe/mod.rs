@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use cadrl_rewards::executor::ExecutorSpec;
 use fields::{Fields, Overrides, Spanned, Val};
-pub use stages::{DpoStage, EvalStage, InitStage, SampleStage, SftStage, Stage};
+pub use stages::{DpoStage, EvalStage, InitStage, Optim, SampleStage, SftStage, Stage};
 
 /// `[run]`: naming, seeds, checkpoints.
 #[derive(Clone, Debug, Serialize, PartialEq)]

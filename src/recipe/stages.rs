@@ -19,10 +19,10 @@ pub struct InitStage {
     pub model: serde_json::Value,
 }
 
-/// `sft`: supervised fine-tuning (loss on completion tokens only).
+/// Batch and optimiser settings of a training stage (`sft`, `dpo`): AdamW with
+/// linear warm-up and cosine decay. Flattened into the stage's table.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct SftStage {
-    pub steps: usize,
+pub struct Optim {
     pub batch_size: usize,
     /// Examples per forward pass; gradients are accumulated up to `batch_size`.
     pub micro_batch: usize,
@@ -31,7 +31,32 @@ pub struct SftStage {
     /// The cosine schedule decays to `lr * min_lr_ratio`.
     pub min_lr_ratio: f64,
     pub weight_decay: f64,
+    /// Gradient clipping by global norm (0 = off).
     pub max_grad_norm: f64,
+}
+
+impl Optim {
+    /// Read the shared keys; `lr` and `min_lr_ratio` defaults differ per stage.
+    fn read(f: &mut Fields, lr: f64, min_lr_ratio: f64) -> Optim {
+        let batch_size = f.usize("batch_size", 8, |x| x > 0, "> 0");
+        Optim {
+            micro_batch: f.usize("micro_batch", batch_size, |x| x > 0 && x <= batch_size, "1..=batch_size"),
+            batch_size,
+            lr: f.f64("lr", lr, |x| x > 0.0, "> 0"),
+            warmup_steps: f.usize("warmup_steps", 0, |_| true, ""),
+            min_lr_ratio: f.f64("min_lr_ratio", min_lr_ratio, |x| (0.0..=1.0).contains(&x), "in [0, 1]"),
+            weight_decay: f.f64("weight_decay", 0.0, |x| x >= 0.0, ">= 0"),
+            max_grad_norm: f.f64("max_grad_norm", 1.0, |x| x >= 0.0, ">= 0 (0 = off)"),
+        }
+    }
+}
+
+/// `sft`: supervised fine-tuning (loss on completion tokens only).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SftStage {
+    pub steps: usize,
+    #[serde(flatten)]
+    pub optim: Optim,
     /// Learning-rate multiplier of the vision tower (0 = frozen).
     pub vision_lr_scale: f64,
     /// Steps between validation losses on `[eval_data]` (0 = stage end only).
@@ -70,13 +95,8 @@ pub struct DpoStage {
     /// Weight of an NLL term on the chosen programs (TRL's rpo_alpha).
     pub nll_weight: f64,
     pub epochs: usize,
-    pub batch_size: usize,
-    pub micro_batch: usize,
-    pub lr: f64,
-    pub warmup_steps: usize,
-    pub min_lr_ratio: f64,
-    pub weight_decay: f64,
-    pub max_grad_norm: f64,
+    #[serde(flatten)]
+    pub optim: Optim,
     /// Repeat the preceding sample stage and this one R times.
     pub rounds: usize,
     /// The reference model: `start` (the policy as the stage begins, e.g. the SFT model)
@@ -211,16 +231,9 @@ fn init(f: &mut Fields) -> Stage {
 }
 
 fn sft(f: &mut Fields) -> Stage {
-    let batch_size = f.usize("batch_size", 8, |x| x > 0, "> 0");
     Stage::Sft(SftStage {
         steps: f.usize("steps", 100, |x| x > 0, "> 0"),
-        micro_batch: f.usize("micro_batch", batch_size, |x| x > 0 && x <= batch_size, "1..=batch_size"),
-        batch_size,
-        lr: f.f64("lr", 2e-4, |x| x > 0.0, "> 0"),
-        warmup_steps: f.usize("warmup_steps", 0, |_| true, ""),
-        min_lr_ratio: f.f64("min_lr_ratio", 0.0, |x| (0.0..=1.0).contains(&x), "in [0, 1]"),
-        weight_decay: f.f64("weight_decay", 0.0, |x| x >= 0.0, ">= 0"),
-        max_grad_norm: f.f64("max_grad_norm", 1.0, |x| x >= 0.0, ">= 0 (0 = off)"),
+        optim: Optim::read(f, 2e-4, 0.0),
         vision_lr_scale: f.f64("vision_lr_scale", 1.0, |x| x >= 0.0, ">= 0 (0 = frozen)"),
         eval_every: f.usize("eval_every", 0, |_| true, ""),
         val_samples: f.usize("val_samples", 16, |_| true, ""),
@@ -242,20 +255,13 @@ fn sample(f: &mut Fields) -> Stage {
 }
 
 fn dpo(f: &mut Fields) -> Stage {
-    let batch_size = f.usize("batch_size", 8, |x| x > 0, "> 0");
     let d = DpoStage {
         loss: f.choice("loss", "sigmoid", &["sigmoid", "ipo", "hinge", "robust"]),
         beta: f.f64("beta", 0.1, |x| x > 0.0, "> 0"),
         label_smoothing: f.f64("label_smoothing", 0.0, |x| (0.0..0.5).contains(&x), "in [0, 0.5)"),
         nll_weight: f.f64("nll_weight", 0.0, |x| x >= 0.0, ">= 0"),
         epochs: f.usize("epochs", 1, |x| x > 0, "> 0"),
-        micro_batch: f.usize("micro_batch", batch_size, |x| x > 0 && x <= batch_size, "1..=batch_size"),
-        batch_size,
-        lr: f.f64("lr", 5e-6, |x| x > 0.0, "> 0"),
-        warmup_steps: f.usize("warmup_steps", 0, |_| true, ""),
-        min_lr_ratio: f.f64("min_lr_ratio", 1.0, |x| (0.0..=1.0).contains(&x), "in [0, 1]"),
-        weight_decay: f.f64("weight_decay", 0.0, |x| x >= 0.0, ">= 0"),
-        max_grad_norm: f.f64("max_grad_norm", 1.0, |x| x >= 0.0, ">= 0 (0 = off)"),
+        optim: Optim::read(f, 5e-6, 1.0),
         rounds: f.usize("rounds", 1, |x| x > 0, "> 0"),
         reference: f.choice("reference", "start", &["start", "base"]),
     };

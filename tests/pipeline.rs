@@ -204,7 +204,7 @@ print(len(ea.Scalars("train/loss")))
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&rep).unwrap()).unwrap();
-    for k in ["n", "vsr", "iou_mean", "iou_median", "chamfer_median", "iou_mode"] {
+    for k in ["n", "vsr", "iou_mean", "iou_median", "chamfer_median", "iou_mode", "distinct_rate"] {
         assert!(rep.get(k).is_some(), "report lacks {k}: {rep}");
     }
     assert_eq!(rep["n"], 2);

@@ -109,6 +109,7 @@ pub fn eval(cx: &mut Cx, p: &QwenVlPolicy, st: &crate::recipe::EvalStage, data: 
         ("eval/iou_mean".to_string(), rep.iou_mean),
         ("eval/iou_median".to_string(), rep.iou_median),
         ("eval/chamfer_median".to_string(), rep.chamfer_median.unwrap_or(f64::NAN)),
+        ("eval/distinct_rate".to_string(), rep.distinct_rate),
         ("eval/n".to_string(), rep.n as f64),
     ];
     let refs: Vec<(&str, f64)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();

@@ -128,6 +128,11 @@ pub struct EvalReport {
     pub iou_mode: String,
     /// Outcome kinds of invalid predictions, counted.
     pub invalid: std::collections::BTreeMap<String, usize>,
+    /// Distinct predicted programs (code compared with whitespace collapsed) per
+    /// sample: 1/n when the model writes one program whatever the image, i.e. it
+    /// does not read the image; near 1 when every part gets its own program.
+    #[serde(default)]
+    pub distinct_rate: f64,
 }
 
 fn median(v: &mut [f64]) -> Option<f64> {
@@ -145,6 +150,8 @@ pub fn report(records: &[EvalRecord], mode: IouMode) -> EvalReport {
     let valid = records.iter().filter(|r| r.valid).count();
     let mut ious: Vec<f64> = records.iter().map(|r| r.iou).collect();
     let mut ch: Vec<f64> = records.iter().filter_map(|r| r.chamfer).collect();
+    let programs: std::collections::HashSet<String> =
+        records.iter().map(|r| extract_code(&r.prediction).split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     let mut invalid = std::collections::BTreeMap::new();
     for r in records.iter().filter(|r| !r.valid) {
         *invalid.entry(r.outcome.clone()).or_insert(0) += 1;
@@ -157,6 +164,7 @@ pub fn report(records: &[EvalRecord], mode: IouMode) -> EvalReport {
         chamfer_median: median(&mut ch),
         iou_mode: mode.name().to_string(),
         invalid,
+        distinct_rate: if n == 0 { 0.0 } else { programs.len() as f64 / n as f64 },
     }
 }
 
@@ -164,11 +172,12 @@ pub fn report(records: &[EvalRecord], mode: IouMode) -> EvalReport {
 pub fn report_markdown(r: &EvalReport) -> String {
     let ch = r.chamfer_median.map_or("n/a".to_string(), |c| format!("{c:.6}"));
     format!(
-        "| n | VSR | IoU mean ({m}) | IoU median | Chamfer median | invalid |\n| ---: | ---: | ---: | ---: | ---: | --- |\n| {} | {:.3} | {:.4} | {:.4} | {ch} | {} |\n",
+        "| n | VSR | IoU mean ({m}) | IoU median | Chamfer median | distinct | invalid |\n| ---: | ---: | ---: | ---: | ---: | ---: | --- |\n| {} | {:.3} | {:.4} | {:.4} | {ch} | {:.3} | {} |\n",
         r.n,
         r.vsr,
         r.iou_mean,
         r.iou_median,
+        r.distinct_rate,
         r.invalid.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", "),
         m = r.iou_mode,
     )
@@ -203,5 +212,24 @@ mod tests {
         assert_eq!(r.iou_median, 0.4);
         assert_eq!(r.chamfer_median, Some(0.01));
         assert_eq!(r.invalid.get("syntax_error"), Some(&1));
+        // three empty predictions: one distinct program
+        assert!((r.distinct_rate - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn distinct_rate_ignores_whitespace_and_fences() {
+        let rec = |p: &str| EvalRecord {
+            id: "x".into(),
+            valid: true,
+            outcome: "valid".into(),
+            reason: None,
+            iou: 1.0,
+            chamfer: None,
+            prediction: p.into(),
+        };
+        let same = [rec("a = 1\nb = 2"), rec("```python\na = 1\n\nb =  2\n```"), rec("a = 1 \nb = 2\n")];
+        assert!((report(&same, IouMode::InPlace).distinct_rate - 1.0 / 3.0).abs() < 1e-12);
+        let other = [rec("a = 1"), rec("a = 2"), rec("a = 1")];
+        assert!((report(&other, IouMode::InPlace).distinct_rate - 2.0 / 3.0).abs() < 1e-12);
     }
 }

@@ -110,7 +110,8 @@ impl Cloud {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let c = [0, 1, 2].map(|k| (((p[k] - mn[k]) * scale[k]).max(0.0) as u32).min(CELLS as u32 - 1));
+                // in the frame, so in [0, CELLS] (a NaN becomes 0; the cloud is refused)
+                let c = [0, 1, 2].map(|k| (((p[k] - mn[k]) * scale[k]) as u32).min(CELLS as u32 - 1));
                 (((spread(c[0]) | (spread(c[1]) << 1) | (spread(c[2]) << 2)) as u64) << 32) | i as u64
             })
             .collect();
@@ -264,13 +265,15 @@ impl Cloud {
     }
 }
 
-/// Bounding box of the points of several clouds; `None` if there are none.
+/// Bounding box of the points of several clouds (NaN coordinates are skipped:
+/// [`Cloud::new`] refuses them); `None` if it is empty or not finite.
 fn bounds(clouds: &[&[[f64; 3]]]) -> Option<([f64; 3], [f64; 3])> {
     let (mut mn, mut mx) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
     for p in clouds.iter().flat_map(|c| c.iter()) {
         for k in 0..3 {
-            mn[k] = mn[k].min(p[k]);
-            mx[k] = mx[k].max(p[k]);
+            // comparisons rather than f64::min/max, so that the loop vectorises
+            mn[k] = if p[k] < mn[k] { p[k] } else { mn[k] };
+            mx[k] = if p[k] > mx[k] { p[k] } else { mx[k] };
         }
     }
     mn.iter().chain(&mx).all(|v| v.is_finite()).then_some((mn, mx))

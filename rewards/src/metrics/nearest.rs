@@ -31,6 +31,8 @@ pub const LEAF: usize = 32;
 pub const GROUP: usize = 32;
 /// Clouds are padded to a multiple of this many points.
 const PAD: usize = if LEAF > GROUP { LEAF } else { GROUP };
+// `min_lanes` halves the lanes; the tree's leaves are whole runs of the padding
+const _: () = assert!(GROUP.is_power_of_two() && PAD % LEAF == 0 && PAD % GROUP == 0);
 
 /// An instruction set the query loop is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

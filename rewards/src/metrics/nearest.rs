@@ -15,8 +15,9 @@
 //!
 //! Why not a k-d tree queried point by point (what this replaced): at 8192 points
 //! a side those descents took about 3.9 of the metric's 5.4 ms per pair; this
-//! takes about 1 ms with AVX-512 (see `benches/score.rs` for every instruction
-//! set). Building is a radix sort and one pass over the leaves.
+//! takes about 1.2 ms with AVX-512, building both clouds included (the whole
+//! metric per instruction set: `benches/score.rs`). Building is a radix sort and
+//! one pass over the leaves.
 //!
 //! The loop is compiled for AVX-512, AVX2 and the baseline, and the widest the
 //! CPU has is used ([`Isa::best`]). All run the same operations in the same

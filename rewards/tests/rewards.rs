@@ -68,6 +68,28 @@ fn composite_weights_and_logs_parts() {
 }
 
 #[test]
+fn chamfer_batch_shares_reference_samples_and_matches_per_pair_values() {
+    let progs = [HALF, CUBE, "import cadquery as cq\nsolid = cq.Workplane('XY').circle(0.5).extrude(2)\n", "x = ("];
+    let outs = outcomes(&progs);
+    let (cube, half) = (execute_native(CUBE, "solid"), execute_native(HALF, "solid"));
+    let (rc, rh) = (cube.solid().map(|s| &**s), half.solid().map(|s| &**s));
+    // three candidates against the cube, then the same three against the half box
+    let mut batch: Vec<Rollout> = progs.iter().zip(&outs).map(|(c, o)| Rollout { id: "c", code: c, outcome: o, reference: rc }).collect();
+    batch.extend(progs.iter().zip(&outs).map(|(c, o)| Rollout { id: "h", code: c, outcome: o, reference: rh }));
+    let scores = build("chamfer", json!({"invalid": -1.0})).expect("chamfer").score(&batch);
+    for (r, s) in batch.iter().zip(&scores) {
+        match (r.outcome.solid(), r.reference) {
+            (Some(a), Some(b)) => {
+                let cd = cadrl_rewards::metrics::chamfer(a, b).expect("cd");
+                assert_eq!(s.parts, vec![("cd_x1000", 1000.0 * cd)], "the same bits as chamfer(a, b)");
+            }
+            _ => assert_eq!(s.value, -1.0),
+        }
+    }
+    assert!(scores[1].value > scores[2].value, "the cube is closer to itself than the cylinder is");
+}
+
+#[test]
 fn missing_reference_is_a_penalty() {
     let outs = outcomes(&[CUBE]);
     let batch = [Rollout { id: "a", code: CUBE, outcome: &outs[0], reference: None }];

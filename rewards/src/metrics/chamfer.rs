@@ -17,6 +17,7 @@ use crate::geom::sample::sample_surface;
 use crate::geom::{Solid, exact_bbox};
 
 use super::nearest::{Cloud, Isa};
+use super::normalize::unit_box;
 
 /// Surface samples per shape (cadrille's `n_points`).
 pub const CHAMFER_POINTS: usize = 8192;
@@ -48,13 +49,7 @@ pub fn chamfer_against(a: &Solid, b_samples: &[[f64; 3]]) -> Option<f64> {
 /// `n` surface samples of `s`, centred on its exact bounding box and scaled so
 /// that the box's longest side is 1 (`None` for a degenerate box or surface).
 pub fn normalized_samples(s: &Solid, n: usize, seed: u64) -> Option<Vec<[f64; 3]>> {
-    let bb = exact_bbox(s);
-    let e = bb.extent();
-    let longest = e.x.max(e.y).max(e.z);
-    if bb.is_empty() || !(longest > 1e-12) || !longest.is_finite() {
-        return None;
-    }
-    let (c, k) = (bb.center(), 1.0 / longest);
+    let (c, k) = unit_box(&exact_bbox(s), 1.0)?;
     let pts = sample_surface(s, n, seed);
     (!pts.is_empty()).then(|| {
         pts.into_iter()

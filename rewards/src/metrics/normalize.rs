@@ -1,18 +1,25 @@
 //! Similarity normalisations of solids used by the metrics.
 
-use crate::geom::{MassProps, Solid, V3, mass_props, v3};
+use crate::geom::{Aabb, MassProps, Solid, V3, mass_props, v3};
 
 const IDENTITY: [V3; 3] = [v3(1.0, 0.0, 0.0), v3(0.0, 1.0, 0.0), v3(0.0, 0.0, 1.0)];
+
+/// The centre of `bbox` and the scale that makes its longest side `side`; `None`
+/// for an empty or degenerate box.
+pub fn unit_box(bbox: &Aabb, side: f64) -> Option<(V3, f64)> {
+    let e = bbox.extent();
+    let m = e.x.max(e.y).max(e.z);
+    if bbox.is_empty() || !(m > 1e-12) || !m.is_finite() {
+        return None;
+    }
+    Some((bbox.center(), side / m))
+}
 
 /// Centre the bounding box at the origin and scale its longest side to `side`.
 /// `None` for a degenerate box.
 pub fn bbox_normalized(s: &Solid, props: &MassProps, side: f64) -> Option<Solid> {
-    let e = props.bbox.extent();
-    let m = e.x.max(e.y).max(e.z);
-    if !(m > 1e-12) || !m.is_finite() {
-        return None;
-    }
-    Some(s.transformed(side / m, IDENTITY, props.bbox.center()))
+    let (c, k) = unit_box(&props.bbox, side)?;
+    Some(s.transformed(k, IDENTITY, c))
 }
 
 /// Eigen-decomposition of a symmetric 3x3 matrix (cyclic Jacobi). Returns

@@ -200,11 +200,7 @@ fn install_no_fork() -> io::Result<()> {
 /// seccomp filter (a Python under it must still start threads and must fail to fork).
 pub fn probe(python: &Path) -> Support {
     let no_fork = probe_no_fork(python);
-    let mut cmd = Command::new(python);
-    cmd.args(["-S", "-c", "pass"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+    let mut cmd = quiet_python(python, "pass");
     // SAFETY: unshare is async-signal-safe; nothing is allocated.
     unsafe {
         cmd.pre_exec(|| {
@@ -223,21 +219,26 @@ pub fn probe(python: &Path) -> Support {
 }
 
 fn probe_no_fork(python: &Path) -> bool {
-    let mut cmd = Command::new(python);
-    cmd.args([
-        "-S",
-        "-c",
+    let mut cmd = quiet_python(
+        python,
         "import os, threading\nt = threading.Thread(target=lambda: None)\nt.start(); t.join()\n\
          try:\n    os.fork()\nexcept PermissionError:\n    raise SystemExit(7)\nos._exit(0)",
-    ])
-    .stdin(std::process::Stdio::null())
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
+    );
     // SAFETY: install_no_fork only makes two prctl calls.
     unsafe {
         cmd.pre_exec(install_no_fork);
     }
     cmd.status().map(|s| s.code() == Some(7)).unwrap_or(false)
+}
+
+/// `python -S -c CODE` with no standard streams, for the probes.
+fn quiet_python(python: &Path, code: &str) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.args(["-S", "-c", code])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
 }
 
 /// Descriptors the child needs for its Landlock rules, opened before the fork.

@@ -94,11 +94,16 @@ fn sides(p: &Prism, eps: f64) -> Side {
                 return None;
             }
             let (m, nrm) = edges[k].at(0.5);
-            let (plus, minus) = (p.profile.contains(m + nrm * eps), p.profile.contains(m - nrm * eps));
+            let (plus, minus) = sides_at(p, m, nrm, eps);
             (plus != minus).then_some(plus)
         })
         .collect();
     Side { cum, edges, inside_plus }
+}
+
+/// Profile membership just off an edge point, on the `+normal` and `-normal` sides.
+fn sides_at(p: &Prism, pt: P2, nrm: P2, eps: f64) -> (bool, bool) {
+    (p.profile.contains(pt + nrm * eps), p.profile.contains(pt - nrm * eps))
 }
 
 /// Whether two edges run along each other for a stretch (collinear lines whose
@@ -195,7 +200,7 @@ pub fn sample_surface(s: &Solid, n: usize, seed: u64) -> Vec<V3> {
             let w = p.w0 + rng.unit() * (p.w1 - p.w0);
             let own = match sd.inside_plus[k] {
                 Some(plus) => (plus, !plus),
-                None => (p.profile.contains(pt + nrm * eps), p.profile.contains(pt - nrm * eps)),
+                None => sides_at(p, pt, nrm, eps),
             };
             if w <= p.w0 || w >= p.w1 || own.0 == own.1 {
                 continue;

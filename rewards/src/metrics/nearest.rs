@@ -33,7 +33,7 @@ pub const GROUP: usize = 32;
 /// Clouds are padded to a multiple of this many points.
 const PAD: usize = if LEAF > GROUP { LEAF } else { GROUP };
 // `min_lanes` halves the lanes; the tree's leaves are whole runs of the padding
-const _: () = assert!(GROUP.is_power_of_two() && PAD % LEAF == 0 && PAD % GROUP == 0);
+const _: () = assert!(GROUP.is_power_of_two() && PAD.is_multiple_of(LEAF) && PAD.is_multiple_of(GROUP));
 
 /// An instruction set the query loop is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -394,6 +394,7 @@ fn radix_sort(mut keys: Vec<u64>) -> Vec<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::{Cloud, Isa, radix_sort, spread};
 

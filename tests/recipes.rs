@@ -84,6 +84,9 @@ beta = -1.0
 
 [[stage]]
 kind = "evaluate"
+
+[data.synth]
+arcs_prob = 0.1
 "#;
 
 #[test]
@@ -105,6 +108,7 @@ fn a_broken_recipe_reports_every_error_with_key_and_line() {
         ("stage 1 (dpo).loss", Some(27)),
         ("stage 1 (dpo).beta", Some(28)),
         ("unknown kind `evaluate`", Some(30)),
+        ("unknown field `arcs_prob`", None),
         ("needs a `sample` stage before it", None),
         ("override `dpo.betta=1`", None),
         ("override `nowhere.x=1`", None),
@@ -114,7 +118,7 @@ fn a_broken_recipe_reports_every_error_with_key_and_line() {
             assert!(hit.contains(&format!("line {l}")), "{hit} should name line {l}");
         }
     }
-    assert!(e.errors.len() >= 13, "{all}");
+    assert!(e.errors.len() >= 14, "{all}");
     eprintln!("{all}");
     // a TOML syntax error is reported with its line, not a panic
     std::fs::write(&p, "[run]\nname = \"x\"\nseed = = 1\n").unwrap();

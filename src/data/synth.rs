@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use cadrl_rewards::exec::{Outcome, execute_native};
-use cadrl_rewards::geom::{Solid, mass_props};
+use cadrl_rewards::geom::{Solid, exact_bbox, mass_props};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 /// Probabilities of the boolean that joins a further sketch to the part.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct OpMix {
     pub union: f64,
     pub cut: f64,
@@ -45,7 +45,7 @@ impl Default for OpMix {
 /// API-call histogram per program match the 17 GenCAD-Code fixtures (see the report
 /// in `cadrl data stats`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SynthConfig {
     /// Sketches (extruded bodies) per program, inclusive range.
     pub sketches: [usize; 2],
@@ -81,6 +81,17 @@ pub struct SynthConfig {
     pub min_extent: f64,
     /// Tries per sample before giving up.
     pub max_attempts: u32,
+    /// Round every float literal of the program to this many decimals before it is
+    /// validated and rendered (0 = Python's shortest repr, as GenCAD-Code writes them,
+    /// e.g. `0.6186266447368421`). Fewer digits make programs shorter and leave fewer
+    /// tokens that no picture can predict: a small model trained from scratch spends its
+    /// loss on the shape instead of on noise digits.
+    pub decimals: u32,
+    /// Scale every part so that the longest side of its bounding box is `fit`, centred on
+    /// the origin (0 = off: parts keep the generator's sizes and positions). A render is
+    /// framed to the part's bounding box, so without this neither size nor position is in
+    /// the picture; with it, every number of the program is (up to `decimals`).
+    pub fit: f64,
 }
 
 impl Default for SynthConfig {
@@ -102,6 +113,8 @@ impl Default for SynthConfig {
             min_volume: 1e-4,
             min_extent: 2e-3,
             max_attempts: 200,
+            decimals: 0,
+            fit: 0.0,
         }
     }
 }
@@ -574,25 +587,46 @@ impl Gen<'_> {
     }
 }
 
-fn fmt_p(p: P) -> String {
-    format!("{}, {}", py_repr(p[0]), py_repr(p[1]))
+/// Where the emitted program puts the part: world points `p` are written as
+/// `(p - centre) * scale`, lengths (sketch coordinates, radii, depths) times `scale`.
+/// The generator's own state never changes, so a program can be emitted again, placed.
+#[derive(Clone, Copy, Debug)]
+pub struct Placement {
+    pub scale: f64,
+    pub centre: V,
 }
 
-fn write_loop(out: &mut String, k: usize, wp: &str, l: &Loop) {
+impl Placement {
+    pub const IDENTITY: Placement = Placement { scale: 1.0, centre: [0.0; 3] };
+
+    fn len(&self, x: f64) -> String {
+        py_repr(x * self.scale)
+    }
+
+    fn point(&self, p: V, i: usize) -> String {
+        py_repr((p[i] - self.centre[i]) * self.scale)
+    }
+
+    fn p2(&self, p: P) -> String {
+        format!("{}, {}", self.len(p[0]), self.len(p[1]))
+    }
+}
+
+fn write_loop(out: &mut String, k: usize, wp: &str, l: &Loop, at: &Placement) {
     let _ = write!(out, "loop{k}={wp}");
     match l {
         Loop::Circle { c, r } => {
-            let _ = write!(out, ".moveTo({}).circle({})", fmt_p(*c), py_repr(*r));
+            let _ = write!(out, ".moveTo({}).circle({})", at.p2(*c), at.len(*r));
         }
         Loop::Closed { start, segs } => {
-            let _ = write!(out, ".moveTo({})", fmt_p(*start));
+            let _ = write!(out, ".moveTo({})", at.p2(*start));
             for s in segs {
                 match s {
                     Seg::Line(p) => {
-                        let _ = write!(out, ".lineTo({})", fmt_p(*p));
+                        let _ = write!(out, ".lineTo({})", at.p2(*p));
                     }
                     Seg::Arc(m, e) => {
-                        let _ = write!(out, ".threePointArc(({}), ({}))", fmt_p(*m), fmt_p(*e));
+                        let _ = write!(out, ".threePointArc(({}), ({}))", at.p2(*m), at.p2(*e));
                     }
                 }
             }
@@ -641,6 +675,12 @@ type BaseSketch = (Frame, V, Vec<P>, Vec<Vec<P>>);
 
 /// Generate one program text (not validated).
 pub fn generate_program(cfg: &SynthConfig, rng: &mut ChaCha8Rng) -> String {
+    generate_placed(cfg, rng, &Placement::IDENTITY)
+}
+
+/// [`generate_program`] with the part moved and scaled as `at` says (the same random
+/// draws, so the same part).
+pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) -> String {
     let mut g = Gen { cfg, rng: ChaCha8Rng::from_rng(rng) };
     let [smin, smax] = cfg.sketches;
     let mut n_sk = smin.max(1);
@@ -773,16 +813,16 @@ pub fn generate_program(cfg: &SynthConfig, rng: &mut ChaCha8Rng) -> String {
         // Emit.
         let plane = format!(
             "{wp} = cq.Workplane(cq.Plane(cq.Vector({}, {}, {}), cq.Vector({}), cq.Vector({})))\n",
-            py_repr(origin[0]),
-            py_repr(origin[1]),
-            py_repr(origin[2]),
+            at.point(origin, 0),
+            at.point(origin, 1),
+            at.point(origin, 2),
             frame.x_txt,
             frame.n_txt
         );
         let first_loop = loop_id;
         let mut loops_txt = String::new();
         for l in &sk.loops {
-            write_loop(&mut loops_txt, loop_id, &wp, l);
+            write_loop(&mut loops_txt, loop_id, &wp, l, at);
             loop_id += 1;
         }
         let adds: String = (first_loop..loop_id).map(|k| format!(".add(loop{k})")).collect();
@@ -792,9 +832,9 @@ pub fn generate_program(cfg: &SynthConfig, rng: &mut ChaCha8Rng) -> String {
         // Two-sided: half symmetric (`both=True`), half GenCAD's rebuilt workplane.
         let asym = both && g.p(0.5);
         if both && !asym {
-            let _ = writeln!(out, "solid{si}={wp}{adds}.extrude({}, both=True)", py_repr(depth.abs()));
+            let _ = writeln!(out, "solid{si}={wp}{adds}.extrude({}, both=True)", at.len(depth.abs()));
         } else {
-            let _ = writeln!(out, "solid{si}={wp}{adds}.extrude({})", py_repr(depth));
+            let _ = writeln!(out, "solid{si}={wp}{adds}.extrude({})", at.len(depth));
         }
         let target = if asym && si > 0 { "solid_temp" } else { "solid" };
         if si == 0 || asym {
@@ -806,9 +846,9 @@ pub fn generate_program(cfg: &SynthConfig, rng: &mut ChaCha8Rng) -> String {
             let d2 = -q128(depth.abs() * g.u(0.3, 1.0)).max(1.0 / 128.0) * depth.signum();
             out.push_str(&plane);
             for (k, l) in (first_loop..).zip(&sk.loops) {
-                write_loop(&mut out, k, &wp, l);
+                write_loop(&mut out, k, &wp, l, at);
             }
-            let _ = writeln!(out, "solid{si}={wp}{adds}.extrude({})", py_repr(d2));
+            let _ = writeln!(out, "solid{si}={wp}{adds}.extrude({})", at.len(d2));
             let _ = writeln!(out, "{target}={target}.union(solid{si})");
             if si > 0 {
                 let _ = writeln!(out, "solid=solid.{op}(solid_temp)");
@@ -845,12 +885,74 @@ pub fn check(cfg: &SynthConfig, code: &str) -> Result<(Arc<Solid>, f64), String>
     }
 }
 
+/// `code` with every float literal (digits with a `.` or an exponent, not part of a
+/// name) rounded to `decimals` places and written back as Python's repr (`0.619`,
+/// `1.0`; a value that rounds to zero is `0.0`, keeping any sign outside it).
+pub fn round_literals(code: &str, decimals: u32) -> String {
+    let b = code.as_bytes();
+    let scale = 10f64.powi(decimals.min(15) as i32);
+    let mut out = String::with_capacity(code.len());
+    let mut i = 0;
+    while i < b.len() {
+        let in_name = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+        if !b[i].is_ascii_digit() || in_name {
+            let ch = code[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8().max(1);
+            continue;
+        }
+        let start = i;
+        let mut float = false;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i < b.len() && b[i] == b'.' {
+            float = true;
+            i += 1;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+        if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+            let mut j = i + 1;
+            if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
+                j += 1;
+            }
+            if j < b.len() && b[j].is_ascii_digit() {
+                float = true;
+                i = j;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+        }
+        let lit = &code[start..i];
+        match lit.parse::<f64>() {
+            Ok(x) if float && x.is_finite() => out.push_str(&py_repr((x * scale).round() / scale + 0.0)),
+            _ => out.push_str(lit),
+        }
+    }
+    out
+}
+
 /// Generate, validate and render sample `index` of `seed` (deterministic).
 pub fn sample(cfg: &SynthConfig, seed: u64, index: u64) -> Option<SynthSample> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(index);
     for attempt in 0..cfg.max_attempts.max(1) {
-        let code = generate_program(cfg, &mut rng);
+        let replay = rng.clone();
+        let mut code = generate_program(cfg, &mut rng);
+        if cfg.fit > 0.0 {
+            // Emit the same part again, centred and scaled by its exact bounding box.
+            let Ok((solid, _)) = check(cfg, &code) else { continue };
+            let b = exact_bbox(&solid);
+            let side = (b.max.x - b.min.x).max(b.max.y - b.min.y).max(b.max.z - b.min.z);
+            let centre = [(b.min.x + b.max.x) / 2.0, (b.min.y + b.max.y) / 2.0, (b.min.z + b.max.z) / 2.0];
+            code = generate_placed(cfg, &mut replay.clone(), &Placement { scale: cfg.fit / side, centre });
+        }
+        if cfg.decimals > 0 {
+            code = round_literals(&code, cfg.decimals);
+        }
         if let Ok((solid, volume)) = check(cfg, &code) {
             let image = cadrl_rewards::render::render(&solid);
             // A blank or nearly blank render teaches nothing.
@@ -872,6 +974,70 @@ pub fn generate(cfg: &SynthConfig, seed: u64, start: u64, n: u64) -> Vec<SynthSa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literals_round_to_decimals() {
+        let code = "wp_sketch0 = cq.Workplane(cq.Plane(cq.Vector(-0.6796875, 3.749399456654644e-33, 1.0), x))\n\
+                    loop0=wp_sketch0.moveTo(0.6186266447368421, 0.0).circle(0.6186266447368421)\n\
+                    solid0=wp_sketch0.add(loop0).extrude(-1.5e-5, both=True)\n";
+        let want = "wp_sketch0 = cq.Workplane(cq.Plane(cq.Vector(-0.68, 0.0, 1.0), x))\n\
+                    loop0=wp_sketch0.moveTo(0.619, 0.0).circle(0.619)\n\
+                    solid0=wp_sketch0.add(loop0).extrude(-0.0, both=True)\n";
+        let got = round_literals(code, 3);
+        assert_eq!(got, want);
+        // names keep their digits; integers are left alone
+        assert_eq!(round_literals("solid12=f(3, 2.26)", 1), "solid12=f(3, 2.3)");
+    }
+
+    #[test]
+    fn rounded_synthetic_programs_stay_valid_and_short() {
+        let cfg = SynthConfig { decimals: 3, ..SynthConfig::default() };
+        let full = SynthConfig::default();
+        let (mut short, mut long) = (0, 0);
+        for i in 0..12 {
+            let s = sample(&cfg, 7, i).expect("a valid rounded sample");
+            assert!(check(&cfg, &s.code).is_ok());
+            for lit in s.code.split(|c: char| !(c.is_ascii_digit() || c == '.')).filter(|t| t.contains('.')) {
+                let frac = lit.split('.').nth(1).unwrap_or("");
+                assert!(frac.len() <= 3, "{lit} in\n{}", s.code);
+            }
+            short += s.code.len();
+            long += sample(&full, 7, i).expect("a valid sample").code.len();
+        }
+        assert!(short * 10 < long * 8, "rounded programs are shorter: {short} vs {long} bytes");
+    }
+
+    #[test]
+    fn fitted_parts_are_the_same_parts_centred_and_scaled() {
+        let free = SynthConfig::default();
+        let fit = SynthConfig { fit: 1.5, ..SynthConfig::default() };
+        for i in 0..10 {
+            let (a, b) = (sample(&free, 3, i).expect("a sample"), sample(&fit, 3, i).expect("a fitted sample"));
+            let (ba, bb) = (exact_bbox(&a.solid), exact_bbox(&b.solid));
+            let side = |x: &cadrl_rewards::geom::vec::Aabb| {
+                [x.max.x - x.min.x, x.max.y - x.min.y, x.max.z - x.min.z]
+            };
+            let (sa, sb) = (side(&ba), side(&bb));
+            let longest = sb.iter().cloned().fold(0.0, f64::max);
+            assert!((longest - 1.5).abs() < 1e-9, "sample {i}: longest side {longest}\n{}", b.code);
+            for c in [bb.min.x + bb.max.x, bb.min.y + bb.max.y, bb.min.z + bb.max.z] {
+                assert!(c.abs() < 1e-9, "sample {i}: not centred\n{}", b.code);
+            }
+            let k = 1.5 / sa.iter().cloned().fold(0.0, f64::max);
+            for (x, y) in sa.iter().zip(&sb) {
+                assert!((x * k - y).abs() < 1e-9, "sample {i}: proportions {sa:?} vs {sb:?}");
+            }
+            assert!((a.volume * k.powi(3) - b.volume).abs() < 1e-6 * b.volume, "sample {i}: volume");
+        }
+    }
+
+    #[test]
+    fn unknown_knobs_are_rejected() {
+        let e = serde_json::from_value::<SynthConfig>(serde_json::json!({"arc_prob": 0.1, "arcs_prob": 0.2}))
+            .expect_err("a misspelt knob");
+        assert!(e.to_string().contains("arcs_prob"), "{e}");
+        assert!(serde_json::from_value::<SynthConfig>(serde_json::json!({"ops": {"unoin": 1.0}})).is_err());
+    }
 
     #[test]
     fn repr_matches_python() {

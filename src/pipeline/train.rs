@@ -92,7 +92,12 @@ fn val_loss(pol: &Policy, val: &[Sample], prompt: &str, per: usize) -> Result<f6
 pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: &Dataset) -> Result<Metrics> {
     let r = cx.recipe;
     let o = &st.optim;
-    let cfg = TrainConfig { grad_checkpointing: st.grad_checkpointing, vision_lr_scale: st.vision_lr_scale, ..train_config(o) };
+    let cfg = TrainConfig {
+        grad_checkpointing: st.grad_checkpointing,
+        vision_lr_scale: st.vision_lr_scale,
+        merger_lr_scale: Some(st.merger_lr_scale),
+        ..train_config(o)
+    };
     let ck = cx.dir.checkpoint_dir(cx.index, "sft");
     let start = resume(cx, pol, &ck, &cfg)?;
     let seed = mix(r.run.seed, cx.index as u64);

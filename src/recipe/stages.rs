@@ -59,6 +59,8 @@ pub struct SftStage {
     pub optim: Optim,
     /// Learning-rate multiplier of the vision tower (0 = frozen).
     pub vision_lr_scale: f64,
+    /// Learning-rate multiplier of the patch merger (default: `vision_lr_scale`).
+    pub merger_lr_scale: f64,
     /// Steps between validation losses on `[eval_data]` (0 = stage end only).
     pub eval_every: usize,
     pub val_samples: usize,
@@ -203,7 +205,7 @@ fn known(kind: &str) -> &'static [&'static str] {
         "init" => &["vocab_size", "tokenizer_programs", "model"],
         "sft" => &[
             "steps", "batch_size", "micro_batch", "lr", "warmup_steps", "min_lr_ratio", "weight_decay", "vision_lr_scale",
-            "max_grad_norm", "eval_every", "val_samples", "grad_checkpointing",
+            "merger_lr_scale", "max_grad_norm", "eval_every", "val_samples", "grad_checkpointing",
         ],
         "sample" => &["images", "k", "pairs", "margin", "threshold", "invalid_as_rejected", "max_pairs_per_image", "include_reference"],
         "dpo" => &[
@@ -231,10 +233,14 @@ fn init(f: &mut Fields) -> Stage {
 }
 
 fn sft(f: &mut Fields) -> Stage {
+    let steps = f.usize("steps", 100, |x| x > 0, "> 0");
+    let optim = Optim::read(f, 2e-4, 0.0);
+    let vision_lr_scale = f.f64("vision_lr_scale", 1.0, |x| x >= 0.0, ">= 0 (0 = frozen)");
     Stage::Sft(SftStage {
-        steps: f.usize("steps", 100, |x| x > 0, "> 0"),
-        optim: Optim::read(f, 2e-4, 0.0),
-        vision_lr_scale: f.f64("vision_lr_scale", 1.0, |x| x >= 0.0, ">= 0 (0 = frozen)"),
+        steps,
+        optim,
+        vision_lr_scale,
+        merger_lr_scale: f.f64("merger_lr_scale", vision_lr_scale, |x| x >= 0.0, ">= 0 (0 = frozen)"),
         eval_every: f.usize("eval_every", 0, |_| true, ""),
         val_samples: f.usize("val_samples", 16, |_| true, ""),
         grad_checkpointing: f.bool("grad_checkpointing", false),

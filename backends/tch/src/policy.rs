@@ -409,14 +409,15 @@ impl QwenVlPolicy {
     }
 
     /// The trained tensors, each with its learning-rate multiplier (the vision tower's is
-    /// `train_cfg.vision_lr_scale`; at 0 its tensors are left out: no gradients, no
-    /// optimizer state, not in the clipped norm).
+    /// `train_cfg.vision_lr_scale`, the merger's `merger_lr_scale` where set; a group at
+    /// 0 is left out: no gradients, no optimizer state, not in the clipped norm).
     fn trainable(&mut self) -> Result<(Vec<Tensor>, Vec<f64>)> {
         let vs = self.train_cfg.vision_lr_scale;
-        let (text, vision) = if self.full_finetune {
-            let t = self.model.text.base_tensors();
-            let v = self.model.vision.base_tensors();
-            (t, v)
+        let ms = self.train_cfg.merger_lr_scale.unwrap_or(vs);
+        let groups: Vec<(Vec<Tensor>, f64)> = if self.full_finetune {
+            let text = self.model.text.base_tensors().into_iter().map(|t| (vec![t], 1.0));
+            let vision = self.model.vision.base_tensors_tagged().into_iter();
+            text.chain(vision.map(|(t, m)| (vec![t], if m { ms } else { vs }))).collect()
         } else {
             // Text adapters come first (`linears_mut` order), two tensors (A, B) each.
             let mut all = lora::params(&mut self.model);
@@ -426,15 +427,13 @@ impl QwenVlPolicy {
             let n_text =
                 2 * self.model.text.linears_mut().iter().filter(|l| l.lora.is_some()).count();
             let v = all.split_off(n_text.min(all.len()));
-            (all, v)
+            vec![(all, 1.0), (v, vs)]
         };
-        let vision = if vs > 0.0 { vision } else { vec![] };
-        let scales = [vec![1.0; text.len()], vec![vs; vision.len()]].concat();
-        let params = text
-            .into_iter()
-            .chain(vision)
-            .map(|t| t.set_requires_grad(true))
-            .collect();
+        let (mut params, mut scales) = (vec![], vec![]);
+        for (tensors, scale) in groups.into_iter().filter(|(_, s)| *s > 0.0) {
+            scales.extend(std::iter::repeat_n(scale, tensors.len()));
+            params.extend(tensors.into_iter().map(|t| t.set_requires_grad(true)));
+        }
         Ok((params, scales))
     }
 
@@ -447,8 +446,9 @@ impl QwenVlPolicy {
     }
 
     fn vision_grad(&self) -> bool {
-        self.train_cfg.vision_lr_scale > 0.0
-            && (self.full_finetune || self.lora.as_ref().is_some_and(|l| l.vision))
+        let c = &self.train_cfg;
+        (self.full_finetune && (c.vision_lr_scale > 0.0 || c.merger_lr_scale.is_some_and(|m| m > 0.0)))
+            || (c.vision_lr_scale > 0.0 && self.lora.as_ref().is_some_and(|l| l.vision))
     }
 
     /// Forward + backward of one micro-batch (gradients accumulate); returns the detached

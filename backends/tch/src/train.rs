@@ -27,6 +27,10 @@ pub struct TrainConfig {
     /// on the vision tower); 0 freezes them. Training a small VLM from scratch, a full-rate
     /// vision tower tends to collapse to a constant (image-independent) output.
     pub vision_lr_scale: f64,
+    /// Learning-rate multiplier of the patch merger alone (full fine-tuning), overriding
+    /// `vision_lr_scale` for it: e.g. a frozen random tower (`vision_lr_scale = 0`) read
+    /// through a trained merger. `None`: the merger follows `vision_lr_scale`.
+    pub merger_lr_scale: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -41,6 +45,7 @@ impl Default for TrainConfig {
             grad_checkpointing: false,
             micro_batch: 0,
             vision_lr_scale: 1.0,
+            merger_lr_scale: None,
         }
     }
 }

@@ -276,21 +276,34 @@ impl VisionTower {
 
     /// All base tensors (for full fine-tuning).
     pub fn base_tensors(&self) -> Vec<Tensor> {
-        let mut v = vec![self.patch_w.shallow_clone(), self.merger_ln.shallow_clone()];
+        self.base_tensors_tagged().into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// The base weights in two parts: the tower (patch embedding and blocks) and the
+    /// patch merger (the projector into the decoder's width).
+    pub fn base_tensors_split(&self) -> (Vec<Tensor>, Vec<Tensor>) {
+        let (merger, tower): (Vec<_>, Vec<_>) = self.base_tensors_tagged().into_iter().partition(|(_, m)| *m);
+        (tower.into_iter().map(|(t, _)| t).collect(), merger.into_iter().map(|(t, _)| t).collect())
+    }
+
+    /// Every base weight, each tagged `true` if it belongs to the merger, in the order the
+    /// optimizer state is saved in.
+    pub fn base_tensors_tagged(&self) -> Vec<(Tensor, bool)> {
+        let mut v = vec![(self.patch_w.shallow_clone(), false), (self.merger_ln.shallow_clone(), true)];
         for b in &self.blocks {
-            v.push(b.norm1.shallow_clone());
-            v.push(b.norm2.shallow_clone());
+            v.push((b.norm1.shallow_clone(), false));
+            v.push((b.norm2.shallow_clone(), false));
         }
-        let mut lins: Vec<&Linear> = vec![&self.merger_fc1, &self.merger_fc2];
+        let mut lins: Vec<(&Linear, bool)> = vec![(&self.merger_fc1, true), (&self.merger_fc2, true)];
         for b in &self.blocks {
-            lins.push(&b.qkv);
-            lins.push(&b.proj);
-            lins.extend(b.mlp.linears());
+            lins.push((&b.qkv, false));
+            lins.push((&b.proj, false));
+            lins.extend(b.mlp.linears().into_iter().map(|l| (l, false)));
         }
-        for l in lins {
-            v.push(l.weight.shallow_clone());
+        for (l, m) in lins {
+            v.push((l.weight.shallow_clone(), m));
             if let Some(b) = &l.bias {
-                v.push(b.shallow_clone());
+                v.push((b.shallow_clone(), m));
             }
         }
         v

@@ -363,3 +363,39 @@ fn vision_lr_scale_zero_freezes_the_vision_tower() {
     assert_eq!(moved(&vision0, &vision1), 0.0, "vision tower frozen");
     assert!(moved(&text0, &text1) > 1e-4, "decoder trained");
 }
+
+#[test]
+fn merger_lr_scale_trains_the_merger_over_a_frozen_tower() {
+    let name = "tiny-c";
+    let r = reference(name);
+    let mut p = policy(name, None);
+    p.enable_full_finetune();
+    p.set_train_config(TrainConfig {
+        lr: 1e-3,
+        vision_lr_scale: 0.0,
+        merger_lr_scale: Some(1.0),
+        ..Default::default()
+    });
+    let snapshot = |p: &QwenVlPolicy| -> (Vec<tch::Tensor>, Vec<tch::Tensor>) {
+        let c = |v: Vec<tch::Tensor>| v.iter().map(|t| t.detach().copy()).collect();
+        let (tower, merger) = p.model.vision.base_tensors_split();
+        (c(tower), c(merger))
+    };
+    let (tower0, merger0) = snapshot(&p);
+    let train = examples(&r, &[0]);
+    for _ in 0..3 {
+        p.sft_step(&train).unwrap();
+    }
+    let (tower1, merger1) = snapshot(&p);
+    let moved = |a: &[tch::Tensor], b: &[tch::Tensor]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| f64::try_from((x - y).abs().max()).unwrap())
+            .fold(0.0, f64::max)
+    };
+    assert_eq!(moved(&tower0, &tower1), 0.0, "vision tower frozen");
+    // every merger tensor (norm, both linears and their biases) moved
+    for (i, (a, b)) in merger0.iter().zip(&merger1).enumerate() {
+        assert!(moved(std::slice::from_ref(a), std::slice::from_ref(b)) > 0.0, "merger tensor {i} trained");
+    }
+}

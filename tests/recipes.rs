@@ -53,6 +53,16 @@ fn the_cli_checks_recipes() {
     assert!(resolved.contains("steps = 3"), "{resolved}");
 }
 
+#[test]
+fn a_merger_rate_needs_full_fine_tuning() {
+    let lora = root().join("recipes/sft_lora.toml");
+    let e = recipe::load(&lora, &["sft.merger_lr_scale=0.5".into()]).unwrap_err();
+    assert!(e.errors.iter().any(|m| m.contains("merger_lr_scale") && m.contains("full fine-tuning")), "{:?}", e.errors);
+    // the default follows the tower's rate, and full fine-tuning takes its own
+    recipe::load(&lora, &[]).unwrap();
+    recipe::load(&root().join("recipes/tiny.toml"), &["sft.vision_lr_scale=0".into(), "sft.merger_lr_scale=1".into()]).unwrap();
+}
+
 const BROKEN: &str = r#"
 [run]
 name = "x"

@@ -114,6 +114,11 @@ fn run_synth(a: &SynthArgs) -> anyhow::Result<()> {
             .with_context(|| format!("parsing {}", p.display()))?,
         None => SynthConfig::default(),
     };
+    let problems = cfg.problems();
+    if !problems.is_empty() {
+        let at = a.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        bail!("{at}: {}", problems.join("; "));
+    }
     if a.print_config {
         println!("{}", serde_json::to_string_pretty(&cfg)?);
         return Ok(());

@@ -90,7 +90,7 @@ pub struct SynthConfig {
     /// Scale every part so that the longest side of its bounding box is `fit`, centred on
     /// the origin (0 = off: parts keep the generator's sizes and positions). A render is
     /// framed to the part's bounding box, so without this neither size nor position is in
-    /// the picture; with it, every number of the program is (up to `decimals`).
+    /// the picture; with it, nearly every number of the program is (up to `decimals`).
     pub fit: f64,
 }
 
@@ -587,6 +587,50 @@ impl Gen<'_> {
     }
 }
 
+impl SynthConfig {
+    /// Every knob out of its range, as `knob: problem` (empty when the knobs are usable).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = vec![];
+        let probs = [
+            ("more_sketch_prob", self.more_sketch_prob),
+            ("arc_prob", self.arc_prob),
+            ("circle_prob", self.circle_prob),
+            ("hole_prob", self.hole_prob),
+            ("more_hole_prob", self.more_hole_prob),
+            ("circle_hole_prob", self.circle_hole_prob),
+            ("rotated_plane_prob", self.rotated_plane_prob),
+            ("tilted_plane_prob", self.tilted_plane_prob),
+            ("two_sided_prob", self.two_sided_prob),
+        ];
+        for (k, p) in probs {
+            if !(0.0..=1.0).contains(&p) {
+                out.push(format!("{k}: {p} is not a probability (0..=1)"));
+            }
+        }
+        let o = &self.ops;
+        if [o.union, o.cut, o.intersect].iter().any(|w| !(w.is_finite() && *w >= 0.0)) || o.union + o.cut + o.intersect <= 0.0 {
+            out.push("ops: weights must be finite, >= 0 and not all 0".into());
+        }
+        for (k, [lo, hi], min) in [("sketches", self.sketches, 1), ("segments", self.segments, 3)] {
+            if lo < min || lo > hi {
+                out.push(format!("{k}: [{lo}, {hi}] must be a range [min, max] with min >= {min}"));
+            }
+        }
+        if self.decimals > 15 {
+            out.push(format!("decimals: {} is more than a float holds (0..=15)", self.decimals));
+        }
+        if !(self.fit.is_finite() && self.fit >= 0.0) {
+            out.push(format!("fit: {} must be >= 0 (0 = off)", self.fit));
+        }
+        for (k, v) in [("min_volume", self.min_volume), ("min_extent", self.min_extent)] {
+            if !(v.is_finite() && v >= 0.0) {
+                out.push(format!("{k}: {v} must be >= 0"));
+            }
+        }
+        out
+    }
+}
+
 /// Where the emitted program puts the part: world points `p` are written as
 /// `(p - centre) * scale`, lengths (sketch coordinates, radii, depths) times `scale`.
 /// The generator's own state never changes, so a program can be emitted again, placed.
@@ -1028,6 +1072,16 @@ mod tests {
                 assert!((x * k - y).abs() < 1e-9, "sample {i}: proportions {sa:?} vs {sb:?}");
             }
             assert!((a.volume * k.powi(3) - b.volume).abs() < 1e-6 * b.volume, "sample {i}: volume");
+        }
+    }
+
+    #[test]
+    fn knobs_out_of_range_are_named() {
+        assert!(SynthConfig::default().problems().is_empty());
+        let bad = SynthConfig { arc_prob: 1.5, segments: [5, 4], fit: -1.0, decimals: 20, ..SynthConfig::default() };
+        let p = bad.problems().join("\n");
+        for k in ["arc_prob", "segments", "fit", "decimals"] {
+            assert!(p.contains(k), "{k} not named in\n{p}");
         }
     }
 

@@ -329,6 +329,16 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
     if model.finetune == "full" && stage.iter().any(|s| matches!(s, Stage::Dpo(d) if d.reference == "base")) {
         errors.push("a dpo stage has reference = \"base\" (adapters off) but [model].finetune = \"full\" has no adapters".into());
     }
+    for (i, s) in stage.iter().enumerate() {
+        if let Stage::Sft(s) = s
+            && model.finetune == "lora"
+            && s.merger_lr_scale != s.vision_lr_scale
+        {
+            errors.push(format!(
+                "stage {i} (sft).merger_lr_scale: the merger has its own rate only in full fine-tuning ([model].finetune = \"lora\")"
+            ));
+        }
+    }
     for (k, (_, text)) in ov.iter() {
         errors.push(format!("override `{text}`: `{k}` addresses no known section or stage kind"));
     }
@@ -358,7 +368,12 @@ fn data_cfg(root: &[(String, Spanned)], key: &str, ov: &mut Overrides, errors: &
     };
     if let Some((v, at)) = f.json_table("synth") {
         match serde_json::from_value::<crate::data::synth::SynthConfig>(v) {
-            Ok(s) => d.synth = s,
+            Ok(s) => {
+                for problem in s.problems() {
+                    f.err(format!("{at}: {problem}"));
+                }
+                d.synth = s;
+            }
             Err(e) => f.err(format!("{at}: {e}")),
         }
     }

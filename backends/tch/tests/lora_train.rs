@@ -333,66 +333,63 @@ fn cli_commands_run() {
     cli::run_logprobs(&l).unwrap();
 }
 
+/// Detached copies of `v` (a snapshot that training does not move).
+fn copies(v: Vec<tch::Tensor>) -> Vec<tch::Tensor> {
+    v.iter().map(|t| t.detach().copy()).collect()
+}
+
+/// The largest element change between two snapshots of the same tensors.
+fn moved(a: &[tch::Tensor], b: &[tch::Tensor]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::try_from((x - y).abs().max()).unwrap())
+        .fold(0.0, f64::max)
+}
+
+/// A full fine-tuning policy on "tiny-c" with `cfg`, and three SFT steps to run on it.
+fn three_steps(cfg: TrainConfig) -> (QwenVlPolicy, impl Fn(&mut QwenVlPolicy)) {
+    let r = reference("tiny-c");
+    let mut p = policy("tiny-c", None);
+    p.enable_full_finetune();
+    p.set_train_config(cfg);
+    let train = examples(&r, &[0]);
+    (p, move |p: &mut QwenVlPolicy| {
+        for _ in 0..3 {
+            p.sft_step(&train).unwrap();
+        }
+    })
+}
+
 #[test]
 fn vision_lr_scale_zero_freezes_the_vision_tower() {
-    let name = "tiny-c";
-    let r = reference(name);
-    let mut p = policy(name, None);
-    p.enable_full_finetune();
-    p.set_train_config(TrainConfig {
+    let (mut p, train) = three_steps(TrainConfig {
         lr: 1e-3,
         vision_lr_scale: 0.0,
         ..Default::default()
     });
-    let snapshot = |p: &QwenVlPolicy| -> (Vec<tch::Tensor>, Vec<tch::Tensor>) {
-        let c = |v: Vec<tch::Tensor>| v.iter().map(|t| t.detach().copy()).collect();
-        (c(p.model.text.base_tensors()), c(p.model.vision.base_tensors()))
-    };
+    let snapshot = |p: &QwenVlPolicy| (copies(p.model.text.base_tensors()), copies(p.model.vision.base_tensors()));
     let (text0, vision0) = snapshot(&p);
-    let train = examples(&r, &[0]);
-    for _ in 0..3 {
-        p.sft_step(&train).unwrap();
-    }
+    train(&mut p);
     let (text1, vision1) = snapshot(&p);
-    let moved = |a: &[tch::Tensor], b: &[tch::Tensor]| {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| f64::try_from((x - y).abs().max()).unwrap())
-            .fold(0.0, f64::max)
-    };
     assert_eq!(moved(&vision0, &vision1), 0.0, "vision tower frozen");
     assert!(moved(&text0, &text1) > 1e-4, "decoder trained");
 }
 
 #[test]
 fn merger_lr_scale_trains_the_merger_over_a_frozen_tower() {
-    let name = "tiny-c";
-    let r = reference(name);
-    let mut p = policy(name, None);
-    p.enable_full_finetune();
-    p.set_train_config(TrainConfig {
+    let (mut p, train) = three_steps(TrainConfig {
         lr: 1e-3,
         vision_lr_scale: 0.0,
         merger_lr_scale: Some(1.0),
         ..Default::default()
     });
-    let snapshot = |p: &QwenVlPolicy| -> (Vec<tch::Tensor>, Vec<tch::Tensor>) {
-        let c = |v: Vec<tch::Tensor>| v.iter().map(|t| t.detach().copy()).collect();
+    let snapshot = |p: &QwenVlPolicy| {
         let (tower, merger) = p.model.vision.base_tensors_split();
-        (c(tower), c(merger))
+        (copies(tower), copies(merger))
     };
     let (tower0, merger0) = snapshot(&p);
-    let train = examples(&r, &[0]);
-    for _ in 0..3 {
-        p.sft_step(&train).unwrap();
-    }
+    train(&mut p);
     let (tower1, merger1) = snapshot(&p);
-    let moved = |a: &[tch::Tensor], b: &[tch::Tensor]| {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| f64::try_from((x - y).abs().max()).unwrap())
-            .fold(0.0, f64::max)
-    };
     assert_eq!(moved(&tower0, &tower1), 0.0, "vision tower frozen");
     // every merger tensor (norm, both linears and their biases) moved
     for (i, (a, b)) in merger0.iter().zip(&merger1).enumerate() {

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use cadrl_rewards::exec::{Outcome, execute_native};
-use cadrl_rewards::geom::{Solid, exact_bbox, mass_props};
+use cadrl_rewards::geom::{MassProps, Solid, mass_props};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -907,8 +907,9 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
     out
 }
 
-/// Why a generated program was rejected (for tuning), or the accepted solid.
-pub fn check(cfg: &SynthConfig, code: &str) -> Result<(Arc<Solid>, f64), String> {
+/// Why a generated program was rejected (for tuning), or the accepted solid with its
+/// mass properties (volume, exact bounding box).
+pub fn check(cfg: &SynthConfig, code: &str) -> Result<(Arc<Solid>, MassProps), String> {
     match execute_native(code, "solid") {
         Outcome::Valid(s) => {
             let m = mass_props(&s);
@@ -923,7 +924,7 @@ pub fn check(cfg: &SynthConfig, code: &str) -> Result<(Arc<Solid>, f64), String>
             if [b.min.x, b.min.y, b.min.z, b.max.x, b.max.y, b.max.z].iter().any(|v| v.abs() > 1.5) {
                 return Err("outside [-1.5, 1.5]^3".into());
             }
-            Ok((s, m.volume))
+            Ok((s, m))
         }
         o => Err(o.reason().unwrap_or_default()),
     }
@@ -988,8 +989,8 @@ pub fn sample(cfg: &SynthConfig, seed: u64, index: u64) -> Option<SynthSample> {
         let mut code = generate_program(cfg, &mut rng);
         if cfg.fit > 0.0 {
             // Emit the same part again, centred and scaled by its exact bounding box.
-            let Ok((solid, _)) = check(cfg, &code) else { continue };
-            let b = exact_bbox(&solid);
+            let Ok((_, m)) = check(cfg, &code) else { continue };
+            let b = m.bbox;
             let side = (b.max.x - b.min.x).max(b.max.y - b.min.y).max(b.max.z - b.min.z);
             let centre = [(b.min.x + b.max.x) / 2.0, (b.min.y + b.max.y) / 2.0, (b.min.z + b.max.z) / 2.0];
             code = generate_placed(cfg, &mut replay.clone(), &Placement { scale: cfg.fit / side, centre });
@@ -997,7 +998,7 @@ pub fn sample(cfg: &SynthConfig, seed: u64, index: u64) -> Option<SynthSample> {
         if cfg.decimals > 0 {
             code = round_literals(&code, cfg.decimals);
         }
-        if let Ok((solid, volume)) = check(cfg, &code) {
+        if let Ok((solid, MassProps { volume, .. })) = check(cfg, &code) {
             let image = cadrl_rewards::render::render(&solid);
             // A blank or nearly blank render teaches nothing.
             let ink = image.pixels().filter(|p| p.0 != [255, 255, 255]).count();
@@ -1018,6 +1019,7 @@ pub fn generate(cfg: &SynthConfig, seed: u64, start: u64, n: u64) -> Vec<SynthSa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cadrl_rewards::geom::exact_bbox;
 
     #[test]
     fn literals_round_to_decimals() {

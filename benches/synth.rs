@@ -17,7 +17,8 @@ const BATCH: u64 = 64;
 
 fn main() {
     let cfg = SynthConfig::default();
-    let mut c = Criterion::default().configure_from_args().sample_size(10).measurement_time(Duration::from_secs(8));
+    let mut c =
+        Criterion::default().configure_from_args().sample_size(10).measurement_time(Duration::from_secs(8));
     let mut g = c.benchmark_group("synth");
     g.throughput(Throughput::Elements(BATCH));
     let mut seed = 0u64;
@@ -50,7 +51,10 @@ fn main() {
                 .iter()
                 .map(|s| {
                     let mut buf = Vec::new();
-                    s.image.write_to(&mut std::io::Cursor::new(&mut buf), image::ImageFormat::Png).map(|_| buf.len()).unwrap_or(0)
+                    s.image
+                        .write_to(&mut std::io::Cursor::new(&mut buf), image::ImageFormat::Png)
+                        .map(|_| buf.len())
+                        .unwrap_or(0)
                 })
                 .sum::<usize>()
         })

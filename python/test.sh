@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${CADRL_TORCH_PYTHON:-}" ] || [ -z "${CADRL_CQ_PYTHON:-}" ]; then
-  source <(bash scripts/bootstrap.sh --env)
+  setup_env="$(bash scripts/bootstrap.sh --env)" || exit 1; eval "$setup_env"
 fi
 target="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 export CARGO_TARGET_DIR="$target"

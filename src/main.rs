@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cadrl", version, about = "Train vision-language models to write CadQuery code, with geometric rewards and DPO")]
+#[command(
+    name = "cadrl",
+    version,
+    about = "Train vision-language models to write CadQuery code, with geometric rewards and DPO"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

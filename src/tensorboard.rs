@@ -41,9 +41,7 @@ pub struct SummaryWriter {
 
 impl std::fmt::Debug for SummaryWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SummaryWriter")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("SummaryWriter").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -57,10 +55,7 @@ impl SummaryWriter {
     pub fn create(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("tensorboard: creating log dir {}", dir.display()))?;
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let host = hostname();
         let pid = std::process::id();
         let (path, file) = loop {
@@ -70,8 +65,7 @@ impl SummaryWriter {
                 Ok(f) => break (path, f),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("tensorboard: creating {}", path.display()));
+                    return Err(e).with_context(|| format!("tensorboard: creating {}", path.display()));
                 }
             }
         };
@@ -114,14 +108,7 @@ impl SummaryWriter {
     }
 
     /// RGB8 pixels, row-major, `width * height * 3` bytes; encoded as PNG.
-    pub fn image_rgb(
-        &mut self,
-        tag: &str,
-        step: u64,
-        width: u32,
-        height: u32,
-        rgb: &[u8],
-    ) -> Result<()> {
+    pub fn image_rgb(&mut self, tag: &str, step: u64, width: u32, height: u32, rgb: &[u8]) -> Result<()> {
         check_tag(tag)?;
         ensure!(
             width > 0 && height > 0 && width <= i32::MAX as u32 && height <= i32::MAX as u32,
@@ -178,9 +165,7 @@ impl SummaryWriter {
 
     /// Pushes buffered records to the OS.
     pub fn flush(&mut self) -> Result<()> {
-        self.out
-            .flush()
-            .with_context(|| format!("tensorboard: flushing {}", self.path.display()))?;
+        self.out.flush().with_context(|| format!("tensorboard: flushing {}", self.path.display()))?;
         self.unflushed = 0;
         self.last_flush = Instant::now();
         Ok(())
@@ -237,27 +222,14 @@ fn hostname() -> String {
     let clean: String = raw
         .trim()
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
         .collect();
-    if clean.is_empty() {
-        "localhost".to_string()
-    } else {
-        clean
-    }
+    if clean.is_empty() { "localhost".to_string() } else { clean }
 }
 
 /// `Event.wall_time` (field 1, double) and `Event.step` (field 2, int64).
 fn event_header(ev: &mut Vec<u8>, step: u64) {
-    let wall = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
     put_key(ev, 1, 1);
     ev.extend_from_slice(&wall.to_le_bytes());
     if step != 0 {
@@ -297,11 +269,7 @@ const CRC32C_TABLE: [u32; 256] = {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0x82F6_3B78
-            } else {
-                c >> 1
-            };
+            c = if c & 1 != 0 { (c >> 1) ^ 0x82F6_3B78 } else { c >> 1 };
             k += 1;
         }
         t[i] = c;

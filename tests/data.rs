@@ -104,7 +104,10 @@ fn loader_reports_corrupt_rows_with_file_and_line() {
     let loader = Loader::new(&dir).quiet(true);
     let mut it = loader.iter().expect("open");
     let rows: Vec<_> = it.by_ref().map(|r| r.expect("skip mode yields only samples")).collect();
-    assert_eq!(rows.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["00442545", "00694405", "7", "00966577"]);
+    assert_eq!(
+        rows.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["00442545", "00694405", "7", "00966577"]
+    );
     assert_eq!(rows[2].prompt, GENCAD_PROMPT);
     assert!(!rows[2].code.is_empty());
     let errs: Vec<String> = it.errors().iter().map(ToString::to_string).collect();
@@ -155,7 +158,13 @@ fn stats(path: &Path) -> serde_json::Value {
 }
 
 fn calls(s: &serde_json::Value, m: &str) -> f64 {
-    s["calls_mean"].as_array().expect("calls").iter().find(|p| p[0] == m).and_then(|p| p[1].as_f64()).expect("method")
+    s["calls_mean"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .find(|p| p[0] == m)
+        .and_then(|p| p[1].as_f64())
+        .expect("method")
 }
 
 #[test]
@@ -163,7 +172,11 @@ fn synth_is_deterministic_valid_in_style_and_close_to_the_fixtures() {
     let dir = tmp("synth");
     let (a, b) = (dir.join("a"), dir.join("b"));
     for d in [&a, &b] {
-        let out = cadrl().args(["data", "synth", "--n", "40", "--seed", "1", "--out"]).arg(d).output().expect("run synth");
+        let out = cadrl()
+            .args(["data", "synth", "--n", "40", "--seed", "1", "--out"])
+            .arg(d)
+            .output()
+            .expect("run synth");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let read = |d: &Path, rel: &str| std::fs::read(d.join(rel)).expect("read");
@@ -177,18 +190,35 @@ fn synth_is_deterministic_valid_in_style_and_close_to_the_fixtures() {
         assert!(o.is_valid(), "{}: {:?}\n{}", s.id, o.reason(), s.code);
         assert_eq!(s.image.dimensions(), (448, 448));
         for p in s.image.pixels() {
-            assert!(matches!(p.0, [255, 255, 255] | [141, 141, 138] | [0, 0, 0]), "{}: off-palette pixel {:?}", s.id, p.0);
+            assert!(
+                matches!(p.0, [255, 255, 255] | [141, 141, 138] | [0, 0, 0]),
+                "{}: off-palette pixel {:?}",
+                s.id,
+                p.0
+            );
         }
         // The data set's style.
         assert!(s.code.starts_with("import cadquery as cq\n# Generating a workplane for sketch 0\nwp_sketch0 = cq.Workplane(cq.Plane(cq.Vector("));
-        assert!(s.code.contains("\nloop0=wp_sketch0.moveTo(") && s.code.contains("\nsolid=solid0\n"), "{}", s.code);
+        assert!(
+            s.code.contains("\nloop0=wp_sketch0.moveTo(") && s.code.contains("\nsolid=solid0\n"),
+            "{}",
+            s.code
+        );
         n += 1;
     }
     assert_eq!(n, 40);
     let other = dir.join("c");
-    let out = cadrl().args(["data", "synth", "--n", "5", "--seed", "2", "--out"]).arg(&other).output().expect("run synth");
+    let out = cadrl()
+        .args(["data", "synth", "--n", "5", "--seed", "2", "--out"])
+        .arg(&other)
+        .output()
+        .expect("run synth");
     assert!(out.status.success());
-    assert_ne!(read(&a, "data.jsonl")[..2000], read(&other, "data.jsonl")[..2000], "another seed, other programs");
+    assert_ne!(
+        read(&a, "data.jsonl")[..2000],
+        read(&other, "data.jsonl")[..2000],
+        "another seed, other programs"
+    );
 
     // Synthetic vs real: per-program means within the stated tolerances.
     let (syn, real) = (stats(&a), stats(Path::new(FIXTURES)));
@@ -203,7 +233,12 @@ fn synth_is_deterministic_valid_in_style_and_close_to_the_fixtures() {
     for m in ["moveTo", "close", "add", "Workplane", "Vector"] {
         close(m, calls(&syn, m), calls(&real, m), 0.4);
     }
-    close("sketches", syn["sketches_mean"].as_f64().expect("f"), real["sketches_mean"].as_f64().expect("f"), 0.4);
+    close(
+        "sketches",
+        syn["sketches_mean"].as_f64().expect("f"),
+        real["sketches_mean"].as_f64().expect("f"),
+        0.4,
+    );
     close("chars", syn["chars_mean"].as_f64().expect("f"), real["chars_mean"].as_f64().expect("f"), 0.4);
     let md = cadrl().args(["data", "stats"]).arg(&a).arg(FIXTURES).output().expect("run");
     let md = String::from_utf8_lossy(&md.stdout);

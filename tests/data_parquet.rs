@@ -19,7 +19,12 @@ fn python() -> String {
 }
 
 fn py(script: &str, args: &[&Path]) -> String {
-    let out = Command::new(python()).arg("-c").arg(script).args(args).output().expect("run python (CADRL_TORCH_PYTHON with pyarrow)");
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python (CADRL_TORCH_PYTHON with pyarrow)");
     assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf8")
 }
@@ -111,7 +116,10 @@ fn ids(s: &DataSpec) -> Vec<String> {
 /// Fixture ids of the rows that load, in file order.
 fn good_ids() -> Vec<String> {
     let fx = fixtures();
-    (0..17).filter(|i| ![4, 6, 11].contains(i)).map(|i| fx[i]["id"].as_str().expect("id").to_string()).collect()
+    (0..17)
+        .filter(|i| ![4, 6, 11].contains(i))
+        .map(|i| fx[i]["id"].as_str().expect("id").to_string())
+        .collect()
 }
 
 #[test]
@@ -128,14 +136,20 @@ fn reads_hf_shards_in_order_and_skips_corrupt_rows() {
         assert_eq!(s.code, f["code"].as_str().expect("code"), "{}", s.id);
         assert_eq!(s.image.dimensions(), (448, 448));
     }
-    let want = image::open(Path::new(FIXTURES).join(fx[0]["image"].as_str().expect("image"))).expect("png").to_rgb8();
+    let want = image::open(Path::new(FIXTURES).join(fx[0]["image"].as_str().expect("image")))
+        .expect("png")
+        .to_rgb8();
     assert_eq!(rows[0].image, want, "pixels of the parquet image = the fixture PNG");
     assert_eq!(rows[1].prompt, "custom prompt");
     assert_eq!(rows[2].prompt, GENCAD_PROMPT, "a null prompt falls back to GenCAD's");
     let errs: Vec<String> = it.errors().iter().map(|e| e.to_string()).collect();
     assert_eq!(errs.len(), 4, "{errs:#?}");
     let shard = |i: usize| dir.join(format!("data/train-0000{i}-of-00003.parquet")).display().to_string();
-    assert!(errs[0].starts_with(&format!("{}:0: missing column `cadquery` or `code`", shard(2))), "{}", errs[0]);
+    assert!(
+        errs[0].starts_with(&format!("{}:0: missing column `cadquery` or `code`", shard(2))),
+        "{}",
+        errs[0]
+    );
     assert!(errs[1].starts_with(&format!("{}:4: image is not a decodable PNG", shard(0))), "{}", errs[1]);
     assert!(errs[2].starts_with(&format!("{}:6: `cadquery` is null", shard(0))), "{}", errs[2]);
     assert!(errs[3].starts_with(&format!("{}:2: `cadquery` is not UTF-8", shard(1))), "{}", errs[3]);
@@ -145,7 +159,11 @@ fn reads_hf_shards_in_order_and_skips_corrupt_rows() {
 fn fail_mode_stops_at_the_first_corrupt_row_with_file_and_row() {
     let dir = hf_dir();
     // Without the shard missing a column, the first error is row 4 of shard 0.
-    let one = DataSpec { path: Some(dir.join("data/train-00000-of-00003.parquet")), on_error: OnError::Fail, ..spec(dir) };
+    let one = DataSpec {
+        path: Some(dir.join("data/train-00000-of-00003.parquet")),
+        on_error: OnError::Fail,
+        ..spec(dir)
+    };
     let items: Vec<_> = open(&one).expect("open").collect();
     assert_eq!(items.len(), 5, "4 rows, then the error, then nothing");
     assert!(items[..4].iter().all(|r| r.is_ok()));
@@ -204,13 +222,24 @@ fn resolves_the_hf_cache_layout_and_explains_what_to_fetch_offline() {
     std::fs::write(repo.join("refs/main"), commit).expect("ref");
     let data = repo.join("snapshots").join(commit).join("data");
     std::fs::create_dir_all(&data).expect("snapshot");
-    std::fs::copy(hf_dir().join("data/train-00001-of-00003.parquet"), data.join("train-00000-of-00001.parquet")).expect("copy");
-    std::fs::copy(hf_dir().join("data/test-00000-of-00001.parquet"), data.join("test-00000-of-00001.parquet")).expect("copy");
+    std::fs::copy(
+        hf_dir().join("data/train-00001-of-00003.parquet"),
+        data.join("train-00000-of-00001.parquet"),
+    )
+    .expect("copy");
+    std::fs::copy(
+        hf_dir().join("data/test-00000-of-00001.parquet"),
+        data.join("test-00000-of-00001.parquet"),
+    )
+    .expect("copy");
     for rev in [None, Some(commit)] {
         let shards = hub_shards_with(&cache, GENCAD_REPO, rev, "train", true).expect("cached");
         assert_eq!(shards, vec![data.join("train-00000-of-00001.parquet")]);
     }
-    let e = format!("{:#}", hub_shards_with(&cache, GENCAD_REPO, None, "validation", true).err().expect("not cached"));
+    let e = format!(
+        "{:#}",
+        hub_shards_with(&cache, GENCAD_REPO, None, "validation", true).err().expect("not cached")
+    );
     for want in [
         "split `validation` of dataset `CADCODER/GenCAD-Code` (revision `main`) is not in the Hugging Face cache",
         "HF_HUB_OFFLINE",
@@ -220,7 +249,10 @@ fn resolves_the_hf_cache_layout_and_explains_what_to_fetch_offline() {
     ] {
         assert!(e.contains(want), "missing `{want}` in:\n{e}");
     }
-    let e = format!("{:#}", hub_shards_with(&cache, "Other/Set", Some("v2"), "train", true).err().expect("not cached"));
+    let e = format!(
+        "{:#}",
+        hub_shards_with(&cache, "Other/Set", Some("v2"), "train", true).err().expect("not cached")
+    );
     assert!(e.contains("datasets--Other--Set") && e.contains("--revision v2"), "{e}");
 }
 
@@ -229,7 +261,19 @@ fn synth_parquet_has_the_exact_hf_schema_and_reads_back() {
     let d = tmp("synth");
     let run = |fmt: &str, out: &Path| {
         let st = Command::new(env!("CARGO_BIN_EXE_cadrl"))
-            .args(["data", "synth", "--n", "12", "--seed", "4", "--shard-rows", "5", "--format", fmt, "--out"])
+            .args([
+                "data",
+                "synth",
+                "--n",
+                "12",
+                "--seed",
+                "4",
+                "--shard-rows",
+                "5",
+                "--format",
+                fmt,
+                "--out",
+            ])
             .arg(out)
             .status()
             .expect("cadrl");
@@ -244,7 +288,10 @@ fn synth_parquet_has_the_exact_hf_schema_and_reads_back() {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    assert_eq!(files, ["train-00000-of-00003.parquet", "train-00001-of-00003.parquet", "train-00002-of-00003.parquet"]);
+    assert_eq!(
+        files,
+        ["train-00000-of-00003.parquet", "train-00001-of-00003.parquet", "train-00002-of-00003.parquet"]
+    );
     let check = r#"
 import json, sys, glob, hashlib, pyarrow.parquet as pq
 out = []
@@ -256,7 +303,8 @@ for f in sorted(glob.glob(sys.argv[1] + "/data/*.parquet")):
         out.append([r["deepcad_id"], r["cadquery"], r["prompt"], r["hundred_subset"], r["token_count"], r["image"]["path"], r["image"]["bytes"][:8].hex()])
 print(json.dumps(out))
 "#;
-    let got: Vec<serde_json::Value> = serde_json::from_str(&py(&format!("{HF_SCHEMA}{check}"), &[&pq_dir])).expect("json");
+    let got: Vec<serde_json::Value> =
+        serde_json::from_str(&py(&format!("{HF_SCHEMA}{check}"), &[&pq_dir])).expect("json");
     assert_eq!(got.len(), 12);
     let ours: Vec<_> = open(&DataSpec::from_path(&pq_dir)).expect("open").map(|r| r.expect("row")).collect();
     let jsonl: Vec<_> = open(&DataSpec::from_path(&js_dir)).expect("open").map(|r| r.expect("row")).collect();
@@ -272,7 +320,11 @@ print(json.dumps(out))
         assert_eq!((&s.id, &s.code), (&j.id, &j.code), "parquet and jsonl outputs agree");
         assert_eq!(s.image, j.image);
     }
-    let st = Command::new(env!("CARGO_BIN_EXE_cadrl")).args(["data", "stats", "--json"]).arg(&pq_dir).output().expect("stats");
+    let st = Command::new(env!("CARGO_BIN_EXE_cadrl"))
+        .args(["data", "stats", "--json"])
+        .arg(&pq_dir)
+        .output()
+        .expect("stats");
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     let v: serde_json::Value = serde_json::from_slice(&st.stdout).expect("stats json");
     assert_eq!(v["stats"]["programs"], 12);

@@ -103,16 +103,25 @@ fn a_tiny_model_from_scratch_tells_its_images_apart() {
     let logs = dir.join("runs");
     let recipe = dir.join("grounding.toml");
     std::fs::write(&recipe, RECIPE.replace("LOGDIR", logs.to_str().unwrap())).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cadrl")).args(["recipe", "run"]).arg(&recipe).current_dir(&dir).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cadrl"))
+        .args(["recipe", "run"])
+        .arg(&recipe)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let run: PathBuf = std::fs::read_dir(&logs).unwrap().flatten().map(|e| e.path()).next().unwrap();
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("stages/02-eval/report.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(run.join("stages/02-eval/report.json")).unwrap())
+            .unwrap();
     let iou = report["iou_mean"].as_f64().unwrap();
     let distinct = report["distinct_rate"].as_f64().unwrap();
     // measured: IoU 0.995, 7 of the 8 programs written back character for character (the
     // 8th a near copy of another part's, IoU 0.96); with a trained vision tower, which
     // collapses to an image-independent output, one program for all 8 and IoU 0.23
-    assert!(iou > 0.8 && distinct >= 0.5, "iou_mean {iou}, distinct_rate {distinct}: the model does not read its image\n{report}");
+    assert!(
+        iou > 0.8 && distinct >= 0.5,
+        "iou_mean {iou}, distinct_rate {distinct}: the model does not read its image\n{report}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -117,11 +117,18 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn last_metrics(run: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn report(run: &Path, stage: &str) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(run.join("stages").join(stage).join("report.json")).unwrap()).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(run.join("stages").join(stage).join("report.json")).unwrap(),
+    )
+    .unwrap()
 }
 
 /// The value of `key` at global step `step` (the last one logged there).
@@ -144,7 +151,16 @@ fn tiny_pipeline_runs_and_resumes_to_the_same_metrics() {
     let m_full = last_metrics(&full);
     let pairs = std::fs::read_to_string(full.join("stages/03-sample/pairs.jsonl")).unwrap();
     assert!(pairs.lines().count() >= 2, "the sample stage made pairs:\n{pairs}");
-    for key in ["train/loss", "rewards/margins", "rewards/accuracies", "logps/chosen", "reward/iou/mean", "sample/valid_rate", "eval/vsr", "eval/iou_mean"] {
+    for key in [
+        "train/loss",
+        "rewards/margins",
+        "rewards/accuracies",
+        "logps/chosen",
+        "reward/iou/mean",
+        "sample/valid_rate",
+        "eval/vsr",
+        "eval/iou_mean",
+    ] {
         assert!(m_full.iter().any(|x| x.get(key).is_some()), "{key} never logged");
     }
     let dpo_steps = m_full.iter().filter(|x| x.get("rewards/margins").is_some()).count() as u64;
@@ -160,15 +176,22 @@ fn tiny_pipeline_runs_and_resumes_to_the_same_metrics() {
     assert_eq!(runs.len(), 2, "a new run never reuses a directory: {runs:?}");
     let killed = runs.into_iter().find(|p| *p != full).unwrap();
     assert!(!killed.join("summary.md").exists());
-    assert!(killed.join("checkpoints/04-dpo").read_dir().unwrap().count() >= 1, "an in-stage DPO checkpoint exists");
+    assert!(
+        killed.join("checkpoints/04-dpo").read_dir().unwrap().count() >= 1,
+        "an in-stage DPO checkpoint exists"
+    );
     let out = cadrl(&["recipe", "run", r, "--quiet", "--resume", killed.to_str().unwrap()], &dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let m_res = last_metrics(&killed);
     for step in 4..=last_step {
         for key in ["train/loss", "rewards/margins", "logps/chosen"] {
             if let Some(a) = at(&m_full, step, key) {
-                let b = at(&m_res, step, key).unwrap_or_else(|| panic!("{key} at step {step} missing after resume"));
-                assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{key} at step {step}: {a} uninterrupted, {b} resumed");
+                let b = at(&m_res, step, key)
+                    .unwrap_or_else(|| panic!("{key} at step {step} missing after resume"));
+                assert!(
+                    (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+                    "{key} at step {step}: {a} uninterrupted, {b} resumed"
+                );
             }
         }
     }
@@ -192,14 +215,30 @@ assert "recipe" in t["tensors"] and "eval/predictions" in t["tensors"], t["tenso
 print(len(ea.Scalars("train/loss")))
 "#;
     let out = Command::new(&py).arg("-c").arg(script).arg(&full).output().unwrap();
-    assert!(out.status.success(), "tensorboard could not read the run: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tensorboard could not read the run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // standalone eval of the final model on the held-out data
     let model = full.join("checkpoints/06-dpo/final/model");
     let rep = dir.join("report.json");
     let data = full.join("data/eval");
     let out = cadrl(
-        &["eval", "--model", model.to_str().unwrap(), "--data", data.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "24", "--out", rep.to_str().unwrap()],
+        &[
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--limit",
+            "2",
+            "--max-new-tokens",
+            "24",
+            "--out",
+            rep.to_str().unwrap(),
+        ],
         &dir,
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -209,7 +248,10 @@ print(len(ea.Scalars("train/loss")))
     }
     assert_eq!(rep["n"], 2);
     let stage = report(&full, "07-eval");
-    assert_eq!(rep["iou_mean"], stage["iou_mean"], "cadrl eval agrees with the eval stage on the same model and data");
+    assert_eq!(
+        rep["iou_mean"], stage["iou_mean"],
+        "cadrl eval agrees with the eval stage on the same model and data"
+    );
     assert_eq!(rep["vsr"], stage["vsr"]);
     std::fs::remove_dir_all(&dir).ok();
 }

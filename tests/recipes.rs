@@ -33,7 +33,10 @@ fn every_shipped_recipe_checks_and_opens_with_its_command() {
         assert!(!r.stage.is_empty());
         let text = std::fs::read_to_string(p).unwrap();
         let name = p.file_name().unwrap().to_str().unwrap();
-        assert!(text.contains(&format!("cadrl recipe run recipes/{name}")), "{name} must open with its run command");
+        assert!(
+            text.contains(&format!("cadrl recipe run recipes/{name}")),
+            "{name} must open with its run command"
+        );
         assert!(text.contains("# Override:"), "{name} must show an override example");
         // the resolved recipe is itself a valid recipe that resolves to the same thing
         let again = recipe::resolve(&r.to_toml(), &mut Default::default()).unwrap();
@@ -57,10 +60,18 @@ fn the_cli_checks_recipes() {
 fn a_merger_rate_needs_full_fine_tuning() {
     let lora = root().join("recipes/sft_lora.toml");
     let e = recipe::load(&lora, &["sft.merger_lr_scale=0.5".into()]).unwrap_err();
-    assert!(e.errors.iter().any(|m| m.contains("merger_lr_scale") && m.contains("full fine-tuning")), "{:?}", e.errors);
+    assert!(
+        e.errors.iter().any(|m| m.contains("merger_lr_scale") && m.contains("full fine-tuning")),
+        "{:?}",
+        e.errors
+    );
     // the default follows the tower's rate, and full fine-tuning takes its own
     recipe::load(&lora, &[]).unwrap();
-    recipe::load(&root().join("recipes/tiny.toml"), &["sft.vision_lr_scale=0".into(), "sft.merger_lr_scale=1".into()]).unwrap();
+    recipe::load(
+        &root().join("recipes/tiny.toml"),
+        &["sft.vision_lr_scale=0".into(), "sft.merger_lr_scale=1".into()],
+    )
+    .unwrap();
 }
 
 const BROKEN: &str = r#"
@@ -123,7 +134,11 @@ fn a_broken_recipe_reports_every_error_with_key_and_line() {
         ("override `dpo.betta=1`", None),
         ("override `nowhere.x=1`", None),
     ] {
-        let hit = e.errors.iter().find(|m| m.contains(needle)).unwrap_or_else(|| panic!("no error about {needle}:\n{all}"));
+        let hit = e
+            .errors
+            .iter()
+            .find(|m| m.contains(needle))
+            .unwrap_or_else(|| panic!("no error about {needle}:\n{all}"));
         if let Some(l) = line {
             assert!(hit.contains(&format!("line {l}")), "{hit} should name line {l}");
         }
@@ -140,7 +155,8 @@ fn a_broken_recipe_reports_every_error_with_key_and_line() {
 #[test]
 fn overrides_reach_every_stage_of_a_kind_or_one_by_position() {
     let p = root().join("recipes/tiny.toml");
-    let r = recipe::load(&p, &["eval.limit=3".into(), "stage.2.images=1".into(), "run.seed=9".into()]).unwrap();
+    let r =
+        recipe::load(&p, &["eval.limit=3".into(), "stage.2.images=1".into(), "run.seed=9".into()]).unwrap();
     assert_eq!(r.run.seed, 9);
     let evals: Vec<(usize, usize)> = r
         .stage
@@ -151,5 +167,5 @@ fn overrides_reach_every_stage_of_a_kind_or_one_by_position() {
     assert!(evals.iter().all(|&(l, _)| l == 3), "{evals:?}");
     assert_eq!(evals[0].1, 1, "stage.2 is the first eval");
     assert_ne!(evals[1].1, 1);
-    assert!(Path::new(&r.run.log_dir).as_os_str().len() > 0);
+    assert!(!Path::new(&r.run.log_dir).as_os_str().is_empty());
 }

@@ -76,11 +76,7 @@ fn read_back(dirs: &[&Path]) -> Vec<Value> {
         .args(dirs)
         .output()
         .expect("running $CADRL_TORCH_PYTHON");
-    assert!(
-        out.status.success(),
-        "tensorboard reader failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "tensorboard reader failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).expect("reader JSON");
     v.as_array().expect("a list").clone()
 }
@@ -92,10 +88,8 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn event_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("read dir")
-        .map(|e| e.expect("dir entry").path())
-        .collect();
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(dir).expect("read dir").map(|e| e.expect("dir entry").path()).collect();
     v.sort();
     v
 }
@@ -106,19 +100,12 @@ fn scalar_rows(res: &Value, tag: &str) -> Vec<(u64, u32)> {
         .as_array()
         .unwrap_or_else(|| panic!("no scalar tag {tag:?} in {}", res["scalars"]))
         .iter()
-        .map(|r| {
-            (
-                r[0].as_u64().expect("step"),
-                r[1].as_u64().expect("bits") as u32,
-            )
-        })
+        .map(|r| (r[0].as_u64().expect("step"), r[1].as_u64().expect("bits") as u32))
         .collect()
 }
 
 fn expected(rows: &[(u64, f64)]) -> Vec<(u64, u32)> {
-    rows.iter()
-        .map(|&(s, v)| (s, (v as f32).to_bits()))
-        .collect()
+    rows.iter().map(|&(s, v)| (s, (v as f32).to_bits())).collect()
 }
 
 /// 40 wide, 20 high; each quadrant its own colour, plus one marked pixel.
@@ -149,36 +136,22 @@ fn scalars_images_and_text_read_back_exactly() {
     let dir = tmp("all");
     let mut w = SummaryWriter::create(&dir).expect("create");
     assert!(w.path().starts_with(&dir));
-    let name = w
-        .path()
-        .file_name()
-        .and_then(|n| n.to_str())
-        .expect("name")
-        .to_string();
+    let name = w.path().file_name().and_then(|n| n.to_str()).expect("name").to_string();
     assert!(name.starts_with("events.out.tfevents."), "{name}");
     assert_eq!(name.split('.').count(), 7, "{name}");
 
-    let loss = [
-        (0, 2.5),
-        (1, 0.1),
-        (2, -1e-8),
-        (10, 12345.678),
-        (1000, f64::from(f32::MAX)),
-    ];
+    let loss = [(0, 2.5), (1, 0.1), (2, -1e-8), (10, 12345.678), (1000, f64::from(f32::MAX))];
     let margins = [(0, 0.0), (3, -0.75), (7, 3.0e5)];
     for &(s, v) in &loss {
         w.scalar("loss", s, v).expect("scalar");
     }
     for &(s, v) in &margins {
-        w.scalars(s, &[("rewards/margins", v), ("rewards/chosen", v + 1.0)])
-            .expect("scalars");
+        w.scalars(s, &[("rewards/margins", v), ("rewards/chosen", v + 1.0)]).expect("scalars");
     }
     let (iw, ih, rgb) = quadrants();
-    w.image_rgb("samples/render", 5, iw, ih, &rgb)
-        .expect("image");
+    w.image_rgb("samples/render", 5, iw, ih, &rgb).expect("image");
     let tiny: Vec<u8> = (0..3 * 7 * 3).map(|i| (i * 11 % 256) as u8).collect();
-    w.image_rgb("samples/render", 9, 3, 7, &tiny)
-        .expect("tiny image");
+    w.image_rgb("samples/render", 9, 3, 7, &tiny).expect("tiny image");
     let recipe = "# Recipe\n\n```toml\nlr = 1e-4\n```\n\nØ 12 mm — ok";
     let program = "```python\nimport cadquery as cq\nr = cq.Workplane('XY').box(1, 2, 3)\n```";
     w.text("recipe", 0, recipe).expect("text");
@@ -203,11 +176,7 @@ fn scalars_images_and_text_read_back_exactly() {
         assert_eq!(img["format"], "PNG");
         assert_eq!(img["mode"], "RGB");
         assert_eq!(img["size"], serde_json::json!([w_, h_]), "decoded PNG size");
-        assert_eq!(
-            img["hex"].as_str(),
-            Some(hex(bytes).as_str()),
-            "pixels at step {step}"
-        );
+        assert_eq!(img["hex"].as_str(), Some(hex(bytes).as_str()), "pixels at step {step}");
     }
     // Spot checks a transposed image would fail: top-right green, bottom-left blue.
     let px = |x: usize, y: usize| {
@@ -219,10 +188,7 @@ fn scalars_images_and_text_read_back_exactly() {
     assert_eq!(px(5, 15), "0000ff");
     assert_eq!(px(37, 2), "010203");
 
-    assert_eq!(
-        r["text_tags"],
-        serde_json::json!(["recipe", "samples/program"])
-    );
+    assert_eq!(r["text_tags"], serde_json::json!(["recipe", "samples/program"]));
     for (tag, step, md) in [("recipe", 0, recipe), ("samples/program", 4, program)] {
         let rows = r["text"][tag].as_array().expect("text tag");
         assert_eq!(rows.len(), 1);
@@ -231,19 +197,11 @@ fn scalars_images_and_text_read_back_exactly() {
         assert_eq!(rows[0]["shape"], serde_json::json!([]));
         assert_eq!(rows[0]["text"], md);
     }
-    let html = r["text"]["samples/program"][0]["html"]
-        .as_str()
-        .expect("html");
-    assert!(
-        html.contains("<pre><code"),
-        "code block not rendered: {html}"
-    );
+    let html = r["text"]["samples/program"][0]["html"].as_str().expect("html");
+    assert!(html.contains("<pre><code"), "code block not rendered: {html}");
     assert!(html.contains("import cadquery as cq"), "{html}");
     let html = r["text"]["recipe"][0]["html"].as_str().expect("html");
-    assert!(
-        html.contains("<h1>Recipe</h1>") && html.contains("Ø 12 mm — ok"),
-        "{html}"
-    );
+    assert!(html.contains("<h1>Recipe</h1>") && html.contains("Ø 12 mm — ok"), "{html}");
     drop(w);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -266,11 +224,7 @@ fn resumed_run_adds_a_file_and_tensorboard_reads_both() {
         w.scalar("loss", s, s as f64 * 0.5).expect("scalar");
     }
     drop(w);
-    assert_eq!(
-        std::fs::metadata(&first).expect("first file").len(),
-        len,
-        "first file changed"
-    );
+    assert_eq!(std::fs::metadata(&first).expect("first file").len(), len, "first file changed");
     assert_eq!(event_files(&dir).len(), 2);
 
     let res = read_back(&[&dir]);
@@ -293,21 +247,13 @@ fn a_killed_run_keeps_the_records_before_a_broken_tail() {
     };
     let append = |path: &Path, bytes: &[u8]| {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .expect("open");
+        let mut f = std::fs::OpenOptions::new().append(true).open(path).expect("open");
         f.write_all(bytes).expect("append");
     };
     // Killed in the middle of the last record.
     let (cut, p) = write("cut");
     let len = std::fs::metadata(&p).expect("len").len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&p)
-        .expect("open")
-        .set_len(len - 7)
-        .expect("cut");
+    std::fs::OpenOptions::new().write(true).open(&p).expect("open").set_len(len - 7).expect("cut");
     // Killed after the first bytes of a next record's header.
     let (partial, p) = write("partial");
     append(&p, &[42, 0, 0, 0, 0]);
@@ -329,9 +275,7 @@ fn a_killed_run_keeps_the_records_before_a_broken_tail() {
 fn bad_input_is_refused_and_buffers_flush_by_count() {
     let dir = tmp("bad");
     let mut w = SummaryWriter::create(&dir).expect("create");
-    let e = w
-        .image_rgb("img", 0, 40, 20, &[0; 40 * 20])
-        .expect_err("short buffer");
+    let e = w.image_rgb("img", 0, 40, 20, &[0; 40 * 20]).expect_err("short buffer");
     assert!(format!("{e:#}").contains("2400 bytes, got 800"), "{e:#}");
     assert!(w.image_rgb("img", 0, 0, 20, &[]).is_err());
     assert!(w.scalar("", 0, 1.0).is_err());

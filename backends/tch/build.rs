@@ -12,10 +12,7 @@ fn torch_lib_dir() -> Option<String> {
     }
     let python = std::env::var("CADRL_TORCH_PYTHON").unwrap_or_else(|_| "python".to_string());
     let out = Command::new(python)
-        .args([
-            "-c",
-            "import torch,os;print(os.path.dirname(torch.__file__)+'/lib')",
-        ])
+        .args(["-c", "import torch,os;print(os.path.dirname(torch.__file__)+'/lib')"])
         .output()
         .ok()?;
     if !out.status.success() {
@@ -23,11 +20,7 @@ fn torch_lib_dir() -> Option<String> {
     }
     let s = String::from_utf8(out.stdout).ok()?;
     let s = s.trim();
-    if s.is_empty() {
-        None
-    } else {
-        Some(s.to_string())
-    }
+    if s.is_empty() { None } else { Some(s.to_string()) }
 }
 
 pub fn main() {
@@ -41,8 +34,6 @@ pub fn main() {
     println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
     println!("cargo:rustc-link-arg=-ltorch");
     if std::path::Path::new("/opt/torch/.venv/lib/python3.12/site-packages/torch/lib").exists() {
-        println!(
-            "cargo:rustc-link-arg=-Wl,-rpath,/opt/torch/.venv/lib/python3.12/site-packages/torch/lib"
-        );
+        println!("cargo:rustc-link-arg=-Wl,-rpath,/opt/torch/.venv/lib/python3.12/site-packages/torch/lib");
     }
 }

@@ -3,7 +3,7 @@
 # abi3 wheel installs there too) and run bench_rewards.py. Args go to the benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [ -z "${CADRL_CQ_PYTHON:-}" ]; then source <(bash scripts/bootstrap.sh --env); fi
+if [ -z "${CADRL_CQ_PYTHON:-}" ]; then setup_env="$(bash scripts/bootstrap.sh --env)" || exit 1; eval "$setup_env"; fi
 target="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 export CARGO_TARGET_DIR="$target"
 rm -rf "$target/pywheel-bench" "$target/pybench-site"

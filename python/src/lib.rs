@@ -66,11 +66,9 @@ impl PyOutcome {
     fn __repr__(&self) -> String {
         match (&self.message, self.volume) {
             (Some(m), _) => format!("Outcome(kind={:?}, message={m:?})", self.kind),
-            (None, Some(v)) => format!(
-                "Outcome(kind={:?}, volume={v}, bbox={:?})",
-                self.kind,
-                self.bbox.unwrap_or_default()
-            ),
+            (None, Some(v)) => {
+                format!("Outcome(kind={:?}, volume={v}, bbox={:?})", self.kind, self.bbox.unwrap_or_default())
+            }
             (None, None) => format!("Outcome(kind={:?})", self.kind),
         }
     }
@@ -88,16 +86,8 @@ fn to_py(o: &ExecOutcome) -> PyOutcome {
         message: o.reason(),
         line,
         volume: props.map(|p| p.volume),
-        bbox: props.map(|p| {
-            (
-                p.bbox.min.x,
-                p.bbox.min.y,
-                p.bbox.min.z,
-                p.bbox.max.x,
-                p.bbox.max.y,
-                p.bbox.max.z,
-            )
-        }),
+        bbox: props
+            .map(|p| (p.bbox.min.x, p.bbox.min.y, p.bbox.min.z, p.bbox.max.x, p.bbox.max.y, p.bbox.max.z)),
     }
 }
 
@@ -112,28 +102,16 @@ fn execute(py: Python<'_>, code: String, var: String) -> PyOutcome {
 #[pyfunction]
 #[pyo3(signature = (codes, var = "solid".to_string()))]
 fn execute_many(py: Python<'_>, codes: Vec<String>, var: String) -> Vec<PyOutcome> {
-    py.detach(|| {
-        codes
-            .par_iter()
-            .map(|c| to_py(&execute_native(c, &var)))
-            .collect()
-    })
+    py.detach(|| codes.par_iter().map(|c| to_py(&execute_native(c, &var))).collect())
 }
 
 /// Render the program's solid in the GenCAD-Code style; PNG bytes.
 /// Raises `ValueError` with the reason when the program does not run to a solid.
 #[pyfunction]
 #[pyo3(signature = (code, var = "solid".to_string(), size = 448))]
-fn render<'py>(
-    py: Python<'py>,
-    code: String,
-    var: String,
-    size: u32,
-) -> PyResult<Bound<'py, PyBytes>> {
+fn render<'py>(py: Python<'py>, code: String, var: String, size: u32) -> PyResult<Bound<'py, PyBytes>> {
     if !(16..=4096).contains(&size) {
-        return Err(PyValueError::new_err(format!(
-            "render: size {size} is outside 16..=4096 pixels"
-        )));
+        return Err(PyValueError::new_err(format!("render: size {size} is outside 16..=4096 pixels")));
     }
     let png = py.detach(|| -> Result<Vec<u8>, String> {
         let outcome = execute_native(&code, &var);
@@ -149,8 +127,7 @@ fn render<'py>(
             .map_err(|e| format!("render: encoding the PNG: {e}"))?;
         Ok(buf.into_inner())
     });
-    png.map(|b| PyBytes::new(py, &b))
-        .map_err(PyValueError::new_err)
+    png.map(|b| PyBytes::new(py, &b)).map_err(PyValueError::new_err)
 }
 
 /// Outcomes of the references, from the cache or run now (in parallel).
@@ -184,9 +161,7 @@ fn reference_outcomes(refs: &[Option<String>], var: &str) -> Vec<Option<ExecOutc
         }
     }
     known.extend(missing.into_iter().zip(ran));
-    refs.iter()
-        .map(|r| r.as_ref().and_then(|t| known.get(t.as_str()).cloned()))
-        .collect()
+    refs.iter().map(|r| r.as_ref().and_then(|t| known.get(t.as_str()).cloned())).collect()
 }
 
 /// Run the distinct completions once each, in parallel.
@@ -202,10 +177,7 @@ fn completion_outcomes(codes: &[String], var: &str) -> Vec<Arc<ExecOutcome>> {
             })
         })
         .collect();
-    let ran: Vec<Arc<ExecOutcome>> = distinct
-        .par_iter()
-        .map(|c| Arc::new(execute_native(c, var)))
-        .collect();
+    let ran: Vec<Arc<ExecOutcome>> = distinct.par_iter().map(|c| Arc::new(execute_native(c, var))).collect();
     slots.into_iter().map(|i| Arc::clone(&ran[i])).collect()
 }
 
@@ -236,10 +208,8 @@ fn score(
         .map_err(|e| PyValueError::new_err(format!("score: params are not JSON: {e}")))?;
     let reward = build(kind, params).map_err(PyValueError::new_err)?;
     let scores = py.detach(|| {
-        let (outcomes, refs) = rayon::join(
-            || completion_outcomes(&completions, &var),
-            || reference_outcomes(&references, &var),
-        );
+        let (outcomes, refs) =
+            rayon::join(|| completion_outcomes(&completions, &var), || reference_outcomes(&references, &var));
         let ids: Vec<String> = (0..completions.len()).map(|i| i.to_string()).collect();
         let batch: Vec<Rollout> = (0..completions.len())
             .map(|i| Rollout {
@@ -269,10 +239,7 @@ fn cache_size() -> usize {
 /// Names of the rewards `score` accepts, with one line each.
 #[pyfunction]
 fn reward_kinds() -> Vec<(&'static str, &'static str)> {
-    cadrl_rewards::reward::REGISTRY
-        .iter()
-        .map(|(n, d, _)| (*n, *d))
-        .collect()
+    cadrl_rewards::reward::REGISTRY.iter().map(|(n, d, _)| (*n, *d)).collect()
 }
 
 #[pymodule]

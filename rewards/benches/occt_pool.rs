@@ -20,10 +20,7 @@ use cadrl_rewards::occt::{OcctExecutor, OcctOptions, default_python};
 use criterion::{Criterion, Throughput};
 
 fn programs() -> Vec<String> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/gencad-dev/cases.jsonl"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/gencad-dev/cases.jsonl");
     let text = std::fs::read_to_string(path).expect("fixtures beside the checkout");
     let mut out = Vec::new();
     for l in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -59,8 +56,7 @@ fn loop_per_job(progs: &[String], copies: usize) -> Vec<f64> {
         .into_iter()
         .map(|child| {
             let out = child.wait_with_output().expect("occt_loop.py");
-            let v: serde_json::Value =
-                serde_json::from_slice(&out.stdout).expect("occt_loop.py output");
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("occt_loop.py output");
             v["per_job_s"].as_f64().expect("per_job_s")
         })
         .collect()
@@ -72,11 +68,7 @@ fn best_rate(ex: &OcctExecutor, refs: &[&str], passes: usize) -> f64 {
         let t = Instant::now();
         let outs = ex.execute(refs, "solid").expect("pool");
         let valid = outs.iter().filter(|o| o.is_valid()).count();
-        assert!(
-            valid * 10 >= refs.len() * 8,
-            "most fixture programs are valid ({valid} of {})",
-            refs.len()
-        );
+        assert!(valid * 10 >= refs.len() * 8, "most fixture programs are valid ({valid} of {})", refs.len());
         best = best.max(refs.len() as f64 / t.elapsed().as_secs_f64());
     }
     best
@@ -85,25 +77,15 @@ fn best_rate(ex: &OcctExecutor, refs: &[&str], passes: usize) -> f64 {
 fn main() {
     let progs = programs();
     let refs: Vec<&str> = progs.iter().map(String::as_str).collect();
-    let opts = |workers| OcctOptions {
-        workers,
-        timeout: Duration::from_secs(60),
-        ..OcctOptions::default()
-    };
+    let opts = |workers| OcctOptions { workers, timeout: Duration::from_secs(60), ..OcctOptions::default() };
     let pool2 = OcctExecutor::new(opts(2)).expect("start a pool of 2 workers");
     let pool1 = OcctExecutor::new(opts(1)).expect("start a pool of 1 worker");
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(10));
+    let mut c =
+        Criterion::default().configure_from_args().sample_size(10).measurement_time(Duration::from_secs(10));
     let mut g = c.benchmark_group("occt");
     g.throughput(Throughput::Elements(refs.len() as u64));
-    g.bench_function("pool_2_workers", |b| {
-        b.iter(|| pool2.execute(&refs, "solid").expect("pool"))
-    });
-    g.bench_function("pool_1_worker", |b| {
-        b.iter(|| pool1.execute(&refs, "solid").expect("pool"))
-    });
+    g.bench_function("pool_2_workers", |b| b.iter(|| pool2.execute(&refs, "solid").expect("pool")));
+    g.bench_function("pool_1_worker", |b| b.iter(|| pool1.execute(&refs, "solid").expect("pool")));
     g.finish();
     c.final_summary();
 
@@ -113,10 +95,7 @@ fn main() {
     println!("\nsandbox: {}", pool2.support().describe());
     println!("plain in-process CadQuery loop: {lr:.1} jobs/s (one process)");
     println!("two plain loops side by side:   {lr2:.1} jobs/s (two processes, as many cores)");
-    println!(
-        "pool, 1 worker:  {r1:.1} jobs/s, overhead {:.1} % vs one loop",
-        100.0 * (1.0 - r1 / lr)
-    );
+    println!("pool, 1 worker:  {r1:.1} jobs/s, overhead {:.1} % vs one loop", 100.0 * (1.0 - r1 / lr));
     println!(
         "pool, 2 workers: {r2:.1} jobs/s, overhead {:.1} % vs two loops side by side ({:.1} % vs 2 x one loop)",
         100.0 * (1.0 - r2 / lr2),

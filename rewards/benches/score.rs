@@ -7,7 +7,7 @@
 //!
 //! Then it prints the Chamfer time on every instruction set the CPU has (the widest
 //! runs by default), and times OCCT's exact boolean IoU on the same pairs with the
-//! CadQuery venv (`CADRL_CQ_PYTHON`, default `~/.cache/cadrl/cq-2.8.0-py311/bin/python`):
+//! CadQuery venv (`CADRL_CQ_PYTHON`, default `~/.cache/cadrl/cq-2.8.0/bin/python`):
 //! the speed ratio and the mean |IoU - OCCT|; and cadrille's Chamfer pipeline (OCCT
 //! mesh, numpy sampling, scipy cKDTree) on the same solids: ratio and agreement.
 
@@ -36,7 +36,11 @@ fn pairs() -> Vec<Pair> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("json");
-            Pair { id: v["id"].as_str().unwrap_or("").into(), a: v["candidate"].as_str().unwrap_or("").into(), b: v["code"].as_str().unwrap_or("").into() }
+            Pair {
+                id: v["id"].as_str().unwrap_or("").into(),
+                a: v["candidate"].as_str().unwrap_or("").into(),
+                b: v["code"].as_str().unwrap_or("").into(),
+            }
         })
         .collect()
 }
@@ -62,10 +66,19 @@ fn best_per_item<T>(passes: usize, items: &[T], mut f: impl FnMut(&T)) -> f64 {
 
 fn main() {
     let ps = pairs();
-    let mut c = Criterion::default().configure_from_args().sample_size(20).measurement_time(std::time::Duration::from_secs(4));
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .sample_size(20)
+        .measurement_time(std::time::Duration::from_secs(4));
     let mut g = c.benchmark_group("score");
     g.throughput(Throughput::Elements(ps.len() as u64));
-    g.bench_function("iou_valid", |b| b.iter(|| ps.iter().for_each(|p| { std::hint::black_box(iou_valid(p)); })));
+    g.bench_function("iou_valid", |b| {
+        b.iter(|| {
+            ps.iter().for_each(|p| {
+                std::hint::black_box(iou_valid(p));
+            })
+        })
+    });
     let solids: Vec<_> = ps
         .iter()
         .filter_map(|p| match (execute_native(&p.a, "solid"), execute_native(&p.b, "solid")) {
@@ -74,7 +87,13 @@ fn main() {
         })
         .collect();
     g.throughput(Throughput::Elements(solids.len() as u64));
-    g.bench_function("chamfer", |b| b.iter(|| solids.iter().for_each(|(x, y)| { std::hint::black_box(chamfer(x, y)); })));
+    g.bench_function("chamfer", |b| {
+        b.iter(|| {
+            solids.iter().for_each(|(x, y)| {
+                std::hint::black_box(chamfer(x, y));
+            })
+        })
+    });
     g.finish();
     c.final_summary();
 
@@ -85,7 +104,12 @@ fn main() {
     let cd = best_per_item(3, &solids, |(x, y)| {
         std::hint::black_box(chamfer(x, y));
     });
-    println!("\nnative: IoU + validity {:.3} ms/pair, Chamfer {:.3} ms/pair (one core, {:?})", ours * 1e3, cd * 1e3, Isa::best());
+    println!(
+        "\nnative: IoU + validity {:.3} ms/pair, Chamfer {:.3} ms/pair (one core, {:?})",
+        ours * 1e3,
+        cd * 1e3,
+        Isa::best()
+    );
     // The Chamfer metric on each instruction set this CPU has (same values).
     let mut line = String::from("Chamfer per instruction set:");
     for isa in [Isa::Baseline, Isa::Avx2, Isa::Avx512].into_iter().filter(|i| i.available()) {
@@ -108,14 +132,21 @@ fn main() {
     let k8 = one_thread.install(|| {
         best_per_item(3, &solids, |(x, y)| {
             let outcome = Outcome::Valid(x.clone());
-            let batch: Vec<Rollout> = (0..8).map(|_| Rollout { id: "c", code: "", outcome: &outcome, reference: Some(&**y) }).collect();
+            let batch: Vec<Rollout> = (0..8)
+                .map(|_| Rollout { id: "c", code: "", outcome: &outcome, reference: Some(&**y) })
+                .collect();
             std::hint::black_box(reward.score(&batch));
         })
     }) / 8.0;
-    println!("chamfer reward, K = 8 candidates sharing a reference: {:.3} ms per candidate ({:.0}% below chamfer(a, b) per pair)", k8 * 1e3, 100.0 * (1.0 - k8 / cd));
+    println!(
+        "chamfer reward, K = 8 candidates sharing a reference: {:.3} ms per candidate ({:.0}% below chamfer(a, b) per pair)",
+        k8 * 1e3,
+        100.0 * (1.0 - k8 / cd)
+    );
 
-    let py = std::env::var("CADRL_CQ_PYTHON")
-        .unwrap_or_else(|_| format!("{}/.cache/cadrl/cq-2.8.0-py311/bin/python", std::env::var("HOME").unwrap_or_default()));
+    let py = std::env::var("CADRL_CQ_PYTHON").unwrap_or_else(|_| {
+        format!("{}/.cache/cadrl/cq-2.8.0/bin/python", std::env::var("HOME").unwrap_or_default())
+    });
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/occt_score.py");
     let child = Command::new(&py).arg(script).arg("3").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn();
     let Ok(mut child) = child else {

@@ -4,9 +4,16 @@
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or("iou".into());
     let n: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(20);
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/gencad-dev/cases.jsonl")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/gencad-dev/cases.jsonl"
+    ))
+    .unwrap();
     let cases: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let pairs: Vec<(String, String)> = cases.iter().map(|c| (c["code"].as_str().unwrap().to_string(), c["candidate"].as_str().unwrap().to_string())).collect();
+    let pairs: Vec<(String, String)> = cases
+        .iter()
+        .map(|c| (c["code"].as_str().unwrap().to_string(), c["candidate"].as_str().unwrap().to_string()))
+        .collect();
     let t = std::time::Instant::now();
     let mut acc = 0.0;
     let mut m = 0;

@@ -60,8 +60,12 @@ impl Outcome {
         let at = |line: Option<u32>| line.map(|l| format!("line {l}: ")).unwrap_or_default();
         match self {
             Outcome::Valid(_) => None,
-            Outcome::SyntaxError(d) | Outcome::ExecError(d) => Some(format!("{}: {}{}", self.kind(), at(d.line), d.message)),
-            Outcome::Unsupported { construct, line } => Some(format!("unsupported: {}{construct}", at(*line))),
+            Outcome::SyntaxError(d) | Outcome::ExecError(d) => {
+                Some(format!("{}: {}{}", self.kind(), at(d.line), d.message))
+            }
+            Outcome::Unsupported { construct, line } => {
+                Some(format!("unsupported: {}{construct}", at(*line)))
+            }
         }
     }
 }
@@ -100,7 +104,10 @@ pub fn execute_native(src: &str, var: &str) -> Outcome {
         let spawned = std::thread::Builder::new().stack_size(1 << 30).spawn(move || guarded(&src, &var));
         return match spawned.map(|h| h.join()) {
             Ok(Ok(o)) => o,
-            _ => Outcome::Unsupported { construct: "program too large or deep for the native executor".into(), line: None },
+            _ => Outcome::Unsupported {
+                construct: "program too large or deep for the native executor".into(),
+                line: None,
+            },
         };
     }
     guarded(src, var)
@@ -109,16 +116,23 @@ pub fn execute_native(src: &str, var: &str) -> Outcome {
 fn guarded(src: &str, var: &str) -> Outcome {
     match std::panic::catch_unwind(|| execute_inner(src, var)) {
         Ok(o) => o,
-        Err(_) => Outcome::Unsupported { construct: "internal error in the native interpreter".into(), line: None },
+        Err(_) => {
+            Outcome::Unsupported { construct: "internal error in the native interpreter".into(), line: None }
+        }
     }
 }
 
+// `!(volume > 0.0)` is deliberate: a NaN volume must count as empty.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn execute_inner(src: &str, var: &str) -> Outcome {
     let prog = match parse_program(src) {
         Ok(p) => p,
         Err(ParseFailure::Syntax { message, pos }) => return Outcome::SyntaxError(diag(src, message, pos)),
         Err(ParseFailure::Unsupported { construct, pos }) => {
-            return Outcome::Unsupported { construct: truncate(construct), line: (pos.line > 0).then_some(pos.line) };
+            return Outcome::Unsupported {
+                construct: truncate(construct),
+                line: (pos.line > 0).then_some(pos.line),
+            };
         }
     };
     match run(&prog, var) {
@@ -126,7 +140,11 @@ fn execute_inner(src: &str, var: &str) -> Outcome {
             // Unions of validated prisms (positive area and height, bounded coordinates,
             // no coincident loops) are never empty; only booleans can empty a solid.
             if may_be_empty(&solid.root) && !(crate::geom::volume(&solid) > 0.0) {
-                return Outcome::ExecError(Diag { message: "the result is an empty solid".into(), line: None, col: None });
+                return Outcome::ExecError(Diag {
+                    message: "the result is an empty solid".into(),
+                    line: None,
+                    col: None,
+                });
             }
             Outcome::Valid(Arc::new(solid))
         }

@@ -40,9 +40,7 @@ impl std::str::FromStr for ExecutorKind {
             "native" => Ok(ExecutorKind::Native),
             "occt" => Ok(ExecutorKind::Occt),
             "auto" => Ok(ExecutorKind::Auto),
-            other => Err(format!(
-                "unknown executor `{other}` (expected native, occt or auto)"
-            )),
+            other => Err(format!("unknown executor `{other}` (expected native, occt or auto)")),
         }
     }
 }
@@ -68,10 +66,7 @@ pub struct ExecutorSpec {
 
 impl ExecutorSpec {
     pub fn kind(kind: ExecutorKind) -> ExecutorSpec {
-        ExecutorSpec {
-            kind,
-            ..ExecutorSpec::default()
-        }
+        ExecutorSpec { kind, ..ExecutorSpec::default() }
     }
 
     /// The occt options this spec asks for.
@@ -88,9 +83,7 @@ impl ExecutorSpec {
         }
         if let Some(t) = self.timeout_s {
             if !(t > 0.0 && t <= 3600.0) {
-                return Err(ExecutorError(format!(
-                    "executor.timeout_s must be in (0, 3600], got {t}"
-                )));
+                return Err(ExecutorError(format!("executor.timeout_s must be in (0, 3600], got {t}")));
             }
             o.timeout = Duration::from_secs_f64(t);
         }
@@ -114,9 +107,7 @@ pub fn build(spec: &ExecutorSpec) -> Result<Box<dyn Executor>, ExecutorError> {
     Ok(match spec.kind {
         ExecutorKind::Native => Box::new(NativeExecutor),
         ExecutorKind::Occt => Box::new(OcctExecutor::new(spec.occt_options()?)?),
-        ExecutorKind::Auto => Box::new(AutoExecutor {
-            occt: OcctExecutor::new(spec.occt_options()?)?,
-        }),
+        ExecutorKind::Auto => Box::new(AutoExecutor { occt: OcctExecutor::new(spec.occt_options()?)? }),
     })
 }
 
@@ -131,9 +122,8 @@ impl Executor for AutoExecutor {
     }
     fn execute(&self, programs: &[&str], var: &str) -> Result<Vec<Outcome>, ExecutorError> {
         let mut out = NativeExecutor.execute(programs, var)?;
-        let fallback: Vec<usize> = (0..out.len())
-            .filter(|&i| matches!(out[i], Outcome::Unsupported { .. }))
-            .collect();
+        let fallback: Vec<usize> =
+            (0..out.len()).filter(|&i| matches!(out[i], Outcome::Unsupported { .. })).collect();
         if fallback.is_empty() {
             return Ok(out);
         }
@@ -152,33 +142,20 @@ mod tests {
     #[test]
     fn spec_parses_and_refuses_unknown_fields() {
         let s: ExecutorSpec =
-            serde_json::from_str(r#"{"kind": "auto", "workers": 3, "timeout_s": 2.5}"#)
-                .expect("spec");
-        assert_eq!(
-            (s.kind, s.workers, s.timeout_s),
-            (ExecutorKind::Auto, Some(3), Some(2.5))
-        );
+            serde_json::from_str(r#"{"kind": "auto", "workers": 3, "timeout_s": 2.5}"#).expect("spec");
+        assert_eq!((s.kind, s.workers, s.timeout_s), (ExecutorKind::Auto, Some(3), Some(2.5)));
         let o = s.occt_options().expect("options");
         assert_eq!((o.workers, o.timeout), (3, Duration::from_millis(2500)));
         let d: ExecutorSpec = serde_json::from_str("{}").expect("defaults");
         assert_eq!(d.kind, ExecutorKind::Native);
-        let e = serde_json::from_str::<ExecutorSpec>(r#"{"kind": "occt", "wokers": 2}"#)
-            .expect_err("typo");
+        let e = serde_json::from_str::<ExecutorSpec>(r#"{"kind": "occt", "wokers": 2}"#).expect_err("typo");
         assert!(e.to_string().contains("wokers"), "{e}");
         let e = serde_json::from_str::<ExecutorSpec>(r#"{"kind": "python"}"#).expect_err("kind");
         assert!(e.to_string().contains("python"), "{e}");
-        let bad = ExecutorSpec {
-            timeout_s: Some(0.0),
-            ..ExecutorSpec::kind(ExecutorKind::Occt)
-        };
+        let bad = ExecutorSpec { timeout_s: Some(0.0), ..ExecutorSpec::kind(ExecutorKind::Occt) };
         assert!(bad.occt_options().is_err());
         assert_eq!("auto".parse::<ExecutorKind>(), Ok(ExecutorKind::Auto));
-        assert!(
-            "nativ"
-                .parse::<ExecutorKind>()
-                .expect_err("typo")
-                .contains("native, occt or auto")
-        );
+        assert!("nativ".parse::<ExecutorKind>().expect_err("typo").contains("native, occt or auto"));
     }
 
     #[test]
@@ -188,9 +165,6 @@ mod tests {
             ..ExecutorSpec::kind(ExecutorKind::Occt)
         };
         let e = build(&spec).err().expect("no python");
-        assert!(
-            e.0.contains("/nonexistent/python") && e.0.contains("bootstrap"),
-            "{e}"
-        );
+        assert!(e.0.contains("/nonexistent/python") && e.0.contains("bootstrap"), "{e}");
     }
 }

@@ -36,7 +36,11 @@ impl Default for View {
         let s2 = std::f64::consts::SQRT_2;
         let s3 = 3f64.sqrt();
         let s6 = 6f64.sqrt();
-        View { right: v3(1.0 / s2, 1.0 / s2, 0.0), up: v3(-1.0 / s6, 1.0 / s6, 2.0 / s6), forward: v3(-1.0 / s3, 1.0 / s3, -1.0 / s3) }
+        View {
+            right: v3(1.0 / s2, 1.0 / s2, 0.0),
+            up: v3(-1.0 / s6, 1.0 / s6, 2.0 / s6),
+            forward: v3(-1.0 / s3, 1.0 / s3, -1.0 / s3),
+        }
     }
 }
 
@@ -66,7 +70,8 @@ pub fn render_with(s: &Solid, view: View, size: u32) -> RgbImage {
     let center = s.bounds.center();
     let half = (size as f64 - 1.0) / 2.0;
     // Only pixels inside the projection of the conservative bounds can hit anything.
-    let (mut c0, mut c1, mut r0, mut r1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut c0, mut c1, mut r0, mut r1) =
+        (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
     let b = s.bounds;
     for i in 0..8 {
         let c = v3(
@@ -82,12 +87,15 @@ pub fn render_with(s: &Solid, view: View, size: u32) -> RgbImage {
         r1 = r1.max(row);
     }
     let clamp = |x: f64| (x.max(0.0) as usize).min(n - 1);
-    let (cols, rows) = (clamp(c0.floor() - 1.0)..=clamp(c1.ceil() + 1.0), clamp(r0.floor() - 1.0)..=clamp(r1.ceil() + 1.0));
+    let (cols, rows) =
+        (clamp(c0.floor() - 1.0)..=clamp(c1.ceil() + 1.0), clamp(r0.floor() - 1.0)..=clamp(r1.ceil() + 1.0));
     for row in rows {
         for col in cols.clone() {
             let u = cu + (col as f64 - half) / scale;
             let v = cv - (row as f64 - half) / scale;
-            let origin = center + view.right * (u - center.dot(view.right)) + view.up * (v - center.dot(view.up)) - view.forward * depth;
+            let origin =
+                center + view.right * (u - center.dot(view.right)) + view.up * (v - center.dot(view.up))
+                    - view.forward * depth;
             s.ray_intervals(origin, view.forward, &mut ws, &mut iv);
             if let Some(&(t0, _)) = iv.iter().find(|(a, b)| b > a && *b > 0.0) {
                 let hit = origin + view.forward * t0.max(0.0);
@@ -122,7 +130,8 @@ fn framing(s: &Solid, view: &View, size: u32) -> Option<(f64, f64, f64)> {
     if b.is_empty() || !b.min.is_finite() || !b.max.is_finite() {
         return None;
     }
-    let (mut u0, mut u1, mut v0, mut v1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut u0, mut u1, mut v0, mut v1) =
+        (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
     for i in 0..8 {
         let c = v3(
             if i & 1 == 0 { b.min.x } else { b.max.x },
@@ -156,7 +165,13 @@ fn face_key(s: &Solid, p: V3, scale: f64) -> FaceKey {
     }
     for pr in &s.prisms {
         let (lo, hi) = (pr.aabb.min, pr.aabb.max);
-        if p.x < lo.x - tol || p.x > hi.x + tol || p.y < lo.y - tol || p.y > hi.y + tol || p.z < lo.z - tol || p.z > hi.z + tol {
+        if p.x < lo.x - tol
+            || p.x > hi.x + tol
+            || p.y < lo.y - tol
+            || p.y > hi.y + tol
+            || p.z < lo.z - tol
+            || p.z > hi.z + tol
+        {
             continue;
         }
         let f = &pr.frame;
@@ -174,7 +189,16 @@ fn face_key(s: &Solid, p: V3, scale: f64) -> FaceKey {
                 Loop::Circle { c, r } => {
                     let d = ((l.x - c.x).hypot(l.y - c.y) - r).abs();
                     let axis = f.to_world(c.x, c.y, 0.0);
-                    consider(d, (1, quant(axis.dot(f.x)), quant(axis.dot(f.y)), quant(*r), quant(f.z.x + 2.0 * f.z.y + 4.0 * f.z.z)));
+                    consider(
+                        d,
+                        (
+                            1,
+                            quant(axis.dot(f.x)),
+                            quant(axis.dot(f.y)),
+                            quant(*r),
+                            quant(f.z.x + 2.0 * f.z.y + 4.0 * f.z.z),
+                        ),
+                    );
                 }
                 Loop::Path(segs) => {
                     for sg in segs {
@@ -182,7 +206,8 @@ fn face_key(s: &Solid, p: V3, scale: f64) -> FaceKey {
                             Seg::Line { a, b } => {
                                 let e = b - a;
                                 let len = e.norm().max(1e-300);
-                                let t = ((crate::geom::p2(l.x, l.y) - a).dot(e) / (len * len)).clamp(0.0, 1.0);
+                                let t =
+                                    ((crate::geom::p2(l.x, l.y) - a).dot(e) / (len * len)).clamp(0.0, 1.0);
                                 let q = a + e * t;
                                 let d = q.dist(crate::geom::p2(l.x, l.y));
                                 // world plane of this side
@@ -195,7 +220,16 @@ fn face_key(s: &Solid, p: V3, scale: f64) -> FaceKey {
                             Seg::Arc { c, r, .. } => {
                                 let d = ((l.x - c.x).hypot(l.y - c.y) - r).abs();
                                 let axis = f.to_world(c.x, c.y, 0.0);
-                                consider(d, (1, quant(axis.dot(f.x)), quant(axis.dot(f.y)), quant(r), quant(f.z.x + 2.0 * f.z.y + 4.0 * f.z.z)));
+                                consider(
+                                    d,
+                                    (
+                                        1,
+                                        quant(axis.dot(f.x)),
+                                        quant(axis.dot(f.y)),
+                                        quant(r),
+                                        quant(f.z.x + 2.0 * f.z.y + 4.0 * f.z.z),
+                                    ),
+                                );
                             }
                         }
                     }
@@ -211,4 +245,3 @@ fn canonical(n: V3, off: f64) -> (f64, V3, f64) {
     let flip = n.x < -1e-9 || (n.x.abs() <= 1e-9 && (n.y < -1e-9 || (n.y.abs() <= 1e-9 && n.z < 0.0)));
     if flip { (-1.0, -n, -off) } else { (1.0, n, off) }
 }
-

@@ -46,13 +46,24 @@ fn volumes_bboxes_and_iou_match_occt() {
         let vol = c["occt_volume"].as_f64().unwrap();
         let rel = (props.volume - vol).abs() / vol;
         let bb: Vec<f64> = c["occt_bbox"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
-        let ours = [props.bbox.min.x, props.bbox.min.y, props.bbox.min.z, props.bbox.max.x, props.bbox.max.y, props.bbox.max.z];
+        let ours = [
+            props.bbox.min.x,
+            props.bbox.min.y,
+            props.bbox.min.z,
+            props.bbox.max.x,
+            props.bbox.max.y,
+            props.bbox.max.z,
+        ];
         let bb_err = ours.iter().zip(&bb).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
         let o = overlap(&a, &b);
         let iou_err = (o.iou() - c["occt_iou"].as_f64().unwrap()).abs();
         let cvol = c["occt_candidate_volume"].as_f64().unwrap();
         let crel = (o.volume_b - cvol).abs() / cvol;
-        println!("{id}: vol rel err {rel:.2e} cand {crel:.2e} bbox err {bb_err:.2e} iou {:.4} vs {:.4} (err {iou_err:.2e})", o.iou(), c["occt_iou"]);
+        println!(
+            "{id}: vol rel err {rel:.2e} cand {crel:.2e} bbox err {bb_err:.2e} iou {:.4} vs {:.4} (err {iou_err:.2e})",
+            o.iou(),
+            c["occt_iou"]
+        );
         worst_v = worst_v.max(rel).max(crel);
         worst_iou = worst_iou.max(iou_err);
         assert!(bb_err < 1e-6, "{id}: bbox {ours:?} vs {bb:?}");

@@ -18,14 +18,7 @@ fn box_mesh(a: f64, b: f64, c: f64) -> (Vec<V3>, Vec<[u32; 3]>, Vec<u32>) {
         )
     };
     // faces as corner indices in counter-clockwise order seen from outside
-    let faces = [
-        [0, 2, 3, 1],
-        [4, 5, 7, 6],
-        [0, 1, 5, 4],
-        [2, 6, 7, 3],
-        [0, 4, 6, 2],
-        [1, 3, 7, 5],
-    ];
+    let faces = [[0, 2, 3, 1], [4, 5, 7, 6], [0, 1, 5, 4], [2, 6, 7, 3], [0, 4, 6, 2], [1, 3, 7, 5]];
     let (mut verts, mut tris, mut ids) = (Vec::new(), Vec::new(), Vec::new());
     for (f, q) in faces.iter().enumerate() {
         let base = verts.len() as u32;
@@ -71,10 +64,7 @@ fn box_mesh_measures_like_the_prism() {
             && (p.centroid.y - 1.5).abs() < 1e-9
             && (p.centroid.z - 2.0).abs() < 1e-9
     );
-    assert_eq!(
-        (p.bbox.min, p.bbox.max),
-        (v3(0.0, 0.0, 0.0), v3(2.0, 3.0, 4.0))
-    );
+    assert_eq!((p.bbox.min, p.bbox.max), (v3(0.0, 0.0, 0.0), v3(2.0, 3.0, 4.0)));
     let native = execute_native(
         "import cadquery as cq\nsolid = cq.Workplane('XY').box(2, 3, 4, centered=False)",
         "solid",
@@ -88,9 +78,7 @@ fn box_mesh_measures_like_the_prism() {
     assert!(cd < 1e-2, "{cd}");
     // containment, including points on the diagonals of the faces' triangulation
     assert!(
-        s.contains(v3(1.0, 1.5, 2.0))
-            && s.contains(v3(1.0, 1.5, 1e-6))
-            && s.contains(v3(0.5, 0.75, 2.0))
+        s.contains(v3(1.0, 1.5, 2.0)) && s.contains(v3(1.0, 1.5, 1e-6)) && s.contains(v3(0.5, 0.75, 2.0))
     );
     assert!(!s.contains(v3(1.0, 1.5, -1e-6)) && !s.contains(v3(2.5, 1.0, 1.0)));
     // a ray through a shared edge and through a vertex counts each crossing once
@@ -98,10 +86,7 @@ fn box_mesh_measures_like_the_prism() {
     let mut iv = Vec::new();
     s.ray_intervals(v3(-1.0, -1.5, -2.0), v3(1.0, 1.5, 2.0), &mut ws, &mut iv);
     assert_eq!(iv.len(), 1, "{iv:?}");
-    assert!(
-        (iv[0].0 - 1.0).abs() < 1e-9 && (iv[0].1 - 3.0).abs() < 1e-9,
-        "{iv:?}"
-    );
+    assert!((iv[0].0 - 1.0).abs() < 1e-9 && (iv[0].1 - 3.0).abs() < 1e-9, "{iv:?}");
     s.ray_intervals(v3(1.0, 0.0, -1.0), v3(0.0, 1.0, 1.0), &mut ws, &mut iv);
     assert_eq!(iv.len(), 1, "{iv:?}");
 }
@@ -112,30 +97,16 @@ fn cylinder_mesh_converges_to_the_circle() {
     let exact_polygon = 0.5 * 256.0 * (std::f64::consts::TAU / 256.0).sin() * 2.0;
     let s = Solid::from_mesh(m);
     let v = mass_props(&s).volume;
-    assert!(
-        (v - exact_polygon).abs() < 1e-9 * exact_polygon,
-        "{v} vs {exact_polygon}"
-    );
-    let native = execute_native(
-        "import cadquery as cq\nsolid = cq.Workplane('XY').circle(1).extrude(2)",
-        "solid",
-    );
-    let x = iou(
-        &s,
-        native.solid().expect("native cylinder"),
-        IouMode::InPlace,
-    );
+    assert!((v - exact_polygon).abs() < 1e-9 * exact_polygon, "{v} vs {exact_polygon}");
+    let native =
+        execute_native("import cadquery as cq\nsolid = cq.Workplane('XY').circle(1).extrude(2)", "solid");
+    let x = iou(&s, native.solid().expect("native cylinder"), IouMode::InPlace);
     assert!(x > 0.999 && x <= 1.0, "{x}");
     // renders like the exact cylinder, up to the edge lines of the facets' outline
-    let (a, b) = (
-        cadrl_rewards::render::render(&s),
-        cadrl_rewards::render::render(native.solid().expect("cylinder")),
-    );
+    let (a, b) =
+        (cadrl_rewards::render::render(&s), cadrl_rewards::render::render(native.solid().expect("cylinder")));
     let same = a.pixels().zip(b.pixels()).filter(|(p, q)| p == q).count();
-    assert!(
-        same as f64 > 0.99 * (a.width() * a.height()) as f64,
-        "{same}"
-    );
+    assert!(same as f64 > 0.99 * (a.width() * a.height()) as f64, "{same}");
 }
 
 #[test]
@@ -148,22 +119,10 @@ fn broken_meshes_are_refused_with_a_reason() {
     let (_, t, f) = box_mesh(1.0, 1.0, 1.0);
     let mut bad = v.clone();
     bad[0].x = f64::NAN;
-    assert!(
-        Mesh::new(bad, t.clone(), f.clone(), 1e-9)
-            .expect_err("nan")
-            .contains("non-finite")
-    );
+    assert!(Mesh::new(bad, t.clone(), f.clone(), 1e-9).expect_err("nan").contains("non-finite"));
     let mut t2 = t.clone();
     t2[0][0] = 999;
-    assert!(
-        Mesh::new(v.clone(), t2, f.clone(), 1e-9)
-            .expect_err("index")
-            .contains("past")
-    );
+    assert!(Mesh::new(v.clone(), t2, f.clone(), 1e-9).expect_err("index").contains("past"));
     // without welding the per-face copies the box is not closed
-    assert!(
-        Mesh::new(v, t, f, -1.0)
-            .expect_err("unwelded")
-            .contains("not watertight")
-    );
+    assert!(Mesh::new(v, t, f, -1.0).expect_err("unwelded").contains("not watertight"));
 }

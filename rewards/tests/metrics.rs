@@ -71,7 +71,10 @@ fn chamfer_is_zero_for_same_shape_and_grows_with_difference() {
     // Two independent samplings of one surface of area A with n points each are not
     // identical: E[d^2] to the nearest neighbour is A / (pi n) each way.
     let expected = 2.0 * 6.0 / (std::f64::consts::PI * 8192.0);
-    assert!((same - expected).abs() < 0.15 * expected, "same shape after normalisation: {same} vs {expected}");
+    assert!(
+        (same - expected).abs() < 0.15 * expected,
+        "same shape after normalisation: {same} vs {expected}"
+    );
     // the flat box normalises to 1 x 1 x 0.5: top faces 0.5 apart
     println!("cube vs half-height box: {diff}");
     assert!(diff > 0.035 && diff < 0.05, "flat box: {diff}");

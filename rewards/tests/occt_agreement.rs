@@ -24,10 +24,7 @@ use rand_chacha::ChaCha8Rng;
 const N_GENERATED: usize = 120;
 
 fn fixture_pairs() -> Vec<(String, String, String)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/gencad-dev/cases.jsonl"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/gencad-dev/cases.jsonl");
     let text = std::fs::read_to_string(path).expect("fixtures beside the checkout");
     text.lines()
         .filter(|l| !l.trim().is_empty())
@@ -51,11 +48,7 @@ fn generate(seed: u64, k: &dyn Fn(usize) -> f64) -> String {
     let parts = rng.random_range(1..=4);
     for i in 0..parts {
         let plane = ["XY", "XZ", "YZ"][rng.random_range(0..3)];
-        let (ox, oy, oz) = (
-            len(&mut rng, -0.3, 0.3),
-            len(&mut rng, -0.3, 0.3),
-            len(&mut rng, -0.3, 0.3),
-        );
+        let (ox, oy, oz) = (len(&mut rng, -0.3, 0.3), len(&mut rng, -0.3, 0.3), len(&mut rng, -0.3, 0.3));
         let (xd, nd) = match plane {
             "XY" => ("(1, 0, 0)", "(0, 0, 1)"),
             "XZ" => ("(1, 0, 0)", "(0, -1, 0)"),
@@ -77,11 +70,7 @@ fn generate(seed: u64, k: &dyn Fn(usize) -> f64) -> String {
             ),
         };
         // a hole in the middle of the profile (the arc profile's middle is not the origin)
-        let (cx, cy) = if shape.contains("threePointArc") {
-            (0.5 * w, 0.5 * h)
-        } else {
-            (0.0, 0.0)
-        };
+        let (cx, cy) = if shape.contains("threePointArc") { (0.5 * w, 0.5 * h) } else { (0.0, 0.0) };
         let hole = if rng.random::<f64>() < 0.4 {
             format!(".add(wp{i}.moveTo({cx}, {cy}).circle({}))", 0.15 * w.min(h))
         } else {
@@ -112,22 +101,12 @@ fn generated_pairs() -> Vec<(String, String, String)> {
 
 #[test]
 fn native_and_occt_agree() {
-    let opts = OcctOptions {
-        workers: 2,
-        ..OcctOptions::default()
-    };
-    assert!(
-        opts.python.exists(),
-        "needs CadQuery 2.8 at {} (scripts/bootstrap.sh)",
-        opts.python.display()
-    );
+    let opts = OcctOptions { workers: 2, ..OcctOptions::default() };
+    assert!(opts.python.exists(), "needs CadQuery 2.8 at {} (scripts/bootstrap.sh)", opts.python.display());
     let occt = OcctExecutor::new(opts).expect("start the occt pool");
     let mut pairs = fixture_pairs();
     pairs.extend(generated_pairs());
-    let progs: Vec<&str> = pairs
-        .iter()
-        .flat_map(|(_, a, b)| [a.as_str(), b.as_str()])
-        .collect();
+    let progs: Vec<&str> = pairs.iter().flat_map(|(_, a, b)| [a.as_str(), b.as_str()]).collect();
     let t = std::time::Instant::now();
     let on = NativeExecutor.execute(&progs, "solid").expect("native");
     let t_native = t.elapsed();
@@ -147,12 +126,7 @@ fn native_and_occt_agree() {
                 o.kind()
             ));
         } else if n.kind() != o.kind() {
-            kind_mismatch.push(format!(
-                "{name} #{}: native {:?} / occt {:?}",
-                k % 2,
-                n.reason(),
-                o.reason()
-            ));
+            kind_mismatch.push(format!("{name} #{}: native {:?} / occt {:?}", k % 2, n.reason(), o.reason()));
         }
         if let Some(s) = o.solid() {
             let brep = s.meshes[0].brep.expect("occt reports exact measures");
@@ -160,26 +134,17 @@ fn native_and_occt_agree() {
             // chords cut at most the deflection (5e-4 of the diagonal) over the surface
             let bound = 5e-3 * brep.volume.abs() + brep.area * 5e-4 * brep.bbox.diagonal();
             if (v - brep.volume).abs() > bound {
-                vol_bad.push(format!(
-                    "{name} #{}: mesh volume {v} vs OCCT {}",
-                    k % 2,
-                    brep.volume
-                ));
+                vol_bad.push(format!("{name} #{}: mesh volume {v} vs OCCT {}", k % 2, brep.volume));
             }
             let mv = s.meshes[0].volume();
-            assert!(
-                (mv - v).abs() <= 1e-6 * v.abs().max(1e-9),
-                "{name}: quadrature {v} vs divergence {mv}"
-            );
+            assert!((mv - v).abs() <= 1e-6 * v.abs().max(1e-9), "{name}: quadrature {v} vs divergence {mv}");
         }
     }
     let mut diffs = Vec::new();
     let mut worst: Vec<(f64, String)> = Vec::new();
     for (i, (name, _, _)) in pairs.iter().enumerate() {
         let (na, nb, oa, ob) = (&on[2 * i], &on[2 * i + 1], &oo[2 * i], &oo[2 * i + 1]);
-        if let (Some(na), Some(nb), Some(oa), Some(ob)) =
-            (na.solid(), nb.solid(), oa.solid(), ob.solid())
-        {
+        if let (Some(na), Some(nb), Some(oa), Some(ob)) = (na.solid(), nb.solid(), oa.solid(), ob.solid()) {
             let (a, b) = (iou(na, nb, IouMode::InPlace), iou(oa, ob, IouMode::InPlace));
             diffs.push((a - b).abs());
             worst.push(((a - b).abs(), format!("{name}: native {a:.5} occt {b:.5}")));
@@ -209,30 +174,17 @@ fn native_and_occt_agree() {
     }
     // `auto`: native where it answers, occt (this same warm pool) where it says
     // Unsupported; here two loops of one sketch cross, which native refuses
-    let crossing =
-        "import cadquery as cq\nsolid = cq.Workplane('XY').rect(2, 1).rect(1, 2).extrude(1)";
+    let crossing = "import cadquery as cq\nsolid = cq.Workplane('XY').rect(2, 1).rect(1, 2).extrude(1)";
     let plain = "import cadquery as cq\nsolid = cq.Workplane('XY').rect(2, 1).extrude(1)";
-    let native = NativeExecutor
-        .execute(&[crossing, plain], "solid")
-        .expect("native");
-    assert_eq!(
-        (native[0].kind(), native[1].kind()),
-        ("unsupported", "valid")
-    );
+    let native = NativeExecutor.execute(&[crossing, plain], "solid").expect("native");
+    assert_eq!((native[0].kind(), native[1].kind()), ("unsupported", "valid"));
     let auto = AutoExecutor { occt };
     let a = auto.execute(&[crossing, plain], "solid").expect("auto");
     let direct = auto.occt.execute(&[crossing], "solid").expect("occt");
     assert_eq!(a[0].kind(), direct[0].kind(), "{:?}", a[0].reason());
-    assert!(
-        a[1].solid().is_some_and(|s| s.meshes.is_empty()),
-        "the plain program stays native"
-    );
+    assert!(a[1].solid().is_some_and(|s| s.meshes.is_empty()), "the plain program stays native");
     assert!(vol_bad.is_empty(), "{vol_bad:#?}");
-    assert!(
-        diffs.len() >= 100,
-        "too few pairs valid under both executors: {}",
-        diffs.len()
-    );
+    assert!(diffs.len() >= 100, "too few pairs valid under both executors: {}", diffs.len());
     assert!(mean <= 0.005, "mean |IoU difference| {mean}");
     assert!(
         kind_mismatch.len() * 50 <= progs.len(),

@@ -24,12 +24,7 @@ use cadrl_rewards::occt::{OcctExecutor, OcctOptions};
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 fn pool(python_layer: bool, workers: usize) -> OcctExecutor {
-    let opts = OcctOptions {
-        workers,
-        timeout: TIMEOUT,
-        python_layer,
-        ..OcctOptions::default()
-    };
+    let opts = OcctOptions { workers, timeout: TIMEOUT, python_layer, ..OcctOptions::default() };
     assert!(
         opts.python.exists(),
         "needs CadQuery 2.8 at {} (run scripts/bootstrap.sh or set CADRL_CQ_PYTHON)",
@@ -60,11 +55,7 @@ struct Case {
 }
 
 fn case(name: &'static str, src: impl Into<String>, expect: &'static [&'static str]) -> Case {
-    Case {
-        name,
-        src: src.into(),
-        expect,
-    }
+    Case { name, src: src.into(), expect }
 }
 
 const VALID: &str = "import cadquery as cq\nsolid = cq.Workplane('XY').box(2, 3, 4)";
@@ -97,10 +88,7 @@ fn check(ex: &OcctExecutor, cases: &[Case], listener: &TcpListener, markers: &[&
         if o.is_valid() {
             failures.push(format!("{}: valid", c.name));
         } else if !c.expect.iter().any(|f| reason.contains(f)) {
-            failures.push(format!(
-                "{}: reason {reason:?} lacks one of {:?}",
-                c.name, c.expect
-            ));
+            failures.push(format!("{}: reason {reason:?} lacks one of {:?}", c.name, c.expect));
         }
         if *t > TIMEOUT + Duration::from_secs(1) {
             failures.push(format!("{}: took {:?}", c.name, t));
@@ -140,63 +128,27 @@ fn hostile_programs_end_invalid_with_a_reason() {
             format!("import os\nos.system('touch {}')", m_sys.display()),
             &["import of 'os' is not allowed"],
         ),
-        case(
-            "read /etc/passwd",
-            "x = open('/etc/passwd').read()",
-            &["open() is not allowed"],
-        ),
+        case("read /etc/passwd", "x = open('/etc/passwd').read()", &["open() is not allowed"]),
         case(
             "write /tmp",
             format!("open('{}', 'w').write('x')", m_tmp.display()),
             &["open() is not allowed"],
         ),
-        case(
-            "__import__('socket')",
-            "s = __import__('socket')",
-            &["import of 'socket' is not allowed"],
-        ),
-        case(
-            "memory bomb",
-            "x = bytearray(8 * 1024 ** 3)",
-            &["MemoryError"],
-        ),
+        case("__import__('socket')", "s = __import__('socket')", &["import of 'socket' is not allowed"]),
+        case("memory bomb", "x = bytearray(8 * 1024 ** 3)", &["MemoryError"]),
         // hits the address-space limit, or the timeout first on a slow machine
         case(
             "memory bomb (growing)",
             "l = []\nwhile True:\n    l.append(bytearray(10 ** 8))",
             &["MemoryError", "timeout"],
         ),
-        case(
-            "fork bomb",
-            "import os\nwhile True:\n    os.fork()",
-            &["import of 'os' is not allowed"],
-        ),
-        case(
-            "ctypes segfault",
-            "import ctypes\nctypes.string_at(0)",
-            &["import of 'ctypes' is not allowed"],
-        ),
-        case(
-            "infinite recursion",
-            "def f():\n    return f()\nf()",
-            &["RecursionError"],
-        ),
-        case(
-            "sys.exit()",
-            "import sys\nsys.exit()",
-            &["import of 'sys' is not allowed"],
-        ),
+        case("fork bomb", "import os\nwhile True:\n    os.fork()", &["import of 'os' is not allowed"]),
+        case("ctypes segfault", "import ctypes\nctypes.string_at(0)", &["import of 'ctypes' is not allowed"]),
+        case("infinite recursion", "def f():\n    return f()\nf()", &["RecursionError"]),
+        case("sys.exit()", "import sys\nsys.exit()", &["import of 'sys' is not allowed"]),
         case("raise SystemExit", "raise SystemExit(3)", &["SystemExit"]),
-        case(
-            "os._exit()",
-            "import os\nos._exit(0)",
-            &["import of 'os' is not allowed"],
-        ),
-        case(
-            "100 MB to stdout",
-            "print('x' * 100_000_000)",
-            &["printed more than"],
-        ),
+        case("os._exit()", "import os\nos._exit(0)", &["import of 'os' is not allowed"]),
+        case("100 MB to stdout", "print('x' * 100_000_000)", &["printed more than"]),
         case(
             "no result variable",
             "import cadquery as cq\nx = cq.Workplane('XY').box(1, 1, 1)",
@@ -205,17 +157,10 @@ fn hostile_programs_end_invalid_with_a_reason() {
         // escapes past the import hook through CadQuery's own module graph
         case(
             "os via cadquery's modules",
-            format!(
-                "import cadquery as cq\ncq.occ_impl.exporters.os.system('touch {}')",
-                m_graph.display()
-            ),
+            format!("import cadquery as cq\ncq.occ_impl.exporters.os.system('touch {}')", m_graph.display()),
             &["os.system is not allowed"],
         ),
-        case(
-            "os._exit via cadquery",
-            "import cadquery as cq\ncq.occ_impl.exporters.os._exit(0)",
-            &["crash"],
-        ),
+        case("os._exit via cadquery", "import cadquery as cq\ncq.occ_impl.exporters.os._exit(0)", &["crash"]),
         case(
             "connect via cadquery",
             format!(
@@ -243,11 +188,7 @@ fn os_layer_holds_without_the_python_layer() {
             format!("import os\nos.system('touch {}')", m_sys.display()),
             &["name 'solid' is not defined"],
         ),
-        case(
-            "ctypes segfault",
-            "import ctypes\nctypes.string_at(0)",
-            &["crash", "SIGSEGV"],
-        ),
+        case("ctypes segfault", "import ctypes\nctypes.string_at(0)", &["crash", "SIGSEGV"]),
         case("os._exit()", "import os\nos._exit(0)", &["crash"]),
         case("sys.exit()", "import sys\nsys.exit()", &["SystemExit"]),
         case(
@@ -255,11 +196,7 @@ fn os_layer_holds_without_the_python_layer() {
             "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
             &["timeout"],
         ),
-        case(
-            "memory bomb",
-            "x = bytearray(8 * 1024 ** 3)",
-            &["MemoryError"],
-        ),
+        case("memory bomb", "x = bytearray(8 * 1024 ** 3)", &["MemoryError"]),
         case(
             "file size limit",
             "f = open('big', 'wb')\nf.write(b'x' * (64 << 20))",
@@ -281,15 +218,8 @@ fn os_layer_holds_without_the_python_layer() {
     if s.netns || s.landlock_abi >= 4 {
         cases.push(case(
             "connect to our listener",
-            format!(
-                "import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=1)"
-            ),
-            &[
-                "OSError",
-                "Network is unreachable",
-                "PermissionError",
-                "timed out",
-            ],
+            format!("import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=1)"),
+            &["OSError", "Network is unreachable", "PermissionError", "timed out"],
         ));
     }
     check(&ex, &cases, &l, &[&m_sys, &m_tmp]);
@@ -298,10 +228,7 @@ fn os_layer_holds_without_the_python_layer() {
 #[test]
 fn mixed_batch_loses_no_valid_result() {
     let ex = shared_pool();
-    let fixtures = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/gencad-dev/cases.jsonl"
-    );
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/gencad-dev/cases.jsonl");
     let text = std::fs::read_to_string(fixtures).expect("fixtures beside the checkout");
     let mut valid: Vec<String> = Vec::new();
     for l in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -336,31 +263,17 @@ fn mixed_batch_loses_no_valid_result() {
         } else {
             let j = *first[i % valid.len()].get_or_insert(i);
             let a = &outs[j];
-            assert_eq!(
-                o.kind(),
-                a.kind(),
-                "program #{i}: {:?} vs {:?}",
-                o.reason(),
-                a.reason()
-            );
+            assert_eq!(o.kind(), a.kind(), "program #{i}: {:?} vs {:?}", o.reason(), a.reason());
             if let (Some(x), Some(y)) = (o.solid(), a.solid()) {
-                let (vx, vy) = (
-                    cadrl_rewards::geom::mass_props(x).volume,
-                    cadrl_rewards::geom::mass_props(y).volume,
-                );
-                assert!(
-                    (vx - vy).abs() <= 1e-9 * vy.abs().max(1.0),
-                    "program #{i}: volume {vx} vs {vy}"
-                );
+                let (vx, vy) =
+                    (cadrl_rewards::geom::mass_props(x).volume, cadrl_rewards::geom::mass_props(y).volume);
+                assert!((vx - vy).abs() <= 1e-9 * vy.abs().max(1.0), "program #{i}: volume {vx} vs {vy}");
             }
         }
     }
     let n_valid = outs.iter().filter(|o| o.is_valid()).count();
     println!("{n_valid} of 180 fixture programs valid");
-    assert!(
-        n_valid >= 150,
-        "most fixture programs are valid ({n_valid})"
-    );
+    assert!(n_valid >= 150, "most fixture programs are valid ({n_valid})");
 }
 
 #[test]
@@ -379,10 +292,8 @@ fn workers_are_recycled_by_memory_not_after_every_few_jobs() {
         };
         let ex = OcctExecutor::new(opts).expect("start the occt pool");
         let outs = ex.execute(&progs, "solid").expect("batch");
-        let vols: Vec<f64> = outs
-            .iter()
-            .map(|o| cadrl_rewards::geom::mass_props(o.solid().expect("valid")).volume)
-            .collect();
+        let vols: Vec<f64> =
+            outs.iter().map(|o| cadrl_rewards::geom::mass_props(o.solid().expect("valid")).volume).collect();
         (vols, ex.workers_started())
     };
     // defaults: a fresh worker (~500 MiB resident) runs the whole batch

@@ -20,7 +20,7 @@
 //!   smaller solid's volume, since the IoU of a small overlap hides large errors in it.
 //!
 //! The CadQuery interpreter is `$CADRL_CQ_PYTHON`, default
-//! `$HOME/.cache/cadrl/cq-2.8.0-py311/bin/python`. If it is missing the test fails
+//! `$HOME/.cache/cadrl/cq-2.8.0/bin/python`. If it is missing the test fails
 //! (never skips): run the set-up described in the panic message.
 
 use std::collections::BTreeMap;
@@ -54,14 +54,13 @@ fn cq_python() -> PathBuf {
         Some(p) => PathBuf::from(p),
         None => {
             let home = std::env::var_os("HOME").expect("HOME is set");
-            PathBuf::from(home).join(".cache/cadrl/cq-2.8.0-py311/bin/python")
+            PathBuf::from(home).join(".cache/cadrl/cq-2.8.0/bin/python")
         }
     };
     assert!(
         p.exists(),
         "the oracle test needs a Python with CadQuery 2.8 and none was found at {}.\n\
-         Set it up with:\n    python3.11 -m venv ~/.cache/cadrl/cq-2.8.0-py311\n    \
-         ~/.cache/cadrl/cq-2.8.0-py311/bin/pip install cadquery==2.8.0\n\
+         Set it up with `bash scripts/bootstrap.sh`, \
          or point CADRL_CQ_PYTHON at a Python that can `import cadquery` (2.8).",
         p.display()
     );
@@ -90,7 +89,8 @@ fn run_truth() -> Truth {
     let mut programs = BTreeMap::new();
     let mut pairs = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()) {
-        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("truth.py printed a bad line ({e}): {line}"));
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("truth.py printed a bad line ({e}): {line}"));
         if v.get("pair").is_some() {
             pairs.push(v);
         } else {
@@ -107,10 +107,16 @@ fn f64s(v: &Value) -> Vec<f64> {
 
 fn one_line(s: &str) -> String {
     let first = s.lines().next().unwrap_or("");
-    if first.len() > 70 { format!("{}...", &first[..first.char_indices().nth(67).map_or(first.len(), |(i, _)| i)]) } else { first.to_owned() }
+    if first.len() > 70 {
+        format!("{}...", &first[..first.char_indices().nth(67).map_or(first.len(), |(i, _)| i)])
+    } else {
+        first.to_owned()
+    }
 }
 
 #[test]
+// `!(err <= TOL)` is deliberate: a NaN error must fail the check.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn oracle_matches_cadquery() {
     let t0 = Instant::now();
     let truth = run_truth();
@@ -135,7 +141,10 @@ fn oracle_matches_cadquery() {
     let mut worst_centroid = 0.0f64;
     let mut n_pass = 0;
 
-    println!("{:<34} {:<8} {:<12} {:>12} {:>12} {:>9} {:>9}  note", "program", "occt", "ours", "occt vol", "our vol", "vol err", "bbox err");
+    println!(
+        "{:<34} {:<8} {:<12} {:>12} {:>12} {:>9} {:>9}  note",
+        "program", "occt", "ours", "occt vol", "our vol", "vol err", "bbox err"
+    );
     for name in &names {
         let src = std::fs::read_to_string(dir.join(name)).expect("read program");
         let first = src.lines().next().unwrap_or("");
@@ -149,25 +158,39 @@ fn oracle_matches_cadquery() {
         let ok = t["ok"].as_bool().unwrap_or(false);
         let valid = ok && t["is_valid"].as_bool().unwrap_or(false);
         let occt_err = t["error"].as_str().unwrap_or("");
-        let occt_kind = if !ok { "error" } else if !valid { "invalid" } else { "valid" };
+        let occt_kind = if !ok {
+            "error"
+        } else if !valid {
+            "invalid"
+        } else {
+            "valid"
+        };
         let outcome = execute_native(&src, "solid");
         let ours = outcome.kind();
         let reason = outcome.reason().unwrap_or_default();
         let expected_unsup = EXPECTED_UNSUPPORTED.iter().find(|(n, _)| n == name);
         let mut fail = |msg: String| failures.push(format!("{name}: {msg}"));
         let mut row_note = String::new();
-        let (mut vol_s, mut our_vol_s, mut verr_s, mut berr_s) = (String::new(), String::new(), String::new(), String::new());
+        let (mut vol_s, mut our_vol_s, mut verr_s, mut berr_s) =
+            (String::new(), String::new(), String::new(), String::new());
         let mut this_ok = true;
 
         match (&outcome, expected_unsup) {
-            (Outcome::Unsupported { .. }, Some((_, why))) => row_note = format!("expected unsupported: {}", one_line(why)),
+            (Outcome::Unsupported { .. }, Some((_, why))) => {
+                row_note = format!("expected unsupported: {}", one_line(why))
+            }
             (_, Some(_)) => {
                 this_ok = false;
-                fail(format!("listed in EXPECTED_UNSUPPORTED but ours is {ours} ({reason}); OCCT: {occt_kind} {occt_err}"));
+                fail(format!(
+                    "listed in EXPECTED_UNSUPPORTED but ours is {ours} ({reason}); OCCT: {occt_kind} {occt_err}"
+                ));
             }
             (Outcome::Unsupported { .. }, None) => {
                 this_ok = false;
-                fail(format!("ours is unsupported ({reason}) but OCCT gives {occt_kind} {}", one_line(occt_err)));
+                fail(format!(
+                    "ours is unsupported ({reason}) but OCCT gives {occt_kind} {}",
+                    one_line(occt_err)
+                ));
             }
             _ => {}
         }
@@ -203,20 +226,32 @@ fn oracle_matches_cadquery() {
                         let vol = t["volume"].as_f64().unwrap_or(f64::NAN);
                         let rel = (p.volume - vol).abs() / vol.abs();
                         let bb = f64s(&t["bbox"]);
-                        let ours_bb = [p.bbox.min.x, p.bbox.min.y, p.bbox.min.z, p.bbox.max.x, p.bbox.max.y, p.bbox.max.z];
+                        let ours_bb = [
+                            p.bbox.min.x,
+                            p.bbox.min.y,
+                            p.bbox.min.z,
+                            p.bbox.max.x,
+                            p.bbox.max.y,
+                            p.bbox.max.z,
+                        ];
                         let berr = if bb.len() == 6 {
                             ours_bb.iter().zip(&bb).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
                         } else {
                             f64::INFINITY
                         };
                         let diag = if bb.len() == 6 {
-                            ((bb[3] - bb[0]).powi(2) + (bb[4] - bb[1]).powi(2) + (bb[5] - bb[2]).powi(2)).sqrt()
+                            ((bb[3] - bb[0]).powi(2) + (bb[4] - bb[1]).powi(2) + (bb[5] - bb[2]).powi(2))
+                                .sqrt()
                         } else {
                             1.0
                         };
                         let c = f64s(&t["centroid"]);
                         let cerr = if c.len() == 3 {
-                            ((p.centroid.x - c[0]).powi(2) + (p.centroid.y - c[1]).powi(2) + (p.centroid.z - c[2]).powi(2)).sqrt() / diag
+                            ((p.centroid.x - c[0]).powi(2)
+                                + (p.centroid.y - c[1]).powi(2)
+                                + (p.centroid.z - c[2]).powi(2))
+                            .sqrt()
+                                / diag
                         } else {
                             f64::INFINITY
                         };
@@ -234,7 +269,10 @@ fn oracle_matches_cadquery() {
                         }
                         if !(cerr <= CENTROID_REL_TOL) {
                             this_ok = false;
-                            fail(format!("centroid {:?} vs OCCT {c:?} (err {cerr:.2e} of the diagonal)", p.centroid));
+                            fail(format!(
+                                "centroid {:?} vs OCCT {c:?} (err {cerr:.2e} of the diagonal)",
+                                p.centroid
+                            ));
                         }
                         if rel > worst_vol {
                             worst_vol = rel;
@@ -245,18 +283,25 @@ fn oracle_matches_cadquery() {
                         solids.insert(name.clone(), s.clone());
                     } else {
                         this_ok = false;
-                        fail(format!("OCCT builds a valid solid (volume {}), ours is {ours}: {reason}", t["volume"]));
+                        fail(format!(
+                            "OCCT builds a valid solid (volume {}), ours is {ours}: {reason}",
+                            t["volume"]
+                        ));
                         row_note = format!("ours {}", one_line(&reason));
                     }
                 }
             }
         }
         // Ours claims self-intersection only where OCCT builds an invalid solid.
-        if let Outcome::ExecError(d) = &outcome {
-            if d.message.contains("self-intersecting") && occt_kind != "invalid" {
-                this_ok = false;
-                failures.push(format!("{name}: ours says self-intersecting but OCCT gives {occt_kind} {}", one_line(occt_err)));
-            }
+        if let Outcome::ExecError(d) = &outcome
+            && d.message.contains("self-intersecting")
+            && occt_kind != "invalid"
+        {
+            this_ok = false;
+            failures.push(format!(
+                "{name}: ours says self-intersecting but OCCT gives {occt_kind} {}",
+                one_line(occt_err)
+            ));
         }
         if this_ok {
             n_pass += 1;
@@ -312,19 +357,28 @@ fn oracle_matches_cadquery() {
             worst_iou = err;
             worst_iou_pair = label.clone();
         }
-        println!("{label:<64} {iou:>9.5} {:>9.5} {err:>9.1e} {ierr:>11.1e}{}", o.iou(), if good { "" } else { "  FAIL" });
+        println!(
+            "{label:<64} {iou:>9.5} {:>9.5} {err:>9.1e} {ierr:>11.1e}{}",
+            o.iou(),
+            if good { "" } else { "  FAIL" }
+        );
     }
 
     println!("(*) |our - OCCT intersection volume| / volume of the smaller solid");
     println!();
-    println!(
-        "programs: {n_pass}/{} pass; pairs: {n_pairs_pass}/{} pass",
-        names.len(),
-        truth.pairs.len()
-    );
+    println!("programs: {n_pass}/{} pass; pairs: {n_pairs_pass}/{} pass", names.len(), truth.pairs.len());
     println!(
         "worst volume rel err {worst_vol:.2e} ({worst_vol_name}); worst bbox err {worst_bbox:.2e}; worst centroid err {worst_centroid:.2e} of the diagonal; worst IoU err {worst_iou:.2e} ({worst_iou_pair})"
     );
-    println!("time: CadQuery ground truth {:.1}s, total {:.1}s", t_truth.as_secs_f64(), t0.elapsed().as_secs_f64());
-    assert!(failures.is_empty(), "{} disagreement(s) with CadQuery/OCCT:\n  {}", failures.len(), failures.join("\n  "));
+    println!(
+        "time: CadQuery ground truth {:.1}s, total {:.1}s",
+        t_truth.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} disagreement(s) with CadQuery/OCCT:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
 }

@@ -28,7 +28,9 @@ fn renders_match_the_dataset_images() {
         let ours = render(o.solid().expect("valid fixture"));
         assert_eq!(ours.dimensions(), (SIZE, SIZE));
         assert!(ours.pixels().all(|p| [BACKGROUND, FACE, EDGE].contains(&p.0)), "palette");
-        let theirs = image::open(format!("{FIXTURES}/{}", c["image"].as_str().unwrap_or_default())).expect("png").to_rgb8();
+        let theirs = image::open(format!("{FIXTURES}/{}", c["image"].as_str().unwrap_or_default()))
+            .expect("png")
+            .to_rgb8();
         // silhouettes in place (same framing, no alignment)
         let (mut inter, mut union) = (0usize, 0usize);
         for (a, b) in ours.pixels().zip(theirs.pixels()) {
@@ -38,10 +40,13 @@ fn renders_match_the_dataset_images() {
         let iou = inter as f64 / union as f64;
         // edges: share of our edge pixels within 2 px of one of theirs
         let near = |x: u32, y: u32| {
-            (x.saturating_sub(2)..=(x + 2).min(SIZE - 1)).any(|i| (y.saturating_sub(2)..=(y + 2).min(SIZE - 1)).any(|j| black(theirs.get_pixel(i, j))))
+            (x.saturating_sub(2)..=(x + 2).min(SIZE - 1))
+                .any(|i| (y.saturating_sub(2)..=(y + 2).min(SIZE - 1)).any(|j| black(theirs.get_pixel(i, j))))
         };
-        let ours_edges: Vec<(u32, u32)> = ours.enumerate_pixels().filter(|(_, _, p)| p.0 == EDGE).map(|(x, y, _)| (x, y)).collect();
-        let placed = ours_edges.iter().filter(|(x, y)| near(*x, *y)).count() as f64 / ours_edges.len().max(1) as f64;
+        let ours_edges: Vec<(u32, u32)> =
+            ours.enumerate_pixels().filter(|(_, _, p)| p.0 == EDGE).map(|(x, y, _)| (x, y)).collect();
+        let placed =
+            ours_edges.iter().filter(|(x, y)| near(*x, *y)).count() as f64 / ours_edges.len().max(1) as f64;
         println!("{id}: silhouette IoU {iou:.4}, edges within 2 px {placed:.3}");
         if DATASET_IMAGE_DIFFERS.contains(&id) {
             assert!(iou < 0.5, "{id} is listed as differing but matches; remove it from the list");

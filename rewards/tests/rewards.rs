@@ -5,7 +5,8 @@ use cadrl_rewards::reward::{REGISTRY, Rollout, build};
 use serde_json::json;
 
 const CUBE: &str = "import cadquery as cq\nsolid = cq.Workplane('XY').box(1, 1, 1)\n";
-const HALF: &str = "import cadquery as cq\nsolid = cq.Workplane('XY').box(1, 1, 0.5, centered=(True, True, False))\n";
+const HALF: &str =
+    "import cadquery as cq\nsolid = cq.Workplane('XY').box(1, 1, 0.5, centered=(True, True, False))\n";
 
 fn outcomes(progs: &[&str]) -> Vec<Outcome> {
     progs.iter().map(|p| execute_native(p, "solid")).collect()
@@ -28,11 +29,18 @@ fn registry_builds_every_reward_and_rejects_unknown_names() {
 
 #[test]
 fn broken_programs_score_with_reasons_not_errors() {
-    let progs = [CUBE, "import cadquery as cq\nsolid = cq.Workplane('XY').box(1, 1\n", "import os\nos.system('true')\n", "import cadquery as cq\nsolid = undefined_name\n", ""];
+    let progs = [
+        CUBE,
+        "import cadquery as cq\nsolid = cq.Workplane('XY').box(1, 1\n",
+        "import os\nos.system('true')\n",
+        "import cadquery as cq\nsolid = undefined_name\n",
+        "",
+    ];
     let outs = outcomes(&progs);
     let reference = execute_native(CUBE, "solid");
     let reference = reference.solid().map(|s| &**s);
-    let batch: Vec<Rollout> = progs.iter().zip(&outs).map(|(c, o)| Rollout { id: "x", code: c, outcome: o, reference }).collect();
+    let batch: Vec<Rollout> =
+        progs.iter().zip(&outs).map(|(c, o)| Rollout { id: "x", code: c, outcome: o, reference }).collect();
     let iou = build("iou", json!({"invalid": -1.0})).expect("iou");
     let scores = iou.score(&batch);
     assert_eq!(scores[0].value, 1.0);
@@ -53,7 +61,8 @@ fn broken_programs_score_with_reasons_not_errors() {
 fn composite_weights_and_logs_parts() {
     let outs = outcomes(&[HALF]);
     let reference = execute_native(CUBE, "solid");
-    let batch = [Rollout { id: "a", code: HALF, outcome: &outs[0], reference: reference.solid().map(|s| &**s) }];
+    let batch =
+        [Rollout { id: "a", code: HALF, outcome: &outs[0], reference: reference.solid().map(|s| &**s) }];
     let r = build("composite", json!({"parts": [{"kind": "iou", "weight": 1.0}, {"kind": "valid", "weight": 0.1}, {"kind": "iou", "mode": "bbox", "weight": 0.0}]}))
         .expect("composite");
     let s = &r.score(&batch)[0];
@@ -69,13 +78,23 @@ fn composite_weights_and_logs_parts() {
 
 #[test]
 fn chamfer_batch_shares_reference_samples_and_matches_per_pair_values() {
-    let progs = [HALF, CUBE, "import cadquery as cq\nsolid = cq.Workplane('XY').circle(0.5).extrude(2)\n", "x = ("];
+    let progs =
+        [HALF, CUBE, "import cadquery as cq\nsolid = cq.Workplane('XY').circle(0.5).extrude(2)\n", "x = ("];
     let outs = outcomes(&progs);
     let (cube, half) = (execute_native(CUBE, "solid"), execute_native(HALF, "solid"));
     let (rc, rh) = (cube.solid().map(|s| &**s), half.solid().map(|s| &**s));
     // three candidates against the cube, then the same three against the half box
-    let mut batch: Vec<Rollout> = progs.iter().zip(&outs).map(|(c, o)| Rollout { id: "c", code: c, outcome: o, reference: rc }).collect();
-    batch.extend(progs.iter().zip(&outs).map(|(c, o)| Rollout { id: "h", code: c, outcome: o, reference: rh }));
+    let mut batch: Vec<Rollout> = progs
+        .iter()
+        .zip(&outs)
+        .map(|(c, o)| Rollout { id: "c", code: c, outcome: o, reference: rc })
+        .collect();
+    batch.extend(progs.iter().zip(&outs).map(|(c, o)| Rollout {
+        id: "h",
+        code: c,
+        outcome: o,
+        reference: rh,
+    }));
     let scores = build("chamfer", json!({"invalid": -1.0})).expect("chamfer").score(&batch);
     for (r, s) in batch.iter().zip(&scores) {
         match (r.outcome.solid(), r.reference) {

@@ -39,7 +39,10 @@ fn two_boxes_sharing_a_face_are_sampled_as_one_box() {
     let pts = sample_surface(&s, N, 3);
     assert_eq!(pts.len(), N);
     // the shared face x = 1 is inside the union
-    let inner = pts.iter().filter(|q| near(q.x, 1.0) && q.y > 1e-6 && q.y < 1.0 - 1e-6 && q.z > 1e-6 && q.z < 1.0 - 1e-6).count();
+    let inner = pts
+        .iter()
+        .filter(|q| near(q.x, 1.0) && q.y > 1e-6 && q.y < 1.0 - 1e-6 && q.z > 1e-6 && q.z < 1.0 - 1e-6)
+        .count();
     assert_eq!(inner, 0, "samples on the internal face");
     // a 2 x 1 x 1 box: area 10, the top is 2 of it, each end 1
     fraction(&pts, |q| near(q.z, 1.0), 0.2, "top");
@@ -96,7 +99,9 @@ fn loops_sharing_an_edge_do_not_sample_it() {
          .moveTo(1, 0.7).lineTo(2, 0.7).lineTo(2, 1.2).lineTo(1, 1.2).close().extrude(1)\n",
     );
     let pts = sample_surface(&s, N, 6);
-    let wall = |lo: f64, hi: f64| pts.iter().filter(|q| near(q.x, 1.0) && q.y > lo + 1e-6 && q.y < hi - 1e-6).count();
+    let wall = |lo: f64, hi: f64| {
+        pts.iter().filter(|q| near(q.x, 1.0) && q.y > lo + 1e-6 && q.y < hi - 1e-6).count()
+    };
     assert_eq!(wall(0.7, 1.0), 0, "samples on the shared stretch of wall");
     // region: 1 + 0.5 = 1.5 per cap; walls: perimeter 4 + 3 - 2 x 0.3 = 6.4
     let total = 2.0 * 1.5 + 6.4;
@@ -110,12 +115,18 @@ fn chamfer_of_real_samples_matches_brute_force() {
         "import cadquery as cq\n\
          solid = cq.Workplane(\"XY\").moveTo(0, 0).lineTo(3, 0).lineTo(3, 1).lineTo(1, 1).lineTo(1, 2).lineTo(0, 2).close().extrude(0.5)\n",
     );
-    let b = solid("import cadquery as cq\nsolid = cq.Workplane(\"XZ\").moveTo(1, 1).circle(1).extrude(2, both=True)\n");
+    let b = solid(
+        "import cadquery as cq\nsolid = cq.Workplane(\"XZ\").moveTo(1, 1).circle(1).extrude(2, both=True)\n",
+    );
     let pa = normalized_samples(&a, 1500, 0).expect("samples");
     let pb = normalized_samples(&b, 1300, 1).expect("samples");
     let one_way = |f: &[[f64; 3]], t: &[[f64; 3]]| {
         f.iter()
-            .map(|p| t.iter().map(|q| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f64>()).fold(f64::INFINITY, f64::min))
+            .map(|p| {
+                t.iter()
+                    .map(|q| (0..3).map(|k| (p[k] - q[k]).powi(2)).sum::<f64>())
+                    .fold(f64::INFINITY, f64::min)
+            })
             .sum::<f64>()
             / f.len() as f64
     };

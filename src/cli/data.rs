@@ -88,6 +88,8 @@ struct Row<'a> {
 }
 
 /// Where `synth` writes.
+// One value per run, so the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Out {
     Jsonl(BufWriter<std::fs::File>),
     Parquet { dir: PathBuf, shards: usize, next: usize, cur: Option<ShardWriter> },
@@ -110,8 +112,10 @@ fn run_synth(a: &SynthArgs) -> anyhow::Result<()> {
         bail!("--shard-rows must be at least 1");
     }
     let cfg: SynthConfig = match &a.config {
-        Some(p) => serde_json::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-            .with_context(|| format!("parsing {}", p.display()))?,
+        Some(p) => serde_json::from_str(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .with_context(|| format!("parsing {}", p.display()))?,
         None => SynthConfig::default(),
     };
     let problems = cfg.problems();
@@ -131,10 +135,15 @@ fn run_synth(a: &SynthArgs) -> anyhow::Result<()> {
         let img_dir = a.out.join("images");
         std::fs::create_dir_all(&img_dir).with_context(|| format!("creating {}", img_dir.display()))?;
         let jsonl = a.out.join("data.jsonl");
-        Out::Jsonl(BufWriter::new(std::fs::File::create(&jsonl).with_context(|| format!("creating {}", jsonl.display()))?))
+        Out::Jsonl(BufWriter::new(
+            std::fs::File::create(&jsonl).with_context(|| format!("creating {}", jsonl.display()))?,
+        ))
     };
     let pb = ProgressBar::new(a.n);
-    pb.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
@@ -222,7 +231,10 @@ fn run_synth(a: &SynthArgs) -> anyhow::Result<()> {
 fn run_stats(a: &StatsArgs) -> anyhow::Result<()> {
     let mut cols = Vec::new();
     for p in &a.paths {
-        let spec = DataSpec { on_error: if a.strict { OnError::Fail } else { OnError::Skip }, ..DataSpec::from_path(p) };
+        let spec = DataSpec {
+            on_error: if a.strict { OnError::Fail } else { OnError::Skip },
+            ..DataSpec::from_path(p)
+        };
         let mut it = open(&spec).with_context(|| format!("opening {}", p.display()))?;
         let mut codes = Vec::new();
         for s in it.by_ref() {

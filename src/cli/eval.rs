@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use cadrl_backend_tch::{DType, DeviceSpec, ModelSpec, QwenVlPolicy};
-use cadrl_rewards::metrics::iou::IouMode;
 use cadrl_rewards::executor::ExecutorSpec;
+use cadrl_rewards::metrics::iou::IouMode;
 use clap::Args;
 
 use crate::data::source::{self, DataSpec, Subset};
-use crate::pipeline::eval::{EvalOptions, evaluate_samples, write_outputs};
-use crate::pipeline::score::{report, report_markdown};
+use crate::pipeline::eval::{EvalOptions, evaluate_report, write_outputs};
+use crate::pipeline::score::report_markdown;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -55,7 +55,11 @@ pub struct EvalArgs {
 
 pub fn run(a: &EvalArgs) -> Result<()> {
     let mode: IouMode = a.iou_mode.parse().map_err(anyhow::Error::msg)?;
-    let spec = ModelSpec { path_or_id: a.model.clone(), device: a.device.parse::<DeviceSpec>()?, dtype: a.dtype.parse::<DType>()? };
+    let spec = ModelSpec {
+        path_or_id: a.model.clone(),
+        device: a.device.parse::<DeviceSpec>()?,
+        dtype: a.dtype.parse::<DType>()?,
+    };
     let mut p = QwenVlPolicy::load(&spec, None)?;
     if let Some(ad) = &a.adapter {
         p.load_adapter(ad).with_context(|| format!("loading adapter {}", ad.display()))?;
@@ -69,14 +73,24 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     if !it.errors().is_empty() {
         eprintln!("{}: {} corrupt rows skipped", a.data.display(), it.errors().len());
     }
-    let prompt = a.prompt.clone().or_else(|| samples.first().map(|s| s.prompt.clone())).unwrap_or_else(|| crate::data::GENCAD_PROMPT.into());
-    let o = EvalOptions { prompt, max_new_tokens: a.max_new_tokens, batch_images: a.batch, var: a.var.clone(), mode };
+    let prompt = a
+        .prompt
+        .clone()
+        .or_else(|| samples.first().map(|s| s.prompt.clone()))
+        .unwrap_or_else(|| crate::data::GENCAD_PROMPT.into());
+    let o = EvalOptions {
+        prompt,
+        max_new_tokens: a.max_new_tokens,
+        batch_images: a.batch,
+        var: a.var.clone(),
+        mode,
+    };
     let pb = indicatif::ProgressBar::new(samples.len() as u64);
     let kind = a.executor.parse().map_err(anyhow::Error::msg)?;
-    let ex = cadrl_rewards::executor::build(&ExecutorSpec::kind(kind)).map_err(|e| anyhow::anyhow!("executor: {e}"))?;
-    let records = evaluate_samples(&p, ex.as_ref(), &samples, &o, |n| pb.set_position(n as u64))?;
+    let ex = cadrl_rewards::executor::build(&ExecutorSpec::kind(kind))
+        .map_err(|e| anyhow::anyhow!("executor: {e}"))?;
+    let (records, rep) = evaluate_report(&p, ex.as_ref(), &samples, &o, |n| pb.set_position(n as u64))?;
     pb.finish_and_clear();
-    let rep = report(&records, mode);
     eprint!("{}", report_markdown(&rep));
     match &a.out {
         Some(out) => {

@@ -55,8 +55,10 @@ pub fn run_cmd(a: &RecipeArgs) -> Result<()> {
         }
         RecipeCmd::Run(c) => {
             let r = recipe::load(&c.recipe, &c.overrides)?;
-            let text = std::fs::read_to_string(&c.recipe).with_context(|| format!("reading {}", c.recipe.display()))?;
-            let opts = RunOptions { resume: c.resume.clone(), quiet: c.quiet, stop_after_steps: c.stop_after_steps };
+            let text = std::fs::read_to_string(&c.recipe)
+                .with_context(|| format!("reading {}", c.recipe.display()))?;
+            let opts =
+                RunOptions { resume: c.resume.clone(), quiet: c.quiet, stop_after_steps: c.stop_after_steps };
             let dir = run(&r, &text, &opts)?;
             println!("{}", dir.display());
             Ok(())

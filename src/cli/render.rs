@@ -18,7 +18,8 @@ pub struct RenderArgs {
 }
 
 pub fn run(a: &RenderArgs) -> anyhow::Result<()> {
-    let src = std::fs::read_to_string(&a.program).with_context(|| format!("reading {}", a.program.display()))?;
+    let src =
+        std::fs::read_to_string(&a.program).with_context(|| format!("reading {}", a.program.display()))?;
     let solid = match execute_native(&src, &a.var) {
         Outcome::Valid(s) => s,
         other => bail!("{}: {}", a.program.display(), other.reason().unwrap_or_default()),

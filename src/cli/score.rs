@@ -77,12 +77,25 @@ pub struct Scored {
 }
 
 /// Score one pair of programs.
-pub fn score_pair(id: serde_json::Value, a: &str, b: &str, mode: IouMode, var: &str, with_chamfer: bool) -> Scored {
+pub fn score_pair(
+    id: serde_json::Value,
+    a: &str,
+    b: &str,
+    mode: IouMode,
+    var: &str,
+    with_chamfer: bool,
+) -> Scored {
     score_outcomes(id, &execute_native(a, var), &execute_native(b, var), mode, with_chamfer)
 }
 
 /// Score one pair of outcomes (from any executor).
-pub fn score_outcomes(id: serde_json::Value, oa: &Outcome, ob: &Outcome, mode: IouMode, with_chamfer: bool) -> Scored {
+pub fn score_outcomes(
+    id: serde_json::Value,
+    oa: &Outcome,
+    ob: &Outcome,
+    mode: IouMode,
+    with_chamfer: bool,
+) -> Scored {
     let vol = |o: &Outcome| o.solid().map(|s| mass_props(s).volume);
     let (sa, sb) = (oa.solid(), ob.solid());
     let (iou_v, cd) = match (sa, sb) {
@@ -128,7 +141,8 @@ pub fn run(a: &ScoreArgs) -> anyhow::Result<()> {
     }
     let pb = ProgressBar::new(pairs.len() as u64);
     pb.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} pairs  {per_sec}  eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{bar:40} {pos}/{len} pairs  {per_sec}  eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     if pairs.len() < 64 {
         pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -142,7 +156,9 @@ pub fn run(a: &ScoreArgs) -> anyhow::Result<()> {
     };
     let executor = build(&spec).with_context(|| format!("starting the {:?} executor", a.executor))?;
     let programs: Vec<&str> = pairs.iter().flat_map(|p| [p.a.as_str(), p.b.as_str()]).collect();
-    let outcomes = executor.execute(&programs, &a.var).with_context(|| format!("running {} programs", programs.len()))?;
+    let outcomes = executor
+        .execute(&programs, &a.var)
+        .with_context(|| format!("running {} programs", programs.len()))?;
     drop(programs);
     let scored: Vec<Scored> = pairs
         .into_par_iter()

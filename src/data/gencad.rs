@@ -134,7 +134,10 @@ pub struct GencadIter {
 
 impl std::fmt::Debug for GencadIter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GencadIter").field("shards", &self.shards.len()).field("units_left", &self.units.len()).finish()
+        f.debug_struct("GencadIter")
+            .field("shards", &self.shards.len())
+            .field("units_left", &self.units.len())
+            .finish()
     }
 }
 
@@ -161,7 +164,8 @@ fn find_columns(reader: &SerializedFileReader<File>, need_hundred: bool) -> Resu
         }
         Ok(None)
     };
-    let missing = |alts: &[&str]| format!("missing column `{}` (columns: {})", alts.join("` or `"), names.join(", "));
+    let missing =
+        |alts: &[&str]| format!("missing column `{}` (columns: {})", alts.join("` or `"), names.join(", "));
     let bytes = [PhysicalType::BYTE_ARRAY];
     let image = find(&["image.bytes", "image"], &bytes)?.ok_or_else(|| missing(&["image.bytes", "image"]))?;
     let ints = [PhysicalType::BYTE_ARRAY, PhysicalType::INT64, PhysicalType::INT32];
@@ -175,11 +179,17 @@ fn find_columns(reader: &SerializedFileReader<File>, need_hundred: bool) -> Resu
     Ok(Columns { image, id, code, prompt, hundred })
 }
 
-fn read_typed<T: DataType>(r: &mut ColumnReaderImpl<T>, max_def: i16, n: usize) -> parquet::errors::Result<Vec<Option<T::T>>> {
+fn read_typed<T: DataType>(
+    r: &mut ColumnReaderImpl<T>,
+    max_def: i16,
+    n: usize,
+) -> parquet::errors::Result<Vec<Option<T::T>>> {
     let (mut def, mut vals) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let (recs, _, _) = r.read_records(n, Some(&mut def), None, &mut vals)?;
     if recs != n {
-        return Err(parquet::errors::ParquetError::General(format!("{recs} rows in the column chunk, expected {n}")));
+        return Err(parquet::errors::ParquetError::General(format!(
+            "{recs} rows in the column chunk, expected {n}"
+        )));
     }
     if max_def == 0 {
         return Ok(vals.into_iter().map(Some).collect());
@@ -201,7 +211,11 @@ fn read_values(r: &mut ColumnReader, max_def: i16, n: usize) -> parquet::errors:
 }
 
 /// Column readers for `cols` (in that order) of row group `group`.
-fn column_readers(shard: &Shard, group: usize, cols: &[usize]) -> parquet::errors::Result<Vec<(ColumnReader, i16)>> {
+fn column_readers(
+    shard: &Shard,
+    group: usize,
+    cols: &[usize],
+) -> parquet::errors::Result<Vec<(ColumnReader, i16)>> {
     let rg = shard.reader.get_row_group(group)?;
     let schema = shard.reader.metadata().file_metadata().schema_descr();
     cols.iter().map(|&i| Ok((rg.get_column_reader(i)?, schema.column(i).max_def_level()))).collect()
@@ -239,7 +253,9 @@ pub fn open(paths: &[PathBuf], o: &GencadOptions) -> Result<GencadIter, RowError
     for p in paths {
         let opened = File::open(p)
             .map_err(|e| format!("cannot open: {e}"))
-            .and_then(|f| SerializedFileReader::new(f).map_err(|e| format!("not a readable parquet file: {e}")))
+            .and_then(|f| {
+                SerializedFileReader::new(f).map_err(|e| format!("not a readable parquet file: {e}"))
+            })
             .and_then(|r| find_columns(&r, need_hundred).map(|c| (r, c)));
         match opened {
             Ok((reader, cols)) => shards.push(Shard { path: p.clone(), reader, cols }),
@@ -267,7 +283,14 @@ pub fn open(paths: &[PathBuf], o: &GencadOptions) -> Result<GencadIter, RowError
                         u.select = Some(sel);
                         kept.push(u);
                     }
-                    Err(m) => fail(row_error(&shard.path, u.first_row, format!("row group {}: {m}; its rows are skipped", u.group)), &mut errors)?,
+                    Err(m) => fail(
+                        row_error(
+                            &shard.path,
+                            u.first_row,
+                            format!("row group {}: {m}; its rows are skipped", u.group),
+                        ),
+                        &mut errors,
+                    )?,
                 }
             }
             units = kept;
@@ -321,7 +344,9 @@ fn scan_hundred(shard: &Shard, u: &Unit, col: usize) -> Result<Vec<usize>, Strin
     while at < u.rows {
         let n = CHUNK.min(u.rows - at);
         match read_values(r, *max_def, n).map_err(|e| format!("column `hundred_subset`: {e}"))? {
-            Values::Bool(b) => sel.extend(b.iter().enumerate().filter(|(_, v)| **v == Some(true)).map(|(k, _)| at + k)),
+            Values::Bool(b) => {
+                sel.extend(b.iter().enumerate().filter(|(_, v)| **v == Some(true)).map(|(k, _)| at + k))
+            }
             _ => return Err("column `hundred_subset` is not boolean".into()),
         }
         at += n;
@@ -346,7 +371,11 @@ impl GencadIter {
         let mut idx = vec![c.image.0, c.id.0, c.code.0];
         idx.extend(c.prompt.as_ref().map(|p| p.0));
         let readers = column_readers(shard, unit.group, &idx).map_err(|e| {
-            row_error(&shard.path, unit.first_row, format!("row group {}: {e}; its rows are skipped", unit.group))
+            row_error(
+                &shard.path,
+                unit.first_row,
+                format!("row group {}: {e}; its rows are skipped", unit.group),
+            )
         })?;
         Ok(Active { unit, readers, next: 0, sel_pos: 0 })
     }
@@ -359,12 +388,17 @@ impl GencadIter {
         let start = a.next;
         let mut cols = Vec::with_capacity(a.readers.len());
         for (k, (r, max_def)) in a.readers.iter_mut().enumerate() {
-            let name = [&shard.cols.image.1, &shard.cols.id.1, &shard.cols.code.1].get(k).map_or("prompt", |s| s.as_str());
+            let name = [&shard.cols.image.1, &shard.cols.id.1, &shard.cols.code.1]
+                .get(k)
+                .map_or("prompt", |s| s.as_str());
             match read_values(r, *max_def, n) {
                 Ok(v) => cols.push(v),
                 Err(e) => {
                     let (row0, end) = (a.unit.first_row + start, a.unit.first_row + a.unit.rows);
-                    let msg = format!("column `{name}` of row group {} cannot be decoded: {e}; rows {row0}..{end} are skipped", a.unit.group);
+                    let msg = format!(
+                        "column `{name}` of row group {} cannot be decoded: {e}; rows {row0}..{end} are skipped",
+                        a.unit.group
+                    );
                     let e = row_error(&shard.path, row0, msg);
                     self.active = None;
                     return Err(e);
@@ -386,7 +420,10 @@ impl GencadIter {
             };
             let data = (|| {
                 let png = match &cols[0] {
-                    Values::Bytes(b) => b[k].as_ref().map(|x| x.data().to_vec()).ok_or_else(|| format!("`{}` is null", c.image.1))?,
+                    Values::Bytes(b) => b[k]
+                        .as_ref()
+                        .map(|x| x.data().to_vec())
+                        .ok_or_else(|| format!("`{}` is null", c.image.1))?,
                     _ => return Err("image column is not binary".to_string()),
                 };
                 let id = cell(1, &c.id.1)?;
@@ -450,7 +487,12 @@ impl GencadIter {
         let image = image::load_from_memory(&ok.png)
             .map_err(|e| row_error(path, raw.row, format!("image is not a decodable PNG: {e}")))?
             .to_rgb8();
-        Ok(Sample { id: ok.id, image, prompt: ok.prompt.unwrap_or_else(|| GENCAD_PROMPT.to_string()), code: ok.code })
+        Ok(Sample {
+            id: ok.id,
+            image,
+            prompt: ok.prompt.unwrap_or_else(|| GENCAD_PROMPT.to_string()),
+            code: ok.code,
+        })
     }
 }
 

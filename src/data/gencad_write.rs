@@ -72,10 +72,14 @@ impl ShardWriter {
         let schema = Arc::new(parse_message_type(SCHEMA).context("GenCAD parquet schema")?);
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
-            .set_key_value_metadata(Some(vec![KeyValue::new("huggingface".to_string(), HF_FEATURES.to_string())]))
+            .set_key_value_metadata(Some(vec![KeyValue::new(
+                "huggingface".to_string(),
+                HF_FEATURES.to_string(),
+            )]))
             .build();
         let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let w = SerializedFileWriter::new(f, schema, Arc::new(props)).with_context(|| format!("writing {}", path.display()))?;
+        let w = SerializedFileWriter::new(f, schema, Arc::new(props))
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(ShardWriter { path: path.to_path_buf(), w, pending: Vec::new(), rows: 0 })
     }
 
@@ -100,7 +104,9 @@ impl ShardWriter {
         let n = rows.len();
         let ctx = || format!("writing a row group of {}", self.path.display());
         let mut g = self.w.next_row_group().with_context(ctx)?;
-        let bytes = |f: &dyn Fn(&HfRow) -> &[u8]| -> Vec<ByteArray> { rows.iter().map(|r| ByteArray::from(f(r).to_vec())).collect() };
+        let bytes = |f: &dyn Fn(&HfRow) -> &[u8]| -> Vec<ByteArray> {
+            rows.iter().map(|r| ByteArray::from(f(r).to_vec())).collect()
+        };
         // Leaf columns in schema order: image.bytes, image.path, deepcad_id, cadquery,
         // token_count, prompt, hundred_subset.
         let mut col = 0;
@@ -108,13 +114,25 @@ impl ShardWriter {
             match col {
                 0 => c.typed::<ByteArrayType>().write_batch(&bytes(&|r| &r.png), Some(&vec![2; n]), None),
                 1 => c.typed::<ByteArrayType>().write_batch(&[], Some(&vec![1; n]), None),
-                2 => c.typed::<ByteArrayType>().write_batch(&bytes(&|r| r.deepcad_id.as_bytes()), Some(&vec![1; n]), None),
-                3 => c.typed::<ByteArrayType>().write_batch(&bytes(&|r| r.cadquery.as_bytes()), Some(&vec![1; n]), None),
+                2 => c.typed::<ByteArrayType>().write_batch(
+                    &bytes(&|r| r.deepcad_id.as_bytes()),
+                    Some(&vec![1; n]),
+                    None,
+                ),
+                3 => c.typed::<ByteArrayType>().write_batch(
+                    &bytes(&|r| r.cadquery.as_bytes()),
+                    Some(&vec![1; n]),
+                    None,
+                ),
                 4 => {
                     let v: Vec<i64> = rows.iter().map(|r| r.token_count).collect();
                     c.typed::<Int64Type>().write_batch(&v, Some(&vec![1; n]), None)
                 }
-                5 => c.typed::<ByteArrayType>().write_batch(&bytes(&|r| r.prompt.as_bytes()), Some(&vec![1; n]), None),
+                5 => c.typed::<ByteArrayType>().write_batch(
+                    &bytes(&|r| r.prompt.as_bytes()),
+                    Some(&vec![1; n]),
+                    None,
+                ),
                 _ => {
                     let v: Vec<bool> = rows.iter().map(|r| r.hundred_subset).collect();
                     c.typed::<BoolType>().write_batch(&v, Some(&vec![1; n]), None)

@@ -32,7 +32,8 @@ pub fn hf_cache_dir() -> PathBuf {
 
 /// True when `HF_HUB_OFFLINE` asks for no network.
 pub fn offline() -> bool {
-    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+    std::env::var("HF_HUB_OFFLINE")
+        .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
 
 /// `datasets--Org--Name` inside `cache`.
@@ -119,7 +120,11 @@ pub fn local_shards(path: &Path, split: &str) -> anyhow::Result<Vec<PathBuf>> {
         bail!(
             "{}: no parquet shard of split `{split}` (expected data/{split}-XXXXX-of-YYYYY.parquet or {split}/*.parquet; found {})",
             path.display(),
-            if all.is_empty() { "no .parquet file".to_string() } else { format!("{} other .parquet files", all.len()) }
+            if all.is_empty() {
+                "no .parquet file".to_string()
+            } else {
+                format!("{} other .parquet files", all.len())
+            }
         );
     }
     Ok(shards)
@@ -140,12 +145,23 @@ pub fn fetch_instructions(cache: &Path, repo: &str, revision: &str, split: &str)
 
 /// Resolve the shards of `repo`/`split` through the hub cache `cache`, downloading
 /// them with hf-hub unless [`offline`].
-pub fn hub_shards(cache: &Path, repo: &str, revision: Option<&str>, split: &str) -> anyhow::Result<Vec<PathBuf>> {
+pub fn hub_shards(
+    cache: &Path,
+    repo: &str,
+    revision: Option<&str>,
+    split: &str,
+) -> anyhow::Result<Vec<PathBuf>> {
     hub_shards_with(cache, repo, revision, split, offline())
 }
 
 /// [`hub_shards`] with the offline switch given (`true`: never touch the network).
-pub fn hub_shards_with(cache: &Path, repo: &str, revision: Option<&str>, split: &str, offline: bool) -> anyhow::Result<Vec<PathBuf>> {
+pub fn hub_shards_with(
+    cache: &Path,
+    repo: &str,
+    revision: Option<&str>,
+    split: &str,
+    offline: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
     let rev = revision.unwrap_or("main");
     if repo.split('/').count() != 2 || repo.starts_with('/') || repo.starts_with('.') {
         bail!("data repo `{repo}` is not a hub id of the form Org/Name");
@@ -163,8 +179,9 @@ pub fn hub_shards_with(cache: &Path, repo: &str, revision: Option<&str>, split: 
     if offline {
         bail!("{missing} and HF_HUB_OFFLINE is set.\n{}", fetch_instructions(cache, repo, rev, split));
     }
-    download(cache, repo, rev, split)
-        .with_context(|| format!("{missing}; downloading it failed.\n{}", fetch_instructions(cache, repo, rev, split)))?;
+    download(cache, repo, rev, split).with_context(|| {
+        format!("{missing}; downloading it failed.\n{}", fetch_instructions(cache, repo, rev, split))
+    })?;
     match cached_snapshot(cache, repo, rev).map(|s| split_shards(&s, split)) {
         Some(s) if !s.is_empty() => Ok(s),
         _ => bail!("{missing} even after a download.\n{}", fetch_instructions(cache, repo, rev, split)),

@@ -144,7 +144,13 @@ impl Loader {
     /// A loader for `path` (a `.jsonl` file, or a directory holding `data.jsonl` or
     /// `cases.jsonl`).
     pub fn new(path: impl AsRef<Path>) -> Loader {
-        Loader { path: resolve(path.as_ref()), on_error: OnError::Skip, shuffle: None, subset: Subset::All, quiet: false }
+        Loader {
+            path: resolve(path.as_ref()),
+            on_error: OnError::Skip,
+            shuffle: None,
+            subset: Subset::All,
+            quiet: false,
+        }
     }
     pub fn on_error(mut self, e: OnError) -> Self {
         self.on_error = e;
@@ -301,7 +307,8 @@ impl SampleIter {
             IdField::S(s) => s,
             IdField::N(n) => n.to_string(),
         };
-        let code = row.code.or(row.cadquery).ok_or_else(|| err("missing field `code` (or `cadquery`)".into()))?;
+        let code =
+            row.code.or(row.cadquery).ok_or_else(|| err("missing field `code` (or `cadquery`)".into()))?;
         let img_path = self.base.join(&row.image);
         let mut bytes = Vec::new();
         File::open(&img_path)
@@ -330,7 +337,11 @@ impl Iterator for SampleIter {
                 }
                 Err(e) => {
                     // an I/O error ends the pass in either mode
-                    let e = RowError { file: self.file.clone(), line: self.line + 1, message: format!("read error: {e}") };
+                    let e = RowError {
+                        file: self.file.clone(),
+                        line: self.line + 1,
+                        message: format!("read error: {e}"),
+                    };
                     let out = self.gate.admit(Err(e));
                     self.gate.end();
                     return out;

@@ -18,8 +18,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// GenCAD-Code's fixed instruction, used when a row has no `prompt`.
-pub const GENCAD_PROMPT: &str =
-    "Generate the CADQuery code needed to create the CAD for the provided image. Just the code, no other words.";
+pub const GENCAD_PROMPT: &str = "Generate the CADQuery code needed to create the CAD for the provided image. Just the code, no other words.";
 
 /// One training example: a render and the program that made it.
 #[derive(Clone, Debug)]

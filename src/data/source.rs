@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use super::Sample;
 use super::gencad::{self, GencadIter, GencadOptions};
 use super::hub::{self, GENCAD_REPO};
-pub use super::jsonl::{OnError, RowError};
 use super::jsonl::{Loader, SampleIter};
+pub use super::jsonl::{OnError, RowError};
 
 /// Which loader reads the data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +50,10 @@ pub enum Subset {
     All,
     Hundred,
     First(usize),
-    Random { n: usize, seed: u64 },
+    Random {
+        n: usize,
+        seed: u64,
+    },
 }
 
 impl std::str::FromStr for Subset {
@@ -149,7 +152,9 @@ impl DataSpec {
     pub fn from_path(path: impl AsRef<Path>) -> DataSpec {
         let p = path.as_ref();
         let is_parquet = if p.is_dir() {
-            !p.join("data.jsonl").is_file() && !p.join("cases.jsonl").is_file() && !hub::parquet_files(p).is_empty()
+            !p.join("data.jsonl").is_file()
+                && !p.join("cases.jsonl").is_file()
+                && !hub::parquet_files(p).is_empty()
         } else {
             p.extension().is_some_and(|e| e == "parquet")
         };
@@ -168,7 +173,7 @@ impl DataSpec {
 
 enum Inner {
     Jsonl(SampleIter),
-    Gencad(GencadIter),
+    Gencad(Box<GencadIter>),
 }
 
 /// A streaming pass over a data set: `Ok` samples, and an `Err` only in `fail` mode
@@ -181,7 +186,10 @@ pub struct Samples {
 
 impl std::fmt::Debug for Samples {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Samples").field("len_hint", &self.len_hint).field("errors", &self.errors().len()).finish()
+        f.debug_struct("Samples")
+            .field("len_hint", &self.len_hint)
+            .field("errors", &self.errors().len())
+            .finish()
     }
 }
 
@@ -242,12 +250,19 @@ pub fn open(spec: &DataSpec) -> anyhow::Result<Samples> {
         SourceKind::Gencad => {
             let shards = match &spec.path {
                 Some(p) => hub::local_shards(p, &spec.split)?,
-                None => hub::hub_shards(&hub::hf_cache_dir(), &spec.repo, spec.revision.as_deref(), &spec.split)?,
+                None => {
+                    hub::hub_shards(&hub::hf_cache_dir(), &spec.repo, spec.revision.as_deref(), &spec.split)?
+                }
             };
-            let opts = GencadOptions { on_error: spec.on_error, shuffle: spec.shuffle_seed, subset: spec.subset, quiet: false };
+            let opts = GencadOptions {
+                on_error: spec.on_error,
+                shuffle: spec.shuffle_seed,
+                subset: spec.subset,
+                quiet: false,
+            };
             let it = gencad::open(&shards, &opts).map_err(anyhow::Error::from)?;
             let len_hint = Some(it.len_hint());
-            Ok(Samples { inner: Inner::Gencad(it), len_hint })
+            Ok(Samples { inner: Inner::Gencad(Box::new(it)), len_hint })
         }
     }
 }

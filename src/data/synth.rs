@@ -230,8 +230,18 @@ fn frames_for(axis: usize, sign: f64) -> Frame {
             "-1.0, 1.2246467991473532e-16, 0.0",
             "1.2246467991473532e-16, 0.0, -1.0",
         ),
-        (1, false) => Frame::literal([1.0, 0.0, 0.0], [0.0, -1.0, 0.0], &format!("1.0, {E}, -{E}"), &format!("{E}, -1.0, {E}")),
-        (1, true) => Frame::literal([-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], &format!("-1.0, {E}, -{E}"), &format!("{E}, 1.0, {E}")),
+        (1, false) => Frame::literal(
+            [1.0, 0.0, 0.0],
+            [0.0, -1.0, 0.0],
+            &format!("1.0, {E}, -{E}"),
+            &format!("{E}, -1.0, {E}"),
+        ),
+        (1, true) => Frame::literal(
+            [-1.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0],
+            &format!("-1.0, {E}, -{E}"),
+            &format!("{E}, 1.0, {E}"),
+        ),
         (0, true) => Frame::literal(
             [0.0, 1.0, 0.0],
             [1.0, 0.0, 0.0],
@@ -448,7 +458,10 @@ impl Gen<'_> {
                             [c[0] + r * 0.95 * a.cos(), c[1] + r * 0.95 * a.sin()]
                         })
                         .collect();
-                    loops.push(Loop::Closed { start: pts[0], segs: pts[1..].iter().map(|p| Seg::Line(*p)).collect() });
+                    loops.push(Loop::Closed {
+                        start: pts[0],
+                        segs: pts[1..].iter().map(|p| Seg::Line(*p)).collect(),
+                    });
                 }
             }
         }
@@ -576,7 +589,11 @@ impl Gen<'_> {
         if r < 0.85 {
             return Loop::Closed {
                 start: [w, 0.0],
-                segs: vec![Seg::Line([w, h]), Seg::Arc([w / 2.0, h + sag.min(w / 2.0)], [0.0, h]), Seg::Line([0.0, 0.0])],
+                segs: vec![
+                    Seg::Line([w, h]),
+                    Seg::Arc([w / 2.0, h + sag.min(w / 2.0)], [0.0, h]),
+                    Seg::Line([0.0, 0.0]),
+                ],
             };
         }
         let bite = (h * self.u(0.1, 0.45)).min(w / 2.0);
@@ -608,7 +625,9 @@ impl SynthConfig {
             }
         }
         let o = &self.ops;
-        if [o.union, o.cut, o.intersect].iter().any(|w| !(w.is_finite() && *w >= 0.0)) || o.union + o.cut + o.intersect <= 0.0 {
+        if [o.union, o.cut, o.intersect].iter().any(|w| !(w.is_finite() && *w >= 0.0))
+            || o.union + o.cut + o.intersect <= 0.0
+        {
             out.push("ops: weights must be finite, >= 0 and not all 0".into());
         }
         for (k, [lo, hi], min) in [("sketches", self.sketches, 1), ("segments", self.segments, 3)] {
@@ -771,7 +790,12 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
             origin = o;
             op = "";
             part = prism_box(origin, &frame, [sk.min[0], sk.max[0]], [sk.min[1], sk.max[1]], w_range);
-            base = Some((frame.clone(), origin, sk.loops[0].polyline(), sk.loops[1..].iter().map(Loop::polyline).collect()));
+            base = Some((
+                frame.clone(),
+                origin,
+                sk.loops[0].polyline(),
+                sk.loops[1..].iter().map(Loop::polyline).collect(),
+            ));
         } else {
             let r: f64 = g.rng.random();
             let o = &cfg.ops;
@@ -821,7 +845,10 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
                 let c = add3(o, add3(scale3(fr.x, mid[0]), scale3(y, mid[1])));
                 let rel = [c[0] - bo[0], c[1] - bo[1], c[2] - bo[2]];
                 let by = bf.y();
-                let q = [rel[0] * bf.x[0] + rel[1] * bf.x[1] + rel[2] * bf.x[2], rel[0] * by[0] + rel[1] * by[1] + rel[2] * by[2]];
+                let q = [
+                    rel[0] * bf.x[0] + rel[1] * bf.x[1] + rel[2] * bf.x[2],
+                    rel[0] * by[0] + rel[1] * by[1] + rel[2] * by[2],
+                ];
                 if inside(outer, q) && !holes.iter().any(|h| inside(h, q)) {
                     break;
                 }
@@ -832,7 +859,10 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
             let inward = -out_sign;
             let (dir, d) = match op {
                 "union" => (out_sign, q128(g.u(0.05, 0.5) * thick.max(0.2)).max(1.0 / 128.0)),
-                "cut" => (inward, q128(if g.p(0.5) { thick + 1.0 / 64.0 } else { g.u(0.2, 0.9) * thick }).max(1.0 / 128.0)),
+                "cut" => (
+                    inward,
+                    q128(if g.p(0.5) { thick + 1.0 / 64.0 } else { g.u(0.2, 0.9) * thick }).max(1.0 / 128.0),
+                ),
                 _ => (inward, q128(g.u(0.5, 1.0) * thick).max(1.0 / 128.0)),
             };
             // Start on the face: round outward for cuts, inward for bosses.
@@ -848,7 +878,13 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
                 fr = tilt(&fr, if g.p(0.5) { 1 } else { -1 });
             }
             frame = fr;
-            let w_range = if both { [-depth.abs(), depth.abs()] } else if depth > 0.0 { [0.0, depth] } else { [depth, 0.0] };
+            let w_range = if both {
+                [-depth.abs(), depth.abs()]
+            } else if depth > 0.0 {
+                [0.0, depth]
+            } else {
+                [depth, 0.0]
+            };
             if op == "union" {
                 let pb = prism_box(origin, &frame, [sk.min[0], sk.max[0]], [sk.min[1], sk.max[1]], w_range);
                 part.union(&pb);
@@ -899,7 +935,13 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
             }
             if si == 0 {
                 // The base grows the other way too.
-                let pb = prism_box(origin, &frame, [sk.min[0], sk.max[0]], [sk.min[1], sk.max[1]], [d2.min(0.0), d2.max(0.0)]);
+                let pb = prism_box(
+                    origin,
+                    &frame,
+                    [sk.min[0], sk.max[0]],
+                    [sk.min[1], sk.max[1]],
+                    [d2.min(0.0), d2.max(0.0)],
+                );
                 part.union(&pb);
             }
         }
@@ -1058,7 +1100,8 @@ mod tests {
         let free = SynthConfig::default();
         let fit = SynthConfig { fit: 1.5, ..SynthConfig::default() };
         for i in 0..10 {
-            let (a, b) = (sample(&free, 3, i).expect("a sample"), sample(&fit, 3, i).expect("a fitted sample"));
+            let (a, b) =
+                (sample(&free, 3, i).expect("a sample"), sample(&fit, 3, i).expect("a fitted sample"));
             let (ba, bb) = (exact_bbox(&a.solid), exact_bbox(&b.solid));
             let side = |x: &cadrl_rewards::geom::vec::Aabb| {
                 [x.max.x - x.min.x, x.max.y - x.min.y, x.max.z - x.min.z]
@@ -1080,7 +1123,13 @@ mod tests {
     #[test]
     fn knobs_out_of_range_are_named() {
         assert!(SynthConfig::default().problems().is_empty());
-        let bad = SynthConfig { arc_prob: 1.5, segments: [5, 4], fit: -1.0, decimals: 20, ..SynthConfig::default() };
+        let bad = SynthConfig {
+            arc_prob: 1.5,
+            segments: [5, 4],
+            fit: -1.0,
+            decimals: 20,
+            ..SynthConfig::default()
+        };
         let p = bad.problems().join("\n");
         for k in ["arc_prob", "segments", "fit", "decimals"] {
             assert!(p.contains(k), "{k} not named in\n{p}");

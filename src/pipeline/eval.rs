@@ -11,10 +11,10 @@ use cadrl_rewards::metrics::iou::IouMode;
 use super::log::side_by_side;
 use super::rundir::write_atomic;
 use super::score::{EvalRecord, EvalReport, evaluate, execute_all, extract_code, report, report_markdown};
-use cadrl_rewards::exec::Executor;
 use super::train::rgb;
 use super::{Cx, Metrics};
 use crate::data::Sample;
+use cadrl_rewards::exec::Executor;
 
 /// Options of one evaluation.
 #[derive(Clone, Debug)]
@@ -46,7 +46,8 @@ pub fn evaluate_samples(
             ..GenerateOptions::default()
         };
         let gens = p.generate(&imgs, &opts)?;
-        let texts: Vec<String> = gens.into_iter().map(|c| c.into_iter().next().map(|c| c.text).unwrap_or_default()).collect();
+        let texts: Vec<String> =
+            gens.into_iter().map(|c| c.into_iter().next().map(|c| c.text).unwrap_or_default()).collect();
         let refs: Vec<String> = chunk.iter().map(|s| s.code.clone()).collect();
         let preds = execute_all(ex, &texts, &o.var)?;
         let golds = execute_all(ex, &refs, &o.var)?;
@@ -72,6 +73,42 @@ pub fn evaluate_samples(
     Ok(out)
 }
 
+/// The image ablation: IoU mean of greedy predictions when sample i is shown the image
+/// of sample (i + n/2) mod n (every sample another's image) and scored against its own
+/// reference. `None` for fewer than two samples.
+pub fn shuffled_iou_mean(
+    p: &QwenVlPolicy,
+    ex: &dyn Executor,
+    samples: &[Sample],
+    o: &EvalOptions,
+) -> Result<Option<f64>> {
+    let n = samples.len();
+    if n < 2 {
+        return Ok(None);
+    }
+    let shown: Vec<Sample> = (0..n)
+        .map(|i| Sample { image: samples[(i + n / 2) % n].image.clone(), ..samples[i].clone() })
+        .collect();
+    let recs = evaluate_samples(p, ex, &shown, o, |_| {})?;
+    Ok(Some(recs.iter().map(|r| r.iou).sum::<f64>() / n as f64))
+}
+
+/// Predictions, the report and the image ablation, as every evaluation gives them.
+pub fn evaluate_report(
+    p: &QwenVlPolicy,
+    ex: &dyn Executor,
+    samples: &[Sample],
+    o: &EvalOptions,
+    on_batch: impl FnMut(usize),
+) -> Result<(Vec<EvalRecord>, EvalReport)> {
+    let records = evaluate_samples(p, ex, samples, o, on_batch)?;
+    let mut rep = report(&records, o.mode);
+    if let Some(s) = shuffled_iou_mean(p, ex, samples, o)? {
+        rep = rep.with_shuffled(s);
+    }
+    Ok((records, rep))
+}
+
 /// Write `eval.jsonl`, `eval.md` and `report.json` into `dir`.
 pub fn write_outputs(dir: &Path, records: &[EvalRecord], rep: &EvalReport) -> Result<()> {
     let mut lines = Vec::new();
@@ -83,7 +120,12 @@ pub fn write_outputs(dir: &Path, records: &[EvalRecord], rep: &EvalReport) -> Re
     write_atomic(&dir.join("report.json"), serde_json::to_string_pretty(rep)?.as_bytes())
 }
 
-pub fn eval(cx: &mut Cx, p: &QwenVlPolicy, st: &crate::recipe::EvalStage, data: &super::data::Dataset) -> Result<Metrics> {
+pub fn eval(
+    cx: &mut Cx,
+    p: &QwenVlPolicy,
+    st: &crate::recipe::EvalStage,
+    data: &super::data::Dataset,
+) -> Result<Metrics> {
     let r = cx.recipe;
     let limit = if st.limit == 0 { usize::MAX } else { st.limit };
     let samples: Vec<Sample> = data.pass(None)?.take(limit).collect::<Result<_>>()?;
@@ -96,33 +138,48 @@ pub fn eval(cx: &mut Cx, p: &QwenVlPolicy, st: &crate::recipe::EvalStage, data: 
         mode,
     };
     let bar = cx.log.bar(samples.len() as u64, "eval");
-    let ex = cadrl_rewards::executor::build(&r.executor.spec).map_err(|e| anyhow::anyhow!("[executor]: {e}"))?;
-    let records = evaluate_samples(p, ex.as_ref(), &samples, &o, |n| bar.set_position(n as u64))?;
+    let ex =
+        cadrl_rewards::executor::build(&r.executor.spec).map_err(|e| anyhow::anyhow!("[executor]: {e}"))?;
+    let (records, rep) = evaluate_report(p, ex.as_ref(), &samples, &o, |n| bar.set_position(n as u64))?;
     bar.finish_and_clear();
-    let rep = report(&records, mode);
     let dir = cx.dir.stage_dir(cx.index, "eval");
     write_outputs(&dir, &records, &rep)?;
     let g = cx.state.global_step;
-    let m = vec![
-        ("eval/vsr".to_string(), rep.vsr),
-        ("eval/invalid_rate".to_string(), 1.0 - rep.vsr),
-        ("eval/iou_mean".to_string(), rep.iou_mean),
-        ("eval/iou_median".to_string(), rep.iou_median),
-        ("eval/chamfer_median".to_string(), rep.chamfer_median.unwrap_or(f64::NAN)),
-        ("eval/distinct_rate".to_string(), rep.distinct_rate),
-        ("eval/n".to_string(), rep.n as f64),
-    ];
+    let m = report_scalars(&rep);
     let refs: Vec<(&str, f64)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     cx.log.scalars(g, &refs)?;
-    let mut text = report_markdown(&rep);
-    for (s, rec) in samples.iter().zip(&records).take(st.images) {
-        let pred = cadrl_rewards::exec::execute_native(&extract_code(&rec.prediction), &o.var);
+    log_predictions(cx, &samples, &records, &rep, st.images, &o.var)?;
+    cx.log.say(&format!("eval ({} samples):\n{}", rep.n, report_markdown(&rep)));
+    Ok(m)
+}
+
+/// Input | prediction renders of the first `images` samples and the predicted programs,
+/// to TensorBoard at the current global step (eval stages and SFT monitoring).
+pub fn log_predictions(
+    cx: &mut Cx,
+    samples: &[Sample],
+    records: &[EvalRecord],
+    rep: &EvalReport,
+    images: usize,
+    var: &str,
+) -> Result<()> {
+    let g = cx.state.global_step;
+    let mut text = report_markdown(rep);
+    for (s, rec) in samples.iter().zip(records).take(images) {
+        let pred = cadrl_rewards::exec::execute_native(&extract_code(&rec.prediction), var);
         let right = match pred.solid() {
             Some(sol) => {
                 let img = cadrl_rewards::render::render(sol);
-                image::imageops::resize(&img, s.image.width(), s.image.height(), image::imageops::FilterType::Triangle)
+                image::imageops::resize(
+                    &img,
+                    s.image.width(),
+                    s.image.height(),
+                    image::imageops::FilterType::Triangle,
+                )
             }
-            None => image::RgbImage::from_pixel(s.image.width(), s.image.height(), image::Rgb([255, 230, 230])),
+            None => {
+                image::RgbImage::from_pixel(s.image.width(), s.image.height(), image::Rgb([255, 230, 230]))
+            }
         };
         cx.log.image(&format!("eval/{}", s.id), g, &side_by_side(&s.image, &right))?;
         text.push_str(&format!(
@@ -130,7 +187,20 @@ pub fn eval(cx: &mut Cx, p: &QwenVlPolicy, st: &crate::recipe::EvalStage, data: 
             s.id, rec.outcome, rec.iou, rec.prediction
         ));
     }
-    cx.log.text("eval/predictions", g, &text)?;
-    cx.log.say(&format!("eval ({} samples):\n{}", rep.n, report_markdown(&rep)));
-    Ok(m)
+    cx.log.text("eval/predictions", g, &text)
+}
+
+/// The scalars of a report, with their TensorBoard names.
+pub fn report_scalars(rep: &EvalReport) -> Vec<(String, f64)> {
+    vec![
+        ("eval/vsr".to_string(), rep.vsr),
+        ("eval/invalid_rate".to_string(), 1.0 - rep.vsr),
+        ("eval/iou_mean".to_string(), rep.iou_mean),
+        ("eval/iou_median".to_string(), rep.iou_median),
+        ("eval/chamfer_median".to_string(), rep.chamfer_median.unwrap_or(f64::NAN)),
+        ("eval/distinct_rate".to_string(), rep.distinct_rate),
+        ("eval/iou_mean_shuffled".to_string(), rep.iou_mean_shuffled.unwrap_or(f64::NAN)),
+        ("eval/image_gain".to_string(), rep.image_gain.unwrap_or(f64::NAN)),
+        ("eval/n".to_string(), rep.n as f64),
+    ]
 }

@@ -49,7 +49,10 @@ impl Logger {
             if v.is_finite() {
                 self.tb.scalar(k, step, *v)?;
             }
-            obj.insert((*k).to_string(), serde_json::Number::from_f64(*v).map_or(serde_json::Value::Null, Into::into));
+            obj.insert(
+                (*k).to_string(),
+                serde_json::Number::from_f64(*v).map_or(serde_json::Value::Null, Into::into),
+            );
         }
         writeln!(self.jsonl, "{}", serde_json::Value::Object(obj)).context("writing metrics.jsonl")?;
         Ok(())

@@ -1,4 +1,4 @@
-//! The three-stage pipeline: a recipe's stages run in order in one run directory.
+//! The pipeline: a recipe's stages run in order in one run directory.
 //!
 //! [`run`] reads top to bottom: prepare the run directory and data, expand the stages
 //! into a flat plan (iterative DPO rounds become sample/dpo pairs), then for each planned
@@ -19,6 +19,7 @@ pub mod rundir;
 pub mod sample;
 pub mod score;
 pub mod train;
+pub mod vision;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -54,7 +55,9 @@ pub struct Planned {
 impl Planned {
     pub fn label(&self) -> String {
         match self.stage {
-            Stage::Sample(_) | Stage::Dpo(_) => format!("{:02}-{}-r{}", self.index, self.stage.kind(), self.round),
+            Stage::Sample(_) | Stage::Dpo(_) => {
+                format!("{:02}-{}-r{}", self.index, self.stage.kind(), self.round)
+            }
             _ => format!("{:02}-{}", self.index, self.stage.kind()),
         }
     }
@@ -99,7 +102,10 @@ impl Cx<'_> {
         if let Some(n) = self.stop_after
             && self.state.global_step >= n
         {
-            bail!("stopped after global step {} as asked (--stop-after-steps), as if killed", self.state.global_step);
+            bail!(
+                "stopped after global step {} as asked (--stop-after-steps), as if killed",
+                self.state.global_step
+            );
         }
         Ok(())
     }
@@ -127,10 +133,13 @@ pub fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<Path
             d
         }
     };
-    if let Some(_) = &opts.resume {
+    if opts.resume.is_some() {
         let saved = std::fs::read_to_string(dir.root.join("recipe.resolved.toml"))?;
         if saved != recipe.to_toml() {
-            bail!("{}: the recipe differs from the one this run started with (recipe.resolved.toml); resume with the same recipe and overrides", dir.root.display());
+            bail!(
+                "{}: the recipe differs from the one this run started with (recipe.resolved.toml); resume with the same recipe and overrides",
+                dir.root.display()
+            );
         }
     }
     if recipe.run.threads > 0 {
@@ -161,10 +170,17 @@ pub fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<Path
         if policy.is_none() && !matches!(p.stage, Stage::Init(_)) {
             policy = Some(restore_latest(recipe, &dir, &plan, &state, &base)?);
         }
-        let mut cx =
-            Cx { recipe, dir: &dir, log: &mut log, state: &mut state, index: p.index, stop_after: opts.stop_after_steps };
+        let mut cx = Cx {
+            recipe,
+            dir: &dir,
+            log: &mut log,
+            state: &mut state,
+            index: p.index,
+            stop_after: opts.stop_after_steps,
+        };
         let metrics = match (&p.stage, policy.as_mut()) {
             (Stage::Init(st), _) => init_stage(&mut cx, st, &train_ds)?,
+            (Stage::Vision(st), Some(pol)) => vision::vision(&mut cx, pol, st, &train_ds, &eval_ds)?,
             (Stage::Sft(st), Some(pol)) => train::sft(&mut cx, pol, st, &train_ds, &eval_ds)?,
             (Stage::Sample(st), Some(pol)) => sample::sample(&mut cx, pol, st, &train_ds)?,
             (Stage::Dpo(st), Some(pol)) => {
@@ -175,7 +191,7 @@ pub fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<Path
             (Stage::Eval(st), Some(pol)) => eval::eval(&mut cx, &pol.p, st, &eval_ds)?,
             (_, None) => bail!("internal: no policy for stage {}", p.label()),
         };
-        if let (Stage::Sft(_) | Stage::Dpo(_), Some(pol)) = (&p.stage, policy.as_mut()) {
+        if let (Stage::Vision(_) | Stage::Sft(_) | Stage::Dpo(_), Some(pol)) = (&p.stage, policy.as_mut()) {
             pol.save(&dir.checkpoint_dir(p.index, p.stage.kind()).join("final"), None)?;
             let ck = dir.checkpoint_dir(p.index, p.stage.kind());
             for e in std::fs::read_dir(&ck)?.flatten() {
@@ -201,15 +217,22 @@ pub fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<Path
 }
 
 /// The policy after the last completed training stage, or the starting model.
-fn restore_latest(r: &Recipe, dir: &RunDir, plan: &[Planned], state: &RunState, base: &str) -> Result<Policy> {
-    let last = plan
-        .iter()
-        .filter(|p| state.completed.contains(&p.index) && matches!(p.stage, Stage::Sft(_) | Stage::Dpo(_)))
-        .last();
+fn restore_latest(
+    r: &Recipe,
+    dir: &RunDir,
+    plan: &[Planned],
+    state: &RunState,
+    base: &str,
+) -> Result<Policy> {
+    let last = plan.iter().rfind(|p| {
+        state.completed.contains(&p.index)
+            && matches!(p.stage, Stage::Vision(_) | Stage::Sft(_) | Stage::Dpo(_))
+    });
     match last {
         Some(p) => {
             let d = dir.checkpoint_dir(p.index, p.stage.kind()).join("final");
-            Policy::restore(r, base, &d).with_context(|| format!("restoring the policy after stage {}", p.label()))
+            Policy::restore(r, base, &d, None)
+                .with_context(|| format!("restoring the policy after stage {}", p.label()))
         }
         None => Policy::load(r, base),
     }
@@ -217,11 +240,8 @@ fn restore_latest(r: &Recipe, dir: &RunDir, plan: &[Planned], state: &RunState, 
 
 fn init_stage(cx: &mut Cx, st: &crate::recipe::InitStage, train: &Dataset) -> Result<Metrics> {
     let out = cx.dir.stage_dir(cx.index, "init");
-    let programs: Vec<String> = train
-        .pass(None)?
-        .take(st.tokenizer_programs)
-        .map(|s| s.map(|s| s.code))
-        .collect::<Result<_>>()?;
+    let programs: Vec<String> =
+        train.pass(None)?.take(st.tokenizer_programs).map(|s| s.map(|s| s.code)).collect::<Result<_>>()?;
     let cfg: cadrl_backend_tch::init::InitConfig = serde_json::from_value(st.model.clone())?;
     let tok_dir = out.join("tokenizer");
     let rep = cadrl_backend_tch::init::train_tokenizer(&programs, st.vocab_size, &tok_dir)?;
@@ -232,7 +252,10 @@ fn init_stage(cx: &mut Cx, st: &crate::recipe::InitStage, train: &Dataset) -> Re
         rep.mean_tokens_per_program,
         out.join("model").display()
     ));
-    Ok(vec![("init/vocab_size".into(), rep.vocab_size as f64), ("init/tokens_per_program".into(), rep.mean_tokens_per_program)])
+    Ok(vec![
+        ("init/vocab_size".into(), rep.vocab_size as f64),
+        ("init/tokens_per_program".into(), rep.mean_tokens_per_program),
+    ])
 }
 
 /// The end-of-run table.
@@ -253,7 +276,9 @@ pub fn summary_markdown(s: &RunState) -> String {
 /// Run directories of a log dir, newest last (for scripts and tests).
 pub fn runs_in(log_dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(log_dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.join("recipe.resolved.toml").is_file()).collect())
+        .map(|rd| {
+            rd.flatten().map(|e| e.path()).filter(|p| p.join("recipe.resolved.toml").is_file()).collect()
+        })
         .unwrap_or_default();
     v.sort();
     v

@@ -44,12 +44,12 @@ pub fn build(c: &[Scored], rule: &PairRule) -> Vec<Pair> {
     let mut cands: Vec<Pair> = vec![];
     match rule.strategy.as_str() {
         "best-vs-worst" => {
-            let best = (0..c.len()).filter(|&i| chosen_ok(i)).max_by(|&a, &b| {
-                c[a].reward.total_cmp(&c[b].reward).then(b.cmp(&a))
-            });
-            let worst = (0..c.len()).filter(|&i| rejected_ok(i)).min_by(|&a, &b| {
-                c[a].reward.total_cmp(&c[b].reward).then(a.cmp(&b))
-            });
+            let best = (0..c.len())
+                .filter(|&i| chosen_ok(i))
+                .max_by(|&a, &b| c[a].reward.total_cmp(&c[b].reward).then(b.cmp(&a)));
+            let worst = (0..c.len())
+                .filter(|&i| rejected_ok(i))
+                .min_by(|&a, &b| c[a].reward.total_cmp(&c[b].reward).then(a.cmp(&b)));
             if let (Some(b), Some(w)) = (best, worst)
                 && b != w
                 && distinct(b, w)
@@ -101,7 +101,13 @@ mod tests {
     }
 
     fn rule(strategy: &str) -> PairRule {
-        PairRule { strategy: strategy.into(), margin: 0.0, threshold: 0.5, invalid_as_rejected: true, max_pairs: 4 }
+        PairRule {
+            strategy: strategy.into(),
+            margin: 0.0,
+            threshold: 0.5,
+            invalid_as_rejected: true,
+            max_pairs: 4,
+        }
     }
 
     #[test]

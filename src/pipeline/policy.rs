@@ -3,7 +3,7 @@
 //!
 //! A checkpoint directory holds `adapter/` (PEFT format) or `model/` (a full Hugging
 //! Face checkpoint, loadable on its own), `optimizer.safetensors` when a training stage
-//! is in progress, and `progress.json`. Checkpoints are written to a temporary sibling and
+//! is in progress (and the vision stage's `probe.safetensors`), and `progress.json`. Checkpoints are written to a temporary sibling and
 //! renamed into place, so a killed run never leaves half of one.
 
 use std::path::{Path, PathBuf};
@@ -52,15 +52,17 @@ impl Policy {
         let full = r.model.finetune == "full";
         let lora = if full { None } else { lora_config(r) };
         cadrl_backend_tch::manual_seed(r.run.seed);
-        let mut p = QwenVlPolicy::load(&spec, lora.clone()).with_context(|| format!("loading model {base}"))?;
+        let mut p =
+            QwenVlPolicy::load(&spec, lora.clone()).with_context(|| format!("loading model {base}"))?;
         if full {
             p.enable_full_finetune();
         }
         Ok(Policy { p, base: base.to_string(), full, spec, lora })
     }
 
-    /// Restore the policy saved in checkpoint `dir` (and its optimizer state when present).
-    pub fn restore(r: &Recipe, base: &str, dir: &Path) -> Result<Policy> {
+    /// Restore the policy saved in checkpoint `dir`, and for an in-stage checkpoint the
+    /// stage's training settings `cfg`, its probe (vision stage) and optimizer state.
+    pub fn restore(r: &Recipe, base: &str, dir: &Path, cfg: Option<&TrainConfig>) -> Result<Policy> {
         let mut pol = if r.model.finetune == "full" {
             let mut p = Policy::load(r, &dir.join("model").display().to_string())?;
             p.base = base.to_string();
@@ -74,6 +76,13 @@ impl Policy {
                 .with_context(|| format!("restoring adapter from {}", dir.display()))?;
             p
         };
+        if let Some(cfg) = cfg {
+            pol.p.set_train_config(cfg.clone());
+        }
+        let probe = dir.join("probe.safetensors");
+        if probe.is_file() {
+            pol.p.load_probe(&probe)?;
+        }
         let opt = dir.join("optimizer.safetensors");
         if opt.is_file() {
             pol.p.load_optimizer(&opt)?;
@@ -83,6 +92,16 @@ impl Policy {
 
     /// Save the policy (and optimizer state with `progress`) into `dir`, atomically.
     pub fn save(&mut self, dir: &Path, progress: Option<&Progress>) -> Result<()> {
+        self.save_with(dir, progress, &[])
+    }
+
+    /// [`Self::save`] with `extra` files (name, bytes) in the same atomic directory.
+    pub fn save_with(
+        &mut self,
+        dir: &Path,
+        progress: Option<&Progress>,
+        extra: &[(&str, &[u8])],
+    ) -> Result<()> {
         let full = self.full;
         let p = &mut self.p;
         write_dir_atomic(dir, |tmp| {
@@ -93,7 +112,13 @@ impl Policy {
             }
             if let Some(pr) = progress {
                 p.save_optimizer(&tmp.join("optimizer.safetensors"))?;
+                if p.has_probe() {
+                    p.save_probe(&tmp.join("probe.safetensors"))?;
+                }
                 write_atomic(&tmp.join("progress.json"), serde_json::to_string_pretty(pr)?.as_bytes())?;
+            }
+            for (name, bytes) in extra {
+                write_atomic(&tmp.join(name), bytes)?;
             }
             Ok(())
         })

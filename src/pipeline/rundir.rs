@@ -24,10 +24,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = path.parent().context("path has no parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-    ));
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
     {
         let mut f = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
         f.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
@@ -62,6 +59,9 @@ pub fn write_dir_atomic(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> 
     Ok(())
 }
 
+/// One stage's metrics for the summary: plan index, stage label, `(metric, value)` pairs.
+pub type StageResult = (usize, String, Vec<(String, f64)>);
+
 /// What has been done: stages completed (by plan index) and the global step.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunState {
@@ -70,7 +70,7 @@ pub struct RunState {
     /// Optimizer steps taken over all training stages (the TensorBoard x axis).
     pub global_step: u64,
     /// Stage metrics for the summary, by plan index.
-    pub results: Vec<(usize, String, Vec<(String, f64)>)>,
+    pub results: Vec<StageResult>,
 }
 
 /// A run directory.
@@ -81,10 +81,8 @@ pub struct RunDir {
 
 /// `YYYYmmdd-HHMMSS` (UTC) from the system clock.
 pub fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     // civil-from-days (proleptic Gregorian)
     let z = days + 719_468;
@@ -102,7 +100,8 @@ pub fn timestamp() -> String {
 impl RunDir {
     /// A new directory `<log_dir>/<name>-<timestamp>[-N]`; never reuses an existing one.
     pub fn create(log_dir: &Path, name: &str) -> Result<RunDir> {
-        std::fs::create_dir_all(log_dir).with_context(|| format!("creating log dir {}", log_dir.display()))?;
+        std::fs::create_dir_all(log_dir)
+            .with_context(|| format!("creating log dir {}", log_dir.display()))?;
         let base = format!("{name}-{}", timestamp());
         for i in 0..1000 {
             let n = if i == 0 { base.clone() } else { format!("{base}-{i}") };

@@ -36,7 +36,8 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
     let out = cx.dir.stage_dir(cx.index, "sample");
     std::fs::create_dir_all(out.join("images"))?;
     let scorer = Scorer::new(&r.reward)?;
-    let executor = cadrl_rewards::executor::build(&r.executor.spec).map_err(|e| anyhow::anyhow!("[executor]: {e}"))?;
+    let executor =
+        cadrl_rewards::executor::build(&r.executor.spec).map_err(|e| anyhow::anyhow!("[executor]: {e}"))?;
     let rule = PairRule {
         strategy: st.pairs.clone(),
         margin: st.margin,
@@ -70,7 +71,11 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
             let reference = execute_native(&s.code, var);
             let Some(rsolid) = reference.solid() else {
                 bad_refs += 1;
-                cx.log.say(&format!("sample: skipping `{}`: its reference program does not execute ({})", s.id, reference.reason().unwrap_or_default()));
+                cx.log.say(&format!(
+                    "sample: skipping `{}`: its reference program does not execute ({})",
+                    s.id,
+                    reference.reason().unwrap_or_default()
+                ));
                 continue;
             };
             let mut texts: Vec<String> = cands.iter().map(|c| c.text.clone()).collect();
@@ -104,7 +109,9 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
             let pairs = build(&scored, &rule);
             if !pairs.is_empty() {
                 let rel = format!("images/{}.png", s.id.replace(['/', '\\'], "_"));
-                s.image.save_with_format(out.join(&rel), image::ImageFormat::Png).with_context(|| format!("writing {rel}"))?;
+                s.image
+                    .save_with_format(out.join(&rel), image::ImageFormat::Png)
+                    .with_context(|| format!("writing {rel}"))?;
                 for (c, j) in pairs {
                     let rec = PairRecord {
                         id: s.id.clone(),
@@ -118,10 +125,13 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
                     writeln!(pair_lines, "{}", serde_json::to_string(&rec)?)?;
                 }
             }
-            if shown.len() < 4000 {
-                if let Some(best) = scored.iter().max_by(|a, b| a.reward.total_cmp(&b.reward)) {
-                    shown.push_str(&format!("**{}** best reward {:.3}\n\n```python\n{}\n```\n\n", s.id, best.reward, best.text));
-                }
+            if shown.len() < 4000
+                && let Some(best) = scored.iter().max_by(|a, b| a.reward.total_cmp(&b.reward))
+            {
+                shown.push_str(&format!(
+                    "**{}** best reward {:.3}\n\n```python\n{}\n```\n\n",
+                    s.id, best.reward, best.text
+                ));
             }
         }
     }

@@ -98,9 +98,18 @@ pub struct EvalRecord {
 
 /// Score one executed prediction against its executed reference. `Err` if the reference
 /// itself is not valid (a data problem, reported by the caller).
-pub fn evaluate(id: &str, prediction: &str, pred: &Outcome, reference: &Outcome, mode: IouMode) -> Result<EvalRecord, String> {
+pub fn evaluate(
+    id: &str,
+    prediction: &str,
+    pred: &Outcome,
+    reference: &Outcome,
+    mode: IouMode,
+) -> Result<EvalRecord, String> {
     let Some(rs) = reference.solid() else {
-        return Err(format!("reference of `{id}` does not execute: {}", reference.reason().unwrap_or_default()));
+        return Err(format!(
+            "reference of `{id}` does not execute: {}",
+            reference.reason().unwrap_or_default()
+        ));
     };
     let (iou_v, ch) = match pred.solid() {
         Some(s) => (iou(s, rs, mode), chamfer(s, rs)),
@@ -133,6 +142,23 @@ pub struct EvalReport {
     /// does not read the image; near 1 when every part gets its own program.
     #[serde(default)]
     pub distinct_rate: f64,
+    /// IoU mean when each sample is shown another sample's image (sample i gets image
+    /// i + n/2 mod n) and scored against its own reference.
+    #[serde(default)]
+    pub iou_mean_shuffled: Option<f64>,
+    /// `iou_mean - iou_mean_shuffled`: what the model's own image is worth. ~0 when the
+    /// model ignores its image, whatever its IoU.
+    #[serde(default)]
+    pub image_gain: Option<f64>,
+}
+
+impl EvalReport {
+    /// Add the shuffled-image ablation's IoU mean (and so the image gain).
+    pub fn with_shuffled(mut self, iou_mean_shuffled: f64) -> Self {
+        self.iou_mean_shuffled = Some(iou_mean_shuffled);
+        self.image_gain = Some(self.iou_mean - iou_mean_shuffled);
+        self
+    }
 }
 
 fn median(v: &mut [f64]) -> Option<f64> {
@@ -150,8 +176,10 @@ pub fn report(records: &[EvalRecord], mode: IouMode) -> EvalReport {
     let valid = records.iter().filter(|r| r.valid).count();
     let mut ious: Vec<f64> = records.iter().map(|r| r.iou).collect();
     let mut ch: Vec<f64> = records.iter().filter_map(|r| r.chamfer).collect();
-    let programs: std::collections::HashSet<String> =
-        records.iter().map(|r| extract_code(&r.prediction).split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    let programs: std::collections::HashSet<String> = records
+        .iter()
+        .map(|r| extract_code(&r.prediction).split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
     let mut invalid = std::collections::BTreeMap::new();
     for r in records.iter().filter(|r| !r.valid) {
         *invalid.entry(r.outcome.clone()).or_insert(0) += 1;
@@ -165,19 +193,24 @@ pub fn report(records: &[EvalRecord], mode: IouMode) -> EvalReport {
         iou_mode: mode.name().to_string(),
         invalid,
         distinct_rate: if n == 0 { 0.0 } else { programs.len() as f64 / n as f64 },
+        iou_mean_shuffled: None,
+        image_gain: None,
     }
 }
 
 /// The report as a markdown table.
 pub fn report_markdown(r: &EvalReport) -> String {
     let ch = r.chamfer_median.map_or("n/a".to_string(), |c| format!("{c:.6}"));
+    let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.4}"));
     format!(
-        "| n | VSR | IoU mean ({m}) | IoU median | Chamfer median | distinct | invalid |\n| ---: | ---: | ---: | ---: | ---: | ---: | --- |\n| {} | {:.3} | {:.4} | {:.4} | {ch} | {:.3} | {} |\n",
+        "| n | VSR | IoU mean ({m}) | IoU median | Chamfer median | distinct | IoU shuffled images | image gain | invalid |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n| {} | {:.3} | {:.4} | {:.4} | {ch} | {:.3} | {} | {} | {} |\n",
         r.n,
         r.vsr,
         r.iou_mean,
         r.iou_median,
         r.distinct_rate,
+        opt(r.iou_mean_shuffled),
+        opt(r.image_gain),
         r.invalid.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", "),
         m = r.iou_mode,
     )

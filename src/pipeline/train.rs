@@ -13,15 +13,22 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::data::{Dataset, Stream};
+use super::eval::{EvalOptions, evaluate_report, log_predictions, report_scalars};
 use super::policy::Policy;
 use super::rundir::{Progress, latest_step_checkpoint, write_atomic};
 use super::{Cx, Metrics, mix};
 use crate::data::Sample;
-use crate::recipe::{DpoStage, Optim, SftStage};
+use crate::recipe::{DpoStage, MonitorMetric, Optim, SftStage};
 
 /// The backend's training configuration for a stage's optimiser settings.
-fn train_config(o: &Optim) -> TrainConfig {
-    TrainConfig { lr: o.lr, weight_decay: o.weight_decay, max_grad_norm: o.max_grad_norm, micro_batch: o.micro_batch, ..TrainConfig::default() }
+pub(crate) fn train_config(o: &Optim) -> TrainConfig {
+    TrainConfig {
+        lr: o.lr,
+        weight_decay: o.weight_decay,
+        max_grad_norm: o.max_grad_norm,
+        micro_batch: o.micro_batch,
+        ..TrainConfig::default()
+    }
 }
 
 /// Linear warm-up, then cosine decay from `lr` to `lr * min_ratio` at `total`.
@@ -40,26 +47,30 @@ pub fn example(s: &Sample, prompt: &str) -> Example {
 }
 
 pub fn rgb(img: &image::RgbImage) -> ImageInput {
-    ImageInput::Rgb8 { width: img.width() as usize, height: img.height() as usize, data: img.as_raw().clone() }
+    ImageInput::Rgb8 {
+        width: img.width() as usize,
+        height: img.height() as usize,
+        data: img.as_raw().clone(),
+    }
 }
 
 /// Resume point of a training stage: restores policy + optimizer, returns steps done.
-fn resume(cx: &mut Cx, pol: &mut Policy, ck: &Path, cfg: &TrainConfig) -> Result<usize> {
+pub(crate) fn resume_training(cx: &mut Cx, pol: &mut Policy, ck: &Path, cfg: &TrainConfig) -> Result<usize> {
     let Some((_, dir)) = latest_step_checkpoint(ck) else {
         pol.start_training(cfg.clone());
         return Ok(0);
     };
     let text = std::fs::read_to_string(dir.join("progress.json"))?;
-    let pr: Progress = serde_json::from_str(&text).with_context(|| format!("parsing {}/progress.json", dir.display()))?;
-    *pol = Policy::restore(cx.recipe, &pol.base.clone(), &dir)?;
-    pol.p.set_train_config(cfg.clone());
+    let pr: Progress =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}/progress.json", dir.display()))?;
+    *pol = Policy::restore(cx.recipe, &pol.base.clone(), &dir, Some(cfg))?;
     cx.state.global_step = pr.global_step;
     cx.log.say(&format!("resuming from {} (step {})", dir.display(), pr.step));
     Ok(pr.step)
 }
 
 /// Save an in-stage checkpoint and drop older ones.
-fn checkpoint(cx: &mut Cx, pol: &mut Policy, ck: &Path, step: usize) -> Result<()> {
+pub(crate) fn save_step_checkpoint(cx: &mut Cx, pol: &mut Policy, ck: &Path, step: usize) -> Result<()> {
     let pr = Progress { plan_index: cx.index, step, global_step: cx.state.global_step };
     let dir = ck.join(format!("step-{step}"));
     pol.save(&dir, Some(&pr))?;
@@ -72,8 +83,8 @@ fn checkpoint(cx: &mut Cx, pol: &mut Policy, ck: &Path, step: usize) -> Result<(
     Ok(())
 }
 
-fn want_checkpoint(every: usize, done: usize, total: usize) -> bool {
-    every > 0 && done % every == 0 && done < total
+pub(crate) fn want_checkpoint(every: usize, done: usize, total: usize) -> bool {
+    every > 0 && done.is_multiple_of(every) && done < total
 }
 
 /// Mean NLL per completion token on held-out samples.
@@ -99,18 +110,21 @@ pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: 
         ..train_config(o)
     };
     let ck = cx.dir.checkpoint_dir(cx.index, "sft");
-    let start = resume(cx, pol, &ck, &cfg)?;
+    let start = resume_training(cx, pol, &ck, &cfg)?;
     let seed = mix(r.run.seed, cx.index as u64);
     let mut stream = Stream::new(train, seed, (start * o.batch_size) as u64)?;
     let val = if st.val_samples > 0 { eval.head(st.val_samples)? } else { vec![] };
+    let mut mon = Monitor::open(cx, st, eval, &ck, start)?;
     let bar = cx.log.bar(st.steps as u64, "sft");
     bar.set_position(start as u64);
     let mut last = vec![];
+    let mut stopped_early = false;
     for step in start..st.steps {
         let lr = cosine_lr(step, st.steps, o.warmup_steps, o.lr, o.min_lr_ratio);
         pol.p.set_lr(lr);
         cadrl_backend_tch::manual_seed(mix(seed, step as u64));
-        let batch: Vec<Example> = stream.take(o.batch_size)?.iter().map(|s| example(s, &r.model.prompt)).collect();
+        let batch: Vec<Example> =
+            stream.take(o.batch_size)?.iter().map(|s| example(s, &r.model.prompt)).collect();
         let t0 = Instant::now();
         let s = pol.p.sft_step(&batch)?;
         if !s.loss.is_finite() {
@@ -119,7 +133,12 @@ pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: 
         cx.state.global_step += 1;
         let g = cx.state.global_step;
         let tps = s.tokens as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-        last = vec![("train/loss", s.loss), ("train/lr", lr), ("train/grad_norm", s.grad_norm), ("train/tokens_per_s", tps)];
+        last = vec![
+            ("train/loss", s.loss),
+            ("train/lr", lr),
+            ("train/grad_norm", s.grad_norm),
+            ("train/tokens_per_s", tps),
+        ];
         cx.log.scalars(g, &last)?;
         let done = step + 1;
         if !val.is_empty() && (done == st.steps || (st.eval_every > 0 && done % st.eval_every == 0)) {
@@ -129,14 +148,147 @@ pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: 
         }
         bar.set_message(format!("loss {:.4}", s.loss));
         bar.inc(1);
+        if mon.due(done) {
+            let v = if st.monitor_metric == MonitorMetric::ValLoss {
+                Some(val_loss(pol, &val, &r.model.prompt, o.micro_batch)?)
+            } else {
+                None
+            };
+            stopped_early = mon.evaluate(cx, pol, done, v)?;
+        }
         if want_checkpoint(r.run.checkpoint_every, done, st.steps) {
-            checkpoint(cx, pol, &ck, done)?;
+            save_step_checkpoint(cx, pol, &ck, done)?;
         }
         cx.log.flush()?;
         cx.maybe_stop()?;
+        if stopped_early {
+            break;
+        }
     }
     bar.finish_and_clear();
-    Ok(last.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    let mut out: Metrics = last.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    if let Some(best) = mon.best.clone() {
+        out.push(("sft/best_step".into(), best.step as f64));
+        out.push((format!("sft/best_{}", st.monitor_metric.name()), best.value));
+        out.push(("sft/stopped_early".into(), f64::from(u8::from(stopped_early))));
+        if st.keep_best {
+            cx.log.say(&format!(
+                "sft: ending with the best weights (step {}, {} {:.4})",
+                best.step,
+                st.monitor_metric.name(),
+                best.value
+            ));
+            *pol = Policy::restore(r, &pol.base.clone(), &ck.join("best"), Some(&cfg))?;
+        }
+    }
+    Ok(out)
+}
+
+/// The best monitored weights so far (`checkpoints/<i>-sft/best/best.json`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Best {
+    step: usize,
+    value: f64,
+}
+
+/// SFT monitoring: greedy evaluation on a few held-out samples every `monitor_every`
+/// steps, the best weights kept, early stopping after `patience` evaluations without a
+/// better value. Resumes from `best/best.json`.
+struct Monitor<'a> {
+    st: &'a SftStage,
+    samples: Vec<Sample>,
+    opts: EvalOptions,
+    dir: std::path::PathBuf,
+    best: Option<Best>,
+    /// Evaluations since the best one.
+    worse: usize,
+}
+
+impl<'a> Monitor<'a> {
+    fn open(cx: &Cx, st: &'a SftStage, eval: &Dataset, ck: &Path, start: usize) -> Result<Monitor<'a>> {
+        let r = cx.recipe;
+        let samples = if st.monitor_every > 0 { eval.head(st.monitor_samples)? } else { vec![] };
+        let opts = EvalOptions {
+            prompt: r.model.prompt.clone(),
+            max_new_tokens: r.generation.max_new_tokens,
+            batch_images: r.generation.batch_images,
+            var: r.executor.var.clone(),
+            mode: st.monitor_iou_mode.parse().map_err(anyhow::Error::msg)?,
+        };
+        let dir = ck.join("best");
+        let best: Option<Best> = match std::fs::read_to_string(dir.join("best.json")) {
+            Ok(t) => Some(
+                serde_json::from_str(&t).with_context(|| format!("parsing {}/best.json", dir.display()))?,
+            ),
+            Err(_) => None,
+        };
+        let worse = match (&best, st.monitor_every) {
+            (Some(b), every) if every > 0 => start.saturating_sub(b.step) / every,
+            _ => 0,
+        };
+        Ok(Monitor { st, samples, opts, dir, best, worse })
+    }
+
+    fn due(&self, done: usize) -> bool {
+        let every = self.st.monitor_every;
+        every > 0 && !self.samples.is_empty() && (done % every == 0 || done == self.st.steps)
+    }
+
+    /// Evaluate, log, keep the best weights; true when patience has run out.
+    fn evaluate(
+        &mut self,
+        cx: &mut Cx,
+        pol: &mut Policy,
+        done: usize,
+        val_loss: Option<f64>,
+    ) -> Result<bool> {
+        let ex = cadrl_rewards::executor::build(&cx.recipe.executor.spec)
+            .map_err(|e| anyhow::anyhow!("[executor]: {e}"))?;
+        let (records, rep) = evaluate_report(&pol.p, ex.as_ref(), &self.samples, &self.opts, |_| {})?;
+        let scalars = report_scalars(&rep);
+        let refs: Vec<(&str, f64)> = scalars.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        cx.log.scalars(cx.state.global_step, &refs)?;
+        log_predictions(cx, &self.samples, &records, &rep, 2, &self.opts.var)?;
+        let m = self.st.monitor_metric;
+        let value = match m {
+            MonitorMetric::IouMean => rep.iou_mean,
+            MonitorMetric::ImageGain => rep.image_gain.unwrap_or(f64::NAN),
+            MonitorMetric::DistinctRate => rep.distinct_rate,
+            MonitorMetric::Vsr => rep.vsr,
+            MonitorMetric::ValLoss => val_loss.unwrap_or(f64::NAN),
+        };
+        let better = match &self.best {
+            None => value.is_finite(),
+            Some(b) if m.higher_is_better() => value > b.value,
+            Some(b) => value < b.value,
+        };
+        cx.log.say(&format!(
+            "sft step {done}: monitor {} {value:.4} (IoU {:.4}, distinct {:.3}, image gain {:.4}){}",
+            m.name(),
+            rep.iou_mean,
+            rep.distinct_rate,
+            rep.image_gain.unwrap_or(f64::NAN),
+            if better { ", best so far" } else { "" }
+        ));
+        if better {
+            let best = Best { step: done, value };
+            let json = serde_json::to_string_pretty(&best)?;
+            pol.save_with(&self.dir, None, &[("best.json", json.as_bytes())])?;
+            self.best = Some(best);
+            self.worse = 0;
+        } else {
+            self.worse += 1;
+        }
+        let stop = self.st.patience > 0 && self.worse >= self.st.patience;
+        if stop {
+            cx.log.say(&format!(
+                "sft: early stop at step {done}: {} did not improve in {} evaluations",
+                m.name(),
+                self.worse
+            ));
+        }
+        Ok(stop)
+    }
 }
 
 /// One preference pair as the sample stage writes it (`pairs.jsonl`).
@@ -157,7 +309,8 @@ pub fn read_pairs(stage_dir: &Path) -> Result<Vec<(PairRecord, PreferencePair)>>
     let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
     let mut out = vec![];
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let rec: PairRecord = serde_json::from_str(line).with_context(|| format!("{}:{}", p.display(), i + 1))?;
+        let rec: PairRecord =
+            serde_json::from_str(line).with_context(|| format!("{}:{}", p.display(), i + 1))?;
         let pp = PreferencePair {
             image: ImageInput::Path(stage_dir.join(&rec.image)),
             prompt: Some(rec.prompt.clone()),
@@ -190,10 +343,14 @@ pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> R
     // its log-probs, computed once and cached in the stage directory.
     let ref_path = out.join("ref_logps.json");
     let refs: Vec<(f64, f64)> = if ref_path.is_file() {
-        serde_json::from_str(&std::fs::read_to_string(&ref_path)?).with_context(|| format!("parsing {}", ref_path.display()))?
+        serde_json::from_str(&std::fs::read_to_string(&ref_path)?)
+            .with_context(|| format!("parsing {}", ref_path.display()))?
     } else {
         if latest_step_checkpoint(&ck).is_some() {
-            bail!("{} is missing but the stage has checkpoints: the cached reference is lost", ref_path.display());
+            bail!(
+                "{} is missing but the stage has checkpoints: the cached reference is lost",
+                ref_path.display()
+            );
         }
         let bar = cx.log.bar(1, "reference");
         let v = pol.p.pair_logprobs(&pairs, st.reference == "start")?;
@@ -204,7 +361,7 @@ pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> R
     if refs.len() != pairs.len() {
         bail!("{}: {} reference log-probs for {} pairs", ref_path.display(), refs.len(), pairs.len());
     }
-    let start = resume(cx, pol, &ck, &cfg)?;
+    let start = resume_training(cx, pol, &ck, &cfg)?;
     let per_epoch = pairs.len().div_ceil(o.batch_size);
     let total = per_epoch * st.epochs;
     let seed = mix(r.run.seed, cx.index as u64);
@@ -241,7 +398,7 @@ pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> R
         bar.set_message(format!("loss {:.4} acc {:.2}", s.loss, s.rewards_accuracies));
         bar.inc(1);
         if want_checkpoint(r.run.checkpoint_every, step + 1, total) {
-            checkpoint(cx, pol, &ck, step + 1)?;
+            save_step_checkpoint(cx, pol, &ck, step + 1)?;
         }
         cx.log.flush()?;
         cx.maybe_stop()?;

@@ -44,10 +44,14 @@ impl Val {
         match self {
             Val::Str(s) => serde_json::Value::String(s.clone()),
             Val::Int(i) => serde_json::Value::from(*i),
-            Val::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Val::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number)
+            }
             Val::Bool(b) => serde_json::Value::Bool(*b),
             Val::Arr(a) => serde_json::Value::Array(a.iter().map(|v| v.val.to_json()).collect()),
-            Val::Table(t) => serde_json::Value::Object(t.iter().map(|(k, v)| (k.clone(), v.val.to_json())).collect()),
+            Val::Table(t) => {
+                serde_json::Value::Object(t.iter().map(|(k, v)| (k.clone(), v.val.to_json())).collect())
+            }
         }
     }
 }
@@ -176,9 +180,16 @@ impl<'a> Fields<'a> {
         }
         // consumed here; the caller reports overrides nobody took
         for p in prefixes {
-            overrides.retain(|k, _| !(k.starts_with(p.as_str()) && !k[p.len()..].contains('.')));
+            overrides.retain(|k, _| !k.starts_with(p.as_str()) || k[p.len()..].contains('.'));
         }
-        Fields { path: path.to_string(), line, items, used: vec![false; items.len()], overrides: mine, errors }
+        Fields {
+            path: path.to_string(),
+            line,
+            items,
+            used: vec![false; items.len()],
+            overrides: mine,
+            errors,
+        }
     }
 
     fn lookup(&mut self, key: &str) -> Option<(Val, String)> {
@@ -335,7 +346,11 @@ impl<'a> Fields<'a> {
             .map(|(_, _, t)| t)
             .collect();
         for t in unknown {
-            self.errors.push(format!("override `{t}`: {} has no such key (known: {})", self.path, known.join(", ")));
+            self.errors.push(format!(
+                "override `{t}`: {} has no such key (known: {})",
+                self.path,
+                known.join(", ")
+            ));
         }
     }
 }

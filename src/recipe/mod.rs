@@ -17,7 +17,9 @@ use serde::Serialize;
 
 use cadrl_rewards::executor::ExecutorSpec;
 use fields::{Fields, Overrides, Spanned, Val};
-pub use stages::{DpoStage, EvalStage, InitStage, Optim, SampleStage, SftStage, Stage};
+pub use stages::{
+    DpoStage, EvalStage, InitStage, MonitorMetric, Optim, SampleStage, SftStage, Stage, VisionStage,
+};
 
 /// `[run]`: naming, seeds, checkpoints.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -158,7 +160,11 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Recipe, RecipeErrors> {
 const SECTIONS: [&str; 9] =
     ["run", "model", "lora", "data", "eval_data", "executor", "reward", "generation", "stage"];
 
-fn table<'a>(root: &'a [(String, Spanned)], key: &str, errors: &mut Vec<String>) -> (&'a [(String, Spanned)], usize) {
+fn table<'a>(
+    root: &'a [(String, Spanned)],
+    key: &str,
+    errors: &mut Vec<String>,
+) -> (&'a [(String, Spanned)], usize) {
     match root.iter().find(|(k, _)| k == key) {
         Some((_, Spanned { val: Val::Table(t), line })) => (t.as_slice(), *line),
         Some((_, v)) => {
@@ -169,7 +175,11 @@ fn table<'a>(root: &'a [(String, Spanned)], key: &str, errors: &mut Vec<String>)
     }
 }
 
-fn array_of_tables<'a>(root: &'a [(String, Spanned)], key: &str, errors: &mut Vec<String>) -> Vec<(&'a [(String, Spanned)], usize)> {
+fn array_of_tables<'a>(
+    root: &'a [(String, Spanned)],
+    key: &str,
+    errors: &mut Vec<String>,
+) -> Vec<(&'a [(String, Spanned)], usize)> {
     match root.iter().find(|(k, _)| k == key) {
         None => vec![],
         Some((_, Spanned { val: Val::Arr(a), .. })) => a
@@ -177,7 +187,11 @@ fn array_of_tables<'a>(root: &'a [(String, Spanned)], key: &str, errors: &mut Ve
             .filter_map(|x| match &x.val {
                 Val::Table(t) => Some((t.as_slice(), x.line)),
                 v => {
-                    errors.push(format!("[[{key}]] (line {}): expected a table, got {}", x.line, v.type_name()));
+                    errors.push(format!(
+                        "[[{key}]] (line {}): expected a table, got {}",
+                        x.line,
+                        v.type_name()
+                    ));
                     None
                 }
             })
@@ -256,7 +270,8 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
     let spec = ExecutorSpec {
         kind: f.choice("kind", "native", &["native", "occt", "auto"]).parse().unwrap_or_default(),
         python: f.str_opt("python").map(PathBuf::from),
-        workers: Some(f.usize("workers", 0, |x| x > 0, "> 0 (leave out for one per core)")).filter(|&w| w > 0),
+        workers: Some(f.usize("workers", 0, |x| x > 0, "> 0 (leave out for one per core)"))
+            .filter(|&w| w > 0),
         timeout_s: Some(f.f64("timeout_s", 10.0, |x| x > 0.0 && x <= 3600.0, "in (0, 3600]")),
         recycle_after: Some(f.usize("recycle_after", 2000, |x| x > 0, "> 0")),
         memory_mb: Some(f.u64("memory_mb", 3072, |x| x >= 1536, ">= 1536")),
@@ -318,10 +333,16 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
         errors.push("[model].path is missing (or add an `init` stage that creates the model)".into());
     }
     if has_init && !model.path.is_empty() {
-        errors.push(format!("[model].path = `{}` but an `init` stage creates the model (remove one)", model.path));
+        errors.push(format!(
+            "[model].path = `{}` but an `init` stage creates the model (remove one)",
+            model.path
+        ));
     }
     if has_init && data.source == "gencad" && data.path.is_empty() && data.repo.is_empty() {
-        errors.push("[data]: the init stage trains its tokenizer on the training programs, which need a source".into());
+        errors.push(
+            "[data]: the init stage trains its tokenizer on the training programs, which need a source"
+                .into(),
+        );
     }
     if stage.iter().any(|s| matches!(s, Stage::Sample(_) | Stage::Dpo(_))) && reward.is_empty() {
         errors.push("a `sample` stage needs at least one [[reward]]".into());
@@ -330,6 +351,14 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
         errors.push("a dpo stage has reference = \"base\" (adapters off) but [model].finetune = \"full\" has no adapters".into());
     }
     for (i, s) in stage.iter().enumerate() {
+        if let Stage::Vision(_) = s
+            && model.finetune == "lora"
+            && !lora.as_ref().is_some_and(|l| l.vision)
+        {
+            errors.push(format!(
+                "stage {i} (vision) trains the vision tower: with [model].finetune = \"lora\" set [lora].vision = true"
+            ));
+        }
         if let Stage::Sft(s) = s
             && model.finetune == "lora"
             && s.merger_lr_scale != s.vision_lr_scale

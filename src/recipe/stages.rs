@@ -1,4 +1,4 @@
-//! The `[[stage]]` tables of a recipe: `init`, `sft`, `sample`, `dpo`, `eval`.
+//! The `[[stage]]` tables of a recipe: `init`, `vision`, `sft`, `sample`, `dpo`, `eval`.
 //!
 //! Stages run in the order written. `dpo` right after a `sample` stage may say
 //! `rounds = R`: the (sample, dpo) pair then runs R times, each round sampling from the
@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use super::fields::{Fields, Overrides, Spanned, Val};
+pub use crate::pipeline::vision::Target;
 
 /// `init`: train a tokenizer on the training programs and write a random Qwen2.5-VL.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -51,6 +52,24 @@ impl Optim {
     }
 }
 
+/// `vision`: train the vision tower and merger on geometric targets computed from the
+/// training programs ([`crate::pipeline::vision`]), before `sft`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct VisionStage {
+    pub steps: usize,
+    #[serde(flatten)]
+    pub optim: Optim,
+    /// Target groups, in order.
+    pub targets: Vec<Target>,
+    /// Cells per side of the `occupancy` target.
+    pub grid: usize,
+    /// Training parts the targets' mean and spread are taken from.
+    pub fit_samples: usize,
+    /// Steps between held-out R^2 on `[eval_data]` (0 = stage end only).
+    pub eval_every: usize,
+    pub val_samples: usize,
+}
+
 /// `sft`: supervised fine-tuning (loss on completion tokens only).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct SftStage {
@@ -65,6 +84,54 @@ pub struct SftStage {
     pub eval_every: usize,
     pub val_samples: usize,
     pub grad_checkpointing: bool,
+    /// Steps between greedy evaluations on `monitor_samples` of `[eval_data]` (VSR, IoU,
+    /// distinct rate, image gain, renders; 0 = off).
+    pub monitor_every: usize,
+    pub monitor_samples: usize,
+    /// IoU placement of the monitoring (`in-place`, `bbox`, `inertia`).
+    pub monitor_iou_mode: String,
+    /// The monitored metric that picks the best weights and stops early.
+    pub monitor_metric: MonitorMetric,
+    /// Stop after this many monitoring evaluations without a better metric (0 = never).
+    pub patience: usize,
+    /// End the stage with the best monitored weights (`checkpoints/<i>-sft/best/`).
+    pub keep_best: bool,
+}
+
+/// What SFT monitoring optimises (recipe key `monitor_metric`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitorMetric {
+    IouMean,
+    ImageGain,
+    DistinctRate,
+    Vsr,
+    ValLoss,
+}
+
+impl MonitorMetric {
+    pub const ALL: [MonitorMetric; 5] = [
+        MonitorMetric::IouMean,
+        MonitorMetric::ImageGain,
+        MonitorMetric::DistinctRate,
+        MonitorMetric::Vsr,
+        MonitorMetric::ValLoss,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MonitorMetric::IouMean => "iou_mean",
+            MonitorMetric::ImageGain => "image_gain",
+            MonitorMetric::DistinctRate => "distinct_rate",
+            MonitorMetric::Vsr => "vsr",
+            MonitorMetric::ValLoss => "val_loss",
+        }
+    }
+
+    /// Whether a larger value is better.
+    pub fn higher_is_better(self) -> bool {
+        self != MonitorMetric::ValLoss
+    }
 }
 
 /// `sample`: K candidates per training image, scored, made into preference pairs.
@@ -121,6 +188,7 @@ pub struct EvalStage {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Stage {
     Init(InitStage),
+    Vision(VisionStage),
     Sft(SftStage),
     Sample(SampleStage),
     Dpo(DpoStage),
@@ -131,6 +199,7 @@ impl Stage {
     pub fn kind(&self) -> &'static str {
         match self {
             Stage::Init(_) => "init",
+            Stage::Vision(_) => "vision",
             Stage::Sft(_) => "sft",
             Stage::Sample(_) => "sample",
             Stage::Dpo(_) => "dpo",
@@ -139,10 +208,14 @@ impl Stage {
     }
 }
 
-const KINDS: [&str; 5] = ["init", "sft", "sample", "dpo", "eval"];
+const KINDS: [&str; 6] = ["init", "vision", "sft", "sample", "dpo", "eval"];
 
 /// Resolve every `[[stage]]` table; errors are appended.
-pub fn resolve_all(tables: &[(&[(String, Spanned)], usize)], ov: &mut Overrides, errors: &mut Vec<String>) -> Vec<Stage> {
+pub fn resolve_all(
+    tables: &[(&[(String, Spanned)], usize)],
+    ov: &mut Overrides,
+    errors: &mut Vec<String>,
+) -> Vec<Stage> {
     let mut out = vec![];
     let mut seen: Vec<[String; 2]> = vec![];
     for (i, (t, line)) in tables.iter().enumerate() {
@@ -150,7 +223,10 @@ pub fn resolve_all(tables: &[(&[(String, Spanned)], usize)], ov: &mut Overrides,
         let kind = match kind {
             Some(Val::Str(k)) if KINDS.contains(&k.as_str()) => k,
             Some(Val::Str(k)) => {
-                errors.push(format!("stage {i} (line {line}): unknown kind `{k}` (known: {})", KINDS.join(", ")));
+                errors.push(format!(
+                    "stage {i} (line {line}): unknown kind `{k}` (known: {})",
+                    KINDS.join(", ")
+                ));
                 continue;
             }
             _ => {
@@ -162,11 +238,15 @@ pub fn resolve_all(tables: &[(&[(String, Spanned)], usize)], ov: &mut Overrides,
         let name = format!("stage {i} ({kind})");
         let prefixes = [format!("{kind}."), format!("stage.{i}.")];
         // `<kind>.key` overrides apply to every stage of the kind: each stage reads a copy
-        let mut mine: Overrides =
-            ov.iter().filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p.as_str()))).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut mine: Overrides = ov
+            .iter()
+            .filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p.as_str())))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut f = Fields::new(&name, *line, &rest, &mut mine, &prefixes, errors);
         let stage = match kind.as_str() {
             "init" => init(&mut f),
+            "vision" => vision(&mut f),
             "sft" => sft(&mut f),
             "sample" => sample(&mut f),
             "dpo" => dpo(&mut f),
@@ -203,14 +283,67 @@ pub fn resolve_all(tables: &[(&[(String, Spanned)], usize)], ov: &mut Overrides,
 fn known(kind: &str) -> &'static [&'static str] {
     match kind {
         "init" => &["vocab_size", "tokenizer_programs", "model"],
-        "sft" => &[
-            "steps", "batch_size", "micro_batch", "lr", "warmup_steps", "min_lr_ratio", "weight_decay", "vision_lr_scale",
-            "merger_lr_scale", "max_grad_norm", "eval_every", "val_samples", "grad_checkpointing",
+        "vision" => &[
+            "steps",
+            "batch_size",
+            "micro_batch",
+            "lr",
+            "warmup_steps",
+            "min_lr_ratio",
+            "weight_decay",
+            "max_grad_norm",
+            "targets",
+            "grid",
+            "fit_samples",
+            "eval_every",
+            "val_samples",
         ],
-        "sample" => &["images", "k", "pairs", "margin", "threshold", "invalid_as_rejected", "max_pairs_per_image", "include_reference"],
+        "sft" => &[
+            "steps",
+            "batch_size",
+            "micro_batch",
+            "lr",
+            "warmup_steps",
+            "min_lr_ratio",
+            "weight_decay",
+            "vision_lr_scale",
+            "merger_lr_scale",
+            "max_grad_norm",
+            "eval_every",
+            "val_samples",
+            "grad_checkpointing",
+            "monitor_every",
+            "monitor_samples",
+            "monitor_iou_mode",
+            "monitor_metric",
+            "patience",
+            "keep_best",
+        ],
+        "sample" => &[
+            "images",
+            "k",
+            "pairs",
+            "margin",
+            "threshold",
+            "invalid_as_rejected",
+            "max_pairs_per_image",
+            "include_reference",
+        ],
         "dpo" => &[
-            "loss", "beta", "label_smoothing", "nll_weight", "epochs", "batch_size", "micro_batch", "lr",
-            "warmup_steps", "min_lr_ratio", "weight_decay", "max_grad_norm", "rounds", "reference",
+            "loss",
+            "beta",
+            "label_smoothing",
+            "nll_weight",
+            "epochs",
+            "batch_size",
+            "micro_batch",
+            "lr",
+            "warmup_steps",
+            "min_lr_ratio",
+            "weight_decay",
+            "max_grad_norm",
+            "rounds",
+            "reference",
         ],
         _ => &["limit", "iou_mode", "images"],
     }
@@ -232,6 +365,35 @@ fn init(f: &mut Fields) -> Stage {
     Stage::Init(InitStage { vocab_size, tokenizer_programs, model })
 }
 
+fn vision(f: &mut Fields) -> Stage {
+    let steps = f.usize("steps", 300, |x| x > 0, "> 0");
+    let optim = Optim::read(f, 1e-3, 0.1);
+    let names = f.strings("targets", &["proportions", "fill", "occupancy", "counts"]);
+    let mut targets = vec![];
+    for n in &names {
+        match Target::parse(n) {
+            Some(t) if !targets.contains(&t) => targets.push(t),
+            Some(_) => f.err(format!("{}: target `{n}` is listed twice", f.place())),
+            None => {
+                let known: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
+                f.err(format!("{}: unknown target `{n}` (known: {})", f.place(), known.join(", ")))
+            }
+        }
+    }
+    if names.is_empty() {
+        f.err(format!("{}: `targets` is empty (known: proportions, fill, occupancy, counts)", f.place()));
+    }
+    Stage::Vision(VisionStage {
+        steps,
+        optim,
+        targets,
+        grid: f.usize("grid", 4, |x| (1..=16).contains(&x), "1..=16"),
+        fit_samples: f.usize("fit_samples", 1000, |x| x > 0, "> 0"),
+        eval_every: f.usize("eval_every", 0, |_| true, ""),
+        val_samples: f.usize("val_samples", 64, |_| true, ""),
+    })
+}
+
 fn sft(f: &mut Fields) -> Stage {
     let steps = f.usize("steps", 100, |x| x > 0, "> 0");
     let optim = Optim::read(f, 2e-4, 0.0);
@@ -244,6 +406,16 @@ fn sft(f: &mut Fields) -> Stage {
         eval_every: f.usize("eval_every", 0, |_| true, ""),
         val_samples: f.usize("val_samples", 16, |_| true, ""),
         grad_checkpointing: f.bool("grad_checkpointing", false),
+        monitor_every: f.usize("monitor_every", 0, |_| true, ""),
+        monitor_samples: f.usize("monitor_samples", 32, |x| x > 0, "> 0"),
+        monitor_iou_mode: f.choice("monitor_iou_mode", "bbox", &["in-place", "bbox", "inertia"]),
+        monitor_metric: {
+            let names: Vec<&str> = MonitorMetric::ALL.iter().map(|m| m.name()).collect();
+            let m = f.choice("monitor_metric", "iou_mean", &names);
+            MonitorMetric::ALL.into_iter().find(|x| x.name() == m).unwrap_or(MonitorMetric::IouMean)
+        },
+        patience: f.usize("patience", 0, |_| true, ""),
+        keep_best: f.bool("keep_best", true),
     })
 }
 

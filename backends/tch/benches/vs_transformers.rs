@@ -20,18 +20,13 @@ const COMPLETION: &str =
     "import cadquery as cq\nresult = cq.Workplane('XY').box(10, 20, 5).faces('>Z').hole(2)\n";
 
 fn python() -> PathBuf {
-    std::env::var("CADRL_TORCH_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap())
-                .join(".cache/cadrl/torch-2.11.0-py312/bin/python")
-        })
+    std::env::var("CADRL_TORCH_PYTHON").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/cadrl/torch-2.11.0/bin/python")
+    })
 }
 
 fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/python")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(name)
 }
 
 fn target_dir() -> PathBuf {
@@ -39,32 +34,18 @@ fn target_dir() -> PathBuf {
 }
 
 fn criterion_mean_s(name: &str) -> f64 {
-    let p = target_dir()
-        .join("criterion")
-        .join(name)
-        .join("new/estimates.json");
+    let p = target_dir().join("criterion").join(name).join("new/estimates.json");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
     v["mean"]["point_estimate"].as_f64().unwrap() / 1e9
 }
 
 fn main() {
-    let threads: usize = std::env::var("CADRL_BENCH_THREADS")
-        .ok()
-        .and_then(|x| x.parse().ok())
-        .unwrap_or(1);
+    let threads: usize = std::env::var("CADRL_BENCH_THREADS").ok().and_then(|x| x.parse().ok()).unwrap_or(1);
     set_num_threads(threads);
     let dir = target_dir().join("tmp/cadrl-bench-v3");
     if !dir.join("bench-small/model.safetensors").exists() {
-        let out = Command::new(python())
-            .arg(script("make_bench.py"))
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = Command::new(python()).arg(script("make_bench.py")).arg(&dir).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let model = dir.join("bench-small");
     let image = dir.join("images/img0_448x448.png");
@@ -74,43 +55,19 @@ fn main() {
         .arg(script("bench_transformers.py"))
         .arg(&model)
         .arg(&image)
-        .args([
-            N.to_string(),
-            MAX_NEW.to_string(),
-            TRAIN_BATCH.to_string(),
-            threads.to_string(),
-        ])
+        .args([N.to_string(), MAX_NEW.to_string(), TRAIN_BATCH.to_string(), threads.to_string()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let hf: serde_json::Value = serde_json::from_slice(
-        out.stdout
-            .split(|&b| b == b'\n')
-            .rfind(|l| !l.is_empty())
-            .unwrap(),
-    )
-    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let hf: serde_json::Value =
+        serde_json::from_slice(out.stdout.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap()).unwrap();
 
     // ours
-    let spec = ModelSpec {
-        path_or_id: model.display().to_string(),
-        device: DeviceSpec::Cpu,
-        dtype: DType::F32,
-    };
-    let lora = LoraConfig {
-        r: 16,
-        alpha: 32.0,
-        dropout: 0.0,
-        ..Default::default()
-    };
+    let spec =
+        ModelSpec { path_or_id: model.display().to_string(), device: DeviceSpec::Cpu, dtype: DType::F32 };
+    let lora = LoraConfig { r: 16, alpha: 32.0, dropout: 0.0, ..Default::default() };
     let mut policy = QwenVlPolicy::load(&spec, Some(lora)).unwrap();
-    let img = policy
-        .process_image(&ImageInput::Path(image.clone()))
-        .unwrap();
+    let img = policy.process_image(&ImageInput::Path(image.clone())).unwrap();
     let prompt: Vec<i64> = policy
         .tokenizer
         .prompt_ids(chat::DEFAULT_PROMPT, Some(img.num_tokens(2)))
@@ -151,14 +108,16 @@ fn main() {
         .iter()
         .take(TRAIN_BATCH)
         .map(|im| Example {
-            image: ImageInput::Rgb8 { width: im.width() as usize, height: im.height() as usize, data: im.as_raw().clone() },
+            image: ImageInput::Rgb8 {
+                width: im.width() as usize,
+                height: im.height() as usize,
+                data: im.as_raw().clone(),
+            },
             prompt: None,
             completion: COMPLETION.to_string(),
         })
         .collect();
-    c.bench_function("tch_sft_step_b4", |b| {
-        b.iter(|| policy.sft_step(&ex).unwrap())
-    });
+    c.bench_function("tch_sft_step_b4", |b| b.iter(|| policy.sft_step(&ex).unwrap()));
     c.final_summary();
 
     let gen_s = criterion_mean_s("tch_generate_8x64");
@@ -171,12 +130,6 @@ fn main() {
         "generation": {"ours_tokens_per_s": ours_tps, "transformers_tokens_per_s": hf_tps, "speedup": ours_tps / hf_tps, "target": 1.5},
         "sft_step": {"ours_s": train_s, "transformers_peft_s": hf_train, "speedup": hf_train / train_s, "target": 1.0},
     });
-    println!(
-        "cadrl vs transformers: {}",
-        serde_json::to_string_pretty(&report).unwrap()
-    );
-    let _ = std::fs::write(
-        target_dir().join("criterion/cadrl_vs_transformers.json"),
-        report.to_string(),
-    );
+    println!("cadrl vs transformers: {}", serde_json::to_string_pretty(&report).unwrap());
+    let _ = std::fs::write(target_dir().join("criterion/cadrl_vs_transformers.json"), report.to_string());
 }

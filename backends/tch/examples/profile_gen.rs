@@ -7,17 +7,8 @@ use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
     let a: Vec<String> = std::env::args().collect();
-    set_num_threads(
-        std::env::var("T")
-            .ok()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(2),
-    );
-    let spec = ModelSpec {
-        path_or_id: a[1].clone(),
-        device: DeviceSpec::Cpu,
-        dtype: DType::F32,
-    };
+    set_num_threads(std::env::var("T").ok().and_then(|x| x.parse().ok()).unwrap_or(2));
+    let spec = ModelSpec { path_or_id: a[1].clone(), device: DeviceSpec::Cpu, dtype: DType::F32 };
     let policy = QwenVlPolicy::load(&spec, None)?;
     let img = policy.process_image(&ImageInput::Path(a[2].clone().into()))?;
     let m = &policy.model;
@@ -44,25 +35,17 @@ fn main() -> anyhow::Result<()> {
             let t = Instant::now();
             let mut x = e;
             for i in 0..m.text.layers.len() {
-                x = m
-                    .text
-                    .layer_forward(i, &x, &cos, &sin, Some(&mask), None, &Ctx::EVAL);
+                x = m.text.layer_forward(i, &x, &cos, &sin, Some(&mask), None, &Ctx::EVAL);
             }
             let tl = t.elapsed();
             let t = Instant::now();
             let _ = m.text.logits(&x);
-            eprintln!(
-                "vision {tv:?} embed+mask+rope {te:?} layers {tl:?} full logits {:?}",
-                t.elapsed()
-            );
+            eprintln!("vision {tv:?} embed+mask+rope {te:?} layers {tl:?} full logits {:?}", t.elapsed());
         }
         Ok(())
     })?;
     tch::no_grad(|| {
-        let h = tch::Tensor::randn(
-            [8, m.text.cfg.hidden_size as i64],
-            (tch::Kind::Float, tch::Device::Cpu),
-        );
+        let h = tch::Tensor::randn([8, m.text.cfg.hidden_size as i64], (tch::Kind::Float, tch::Device::Cpu));
         let sp = SamplingParams {
             n: 8,
             temperature: 1.0,

@@ -23,9 +23,7 @@ pub struct ChatTokenizer {
 
 impl std::fmt::Debug for ChatTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatTokenizer")
-            .field("im_end_id", &self.im_end_id)
-            .finish()
+        f.debug_struct("ChatTokenizer").field("im_end_id", &self.im_end_id).finish()
     }
 }
 
@@ -33,14 +31,10 @@ fn read_template(dir: &Path) -> Result<Option<String>> {
     let jinja = dir.join("chat_template.jinja");
     if jinja.exists() {
         return Ok(Some(
-            std::fs::read_to_string(&jinja)
-                .with_context(|| format!("reading {}", jinja.display()))?,
+            std::fs::read_to_string(&jinja).with_context(|| format!("reading {}", jinja.display()))?,
         ));
     }
-    for (file, key) in [
-        ("chat_template.json", "chat_template"),
-        ("tokenizer_config.json", "chat_template"),
-    ] {
+    for (file, key) in [("chat_template.json", "chat_template"), ("tokenizer_config.json", "chat_template")] {
         let p = dir.join(file);
         if !p.exists() {
             continue;
@@ -71,24 +65,16 @@ impl ChatTokenizer {
     /// Load from a checkpoint directory.
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let p = dir.join("tokenizer.json");
-        let tokenizer = tokenizers::Tokenizer::from_file(&p)
-            .map_err(|e| anyhow!("loading {}: {e}", p.display()))?;
+        let tokenizer =
+            tokenizers::Tokenizer::from_file(&p).map_err(|e| anyhow!("loading {}: {e}", p.display()))?;
         let template = read_template(dir)?.unwrap_or_else(|| QWEN25VL_TEMPLATE.to_string());
         let id = |t: &str| -> Result<u32> {
-            tokenizer
-                .token_to_id(t)
-                .with_context(|| format!("{}: special token `{t}` missing", p.display()))
+            tokenizer.token_to_id(t).with_context(|| format!("{}: special token `{t}` missing", p.display()))
         };
         let im_end_id = id("<|im_end|>")?;
         let image_pad_id = id("<|image_pad|>")?;
         let pad_id = tokenizer.token_to_id("<|endoftext|>").unwrap_or(im_end_id);
-        Ok(Self {
-            tokenizer,
-            template,
-            im_end_id,
-            image_pad_id,
-            pad_id,
-        })
+        Ok(Self { tokenizer, template, im_end_id, image_pad_id, pad_id })
     }
 
     /// Render the chat template for one user turn: optional image, then the text.
@@ -107,17 +93,10 @@ impl ChatTokenizer {
         let mut env = minijinja::Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
-        env.add_function(
-            "raise_exception",
-            |msg: String| -> Result<String, minijinja::Error> {
-                Err(minijinja::Error::new(
-                    minijinja::ErrorKind::InvalidOperation,
-                    msg,
-                ))
-            },
-        );
-        env.add_template("chat", &self.template)
-            .context("compiling chat template")?;
+        env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
+        });
+        env.add_template("chat", &self.template).context("compiling chat template")?;
         let tmpl = env.get_template("chat").context("chat template")?;
         let ctx = minijinja::context! {
             messages => minijinja::Value::from_serialize(messages),
@@ -129,18 +108,13 @@ impl ChatTokenizer {
 
     /// Tokenize text without adding special tokens.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self
-            .tokenizer
-            .encode(text, false)
-            .map_err(|e| anyhow!("tokenizing: {e}"))?;
+        let enc = self.tokenizer.encode(text, false).map_err(|e| anyhow!("tokenizing: {e}"))?;
         Ok(enc.get_ids().to_vec())
     }
 
     /// Decode ids (special tokens skipped).
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.tokenizer
-            .decode(ids, true)
-            .map_err(|e| anyhow!("decoding: {e}"))
+        self.tokenizer.decode(ids, true).map_err(|e| anyhow!("decoding: {e}"))
     }
 
     /// Prompt ids for one user turn with an image expanded to `n_image_tokens` pads.

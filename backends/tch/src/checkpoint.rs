@@ -30,39 +30,21 @@ pub fn named_tensors(p: &QwenVlPolicy) -> Vec<(String, Tensor)> {
         ]),
     ));
     for (i, b) in m.vision.blocks.iter().enumerate() {
-        v.push((
-            format!("visual.blocks.{i}.norm1.weight"),
-            b.norm1.shallow_clone(),
-        ));
-        v.push((
-            format!("visual.blocks.{i}.norm2.weight"),
-            b.norm2.shallow_clone(),
-        ));
+        v.push((format!("visual.blocks.{i}.norm1.weight"), b.norm1.shallow_clone()));
+        v.push((format!("visual.blocks.{i}.norm2.weight"), b.norm2.shallow_clone()));
         push_lin(&mut v, &b.qkv);
         push_lin(&mut v, &b.proj);
         for l in b.mlp.linears() {
             push_lin(&mut v, l);
         }
     }
-    v.push((
-        "visual.merger.ln_q.weight".to_string(),
-        m.vision.merger_ln.shallow_clone(),
-    ));
+    v.push(("visual.merger.ln_q.weight".to_string(), m.vision.merger_ln.shallow_clone()));
     push_lin(&mut v, &m.vision.merger_fc1);
     push_lin(&mut v, &m.vision.merger_fc2);
-    v.push((
-        "model.embed_tokens.weight".to_string(),
-        m.text.embed.shallow_clone(),
-    ));
+    v.push(("model.embed_tokens.weight".to_string(), m.text.embed.shallow_clone()));
     for (i, l) in m.text.layers.iter().enumerate() {
-        v.push((
-            format!("model.layers.{i}.input_layernorm.weight"),
-            l.ln1.shallow_clone(),
-        ));
-        v.push((
-            format!("model.layers.{i}.post_attention_layernorm.weight"),
-            l.ln2.shallow_clone(),
-        ));
+        v.push((format!("model.layers.{i}.input_layernorm.weight"), l.ln1.shallow_clone()));
+        v.push((format!("model.layers.{i}.post_attention_layernorm.weight"), l.ln2.shallow_clone()));
         for li in [&l.q, &l.k, &l.v, &l.o] {
             push_lin(&mut v, li);
         }
@@ -89,24 +71,12 @@ pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()
         };
         let nbytes = t.numel() * t.kind().elt_size_in_bytes();
         let mut bytes = vec![0u8; nbytes];
-        t.view_dtype(Kind::Uint8)
-            .flatten(0, -1)
-            .copy_data(&mut bytes, nbytes);
-        bufs.push((
-            k.clone(),
-            dt,
-            t.size().iter().map(|&x| x as usize).collect::<Vec<_>>(),
-            bytes,
-        ));
+        t.view_dtype(Kind::Uint8).flatten(0, -1).copy_data(&mut bytes, nbytes);
+        bufs.push((k.clone(), dt, t.size().iter().map(|&x| x as usize).collect::<Vec<_>>(), bytes));
     }
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bufs
         .iter()
-        .map(|(k, dt, s, b)| {
-            Ok((
-                k.clone(),
-                safetensors::tensor::TensorView::new(*dt, s.clone(), b)?,
-            ))
-        })
+        .map(|(k, dt, s, b)| Ok((k.clone(), safetensors::tensor::TensorView::new(*dt, s.clone(), b)?)))
         .collect::<Result<_>>()?;
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), "pt".to_string());
@@ -131,8 +101,7 @@ pub fn save_full(p: &QwenVlPolicy, dir: &Path) -> Result<()> {
     ] {
         let src = p.model_dir.join(f);
         if src.exists() {
-            std::fs::copy(&src, dir.join(f))
-                .with_context(|| format!("copying {}", src.display()))?;
+            std::fs::copy(&src, dir.join(f)).with_context(|| format!("copying {}", src.display()))?;
         }
     }
     Ok(())

@@ -1,8 +1,6 @@
 //! CLI commands `generate` and `logprobs` (clap-derive argument structs and runners printing
 //! JSON lines to stdout), wired into the root `cadrl` binary.
-use crate::policy::{
-    DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, QwenVlPolicy,
-};
+use crate::policy::{DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, QwenVlPolicy};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
@@ -75,8 +73,7 @@ fn load(model: &str, device: &str, dtype: &str, adapter: Option<&PathBuf>) -> Re
     };
     let mut p = QwenVlPolicy::load(&spec, None)?;
     if let Some(a) = adapter {
-        p.load_adapter(a)
-            .with_context(|| format!("loading adapter {}", a.display()))?;
+        p.load_adapter(a).with_context(|| format!("loading adapter {}", a.display()))?;
     }
     Ok(p)
 }
@@ -96,11 +93,7 @@ pub fn run_generate(a: &GenerateArgs) -> Result<()> {
     let out = p.generate(&[ImageInput::Path(a.image.clone())], &opts)?;
     let mut so = std::io::stdout().lock();
     for c in out.into_iter().flatten() {
-        writeln!(
-            so,
-            "{}",
-            json!({"text": c.text, "token_ids": c.token_ids, "logprobs": c.logprobs})
-        )?;
+        writeln!(so, "{}", json!({"text": c.text, "token_ids": c.token_ids, "logprobs": c.logprobs}))?;
     }
     Ok(())
 }
@@ -111,11 +104,7 @@ pub fn run_logprobs(a: &LogprobsArgs) -> Result<()> {
     let completion = std::fs::read_to_string(&a.completion)
         .with_context(|| format!("reading {}", a.completion.display()))?;
     let ids = p.tokenizer.completion_ids(&completion)?;
-    let ex = Example {
-        image: ImageInput::Path(a.image.clone()),
-        prompt: a.prompt.clone(),
-        completion,
-    };
+    let ex = Example { image: ImageInput::Path(a.image.clone()), prompt: a.prompt.clone(), completion };
     let lp = p.logprobs(&[ex], true)?;
     let lp = lp.into_iter().next().unwrap_or_default();
     println!("{}", json!({"token_ids": ids, "logprobs": lp}));

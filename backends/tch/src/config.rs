@@ -93,10 +93,7 @@ fn silu() -> String {
 }
 
 fn get<T: serde::de::DeserializeOwned>(objs: &[&Value], key: &str) -> Option<T> {
-    objs.iter().find_map(|o| {
-        o.get(key)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-    })
+    objs.iter().find_map(|o| o.get(key).and_then(|v| serde_json::from_value(v.clone()).ok()))
 }
 
 fn ids(v: Option<Value>) -> Vec<i64> {
@@ -112,18 +109,13 @@ impl QwenVlConfig {
     pub fn from_json(root: &Value) -> Result<Self> {
         let text_v = root.get("text_config").cloned().unwrap_or(Value::Null);
         // Prefer text_config values, fall back to the legacy flat top level.
-        let objs: Vec<&Value> = if text_v.is_object() {
-            vec![&text_v, root]
-        } else {
-            vec![root]
-        };
+        let objs: Vec<&Value> = if text_v.is_object() { vec![&text_v, root] } else { vec![root] };
         let req = |k: &str| -> Result<usize> {
             get::<usize>(&objs, k).with_context(|| format!("config.json: missing text field `{k}`"))
         };
         let hidden_size = req("hidden_size")?;
         let num_attention_heads = req("num_attention_heads")?;
-        let rope: Option<Value> =
-            get(&objs, "rope_parameters").or_else(|| get(&objs, "rope_scaling"));
+        let rope: Option<Value> = get(&objs, "rope_parameters").or_else(|| get(&objs, "rope_scaling"));
         let rope_theta = rope
             .as_ref()
             .and_then(|r| r.get("rope_theta").and_then(|x| x.as_f64()))
@@ -155,9 +147,7 @@ impl QwenVlConfig {
             hidden_act: get(&objs, "hidden_act").unwrap_or_else(silu),
         };
         let rv: RawVision = serde_json::from_value(
-            root.get("vision_config")
-                .cloned()
-                .context("config.json: missing `vision_config`")?,
+            root.get("vision_config").cloned().context("config.json: missing `vision_config`")?,
         )
         .context("config.json: bad `vision_config`")?;
         let vision = VisionConfig {
@@ -203,8 +193,7 @@ impl QwenVlConfig {
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let p = dir.join("config.json");
         let s = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-        let v: Value =
-            serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?;
+        let v: Value = serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?;
         Self::from_json(&v).with_context(|| format!("in {}", p.display()))
     }
 }
@@ -227,8 +216,7 @@ impl GenerationDefaults {
             return Ok(Self::default());
         }
         let s = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-        let v: Value =
-            serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?;
+        let v: Value = serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?;
         Ok(Self {
             eos_token_ids: ids(v.get("eos_token_id").cloned()),
             pad_token_id: v.get("pad_token_id").and_then(|x| x.as_i64()),

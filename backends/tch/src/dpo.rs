@@ -51,12 +51,7 @@ pub struct DpoLoss {
 
 impl DpoLoss {
     pub fn sigmoid(beta: f64) -> Self {
-        Self {
-            kind: DpoLossKind::Sigmoid,
-            beta,
-            label_smoothing: 0.0,
-            nll_weight: 0.0,
-        }
+        Self { kind: DpoLossKind::Sigmoid, beta, label_smoothing: 0.0, nll_weight: 0.0 }
     }
 
     /// Checks the settings (β > 0, 0 <= ε < 0.5, nll_weight >= 0).
@@ -65,10 +60,7 @@ impl DpoLoss {
             bail!("beta must be > 0, got {}", self.beta);
         }
         if !(0.0..0.5).contains(&self.label_smoothing) {
-            bail!(
-                "label_smoothing must be in [0, 0.5), got {}",
-                self.label_smoothing
-            );
+            bail!("label_smoothing must be in [0, 0.5), got {}", self.label_smoothing);
         }
         if !(self.nll_weight >= 0.0 && self.nll_weight.is_finite()) {
             bail!("nll_weight must be >= 0, got {}", self.nll_weight);
@@ -81,9 +73,7 @@ impl DpoLoss {
         let (b, e) = (self.beta, self.label_smoothing);
         let z = h * b;
         match self.kind {
-            DpoLossKind::Sigmoid => {
-                z.log_sigmoid().neg() * (1.0 - e) - (-&z).log_sigmoid() * e
-            }
+            DpoLossKind::Sigmoid => z.log_sigmoid().neg() * (1.0 - e) - (-&z).log_sigmoid() * e,
             DpoLossKind::Robust => {
                 (z.log_sigmoid().neg() * (1.0 - e) + (-&z).log_sigmoid() * e) / (1.0 - 2.0 * e)
             }
@@ -129,7 +119,7 @@ pub(crate) fn loss_tensor(
     let mut total = loss.pair_losses(&h).mean(Kind::Float);
     if loss.nll_weight > 0.0 {
         let chosen = lp.narrow(0, 0, layout.chosen_tokens);
-        total = total + chosen.mean(Kind::Float).neg() * loss.nll_weight;
+        total += chosen.mean(Kind::Float).neg() * loss.nll_weight;
     }
     total * scale
 }
@@ -227,6 +217,9 @@ mod tests {
         assert!(l.validate().is_err());
         l.beta = 0.1;
         l.label_smoothing = 0.5;
-        assert!(format!("{:#}", l.validate().err().map(|e| e.to_string()).unwrap_or_default()).contains("label_smoothing"));
+        assert!(
+            format!("{:#}", l.validate().err().map(|e| e.to_string()).unwrap_or_default())
+                .contains("label_smoothing")
+        );
     }
 }

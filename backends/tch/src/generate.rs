@@ -46,12 +46,8 @@ pub fn tempered_probs(logits: &Tensor, p: &SamplingParams) -> Tensor {
 /// most likely tokens whose mass reaches `top_p` (a token is kept while the mass of the more
 /// likely ones is below `top_p`). Expected O(V) by quickselect, no full sort.
 pub fn top_p_support(row: &[f32], top_p: f64) -> Vec<(f32, u32)> {
-    let mut items: Vec<(f32, u32)> = row
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| **p > 0.0)
-        .map(|(i, &p)| (p, i as u32))
-        .collect();
+    let mut items: Vec<(f32, u32)> =
+        row.iter().enumerate().filter(|(_, p)| **p > 0.0).map(|(i, &p)| (p, i as u32)).collect();
     if top_p >= 1.0 {
         return items;
     }
@@ -116,9 +112,7 @@ pub fn generate(
         cu.valid.narrow(1, 0, l).copy_(&batch.valid);
         let e = model.embed(&batch.ids, Some(&feats))?;
         let mask = causal_mask(&cu.valid.narrow(1, 0, l), 0, l);
-        let h = model
-            .text
-            .forward(&e, &batch.positions, Some(&mask), Some(&mut cu), &ctx);
+        let h = model.text.forward(&e, &batch.positions, Some(&mask), Some(&mut cu), &ctx);
         let rep: Vec<i64> = (0..bu).flat_map(|i| std::iter::repeat_n(i, n)).collect();
         let rep = Tensor::from_slice(&rep).to_device(model.device);
         let mut cache = KvCache {
@@ -128,57 +122,30 @@ pub fn generate(
             len: cu.len,
         };
         drop(cu);
-        let next_pos: Vec<i64> = batch
-            .next_pos
-            .iter()
-            .flat_map(|&x| std::iter::repeat_n(x, n))
-            .collect();
-        let mut logits = model
-            .text
-            .logits(&h.narrow(1, l - 1, 1).squeeze_dim(1))
-            .index_select(0, &rep);
+        let next_pos: Vec<i64> = batch.next_pos.iter().flat_map(|&x| std::iter::repeat_n(x, n)).collect();
+        let mut logits = model.text.logits(&h.narrow(1, l - 1, 1).squeeze_dim(1)).index_select(0, &rep);
         let mut rngs: Vec<ChaCha8Rng> = (0..b as u64)
-            .map(|r| {
-                ChaCha8Rng::seed_from_u64(
-                    p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(r),
-                )
-            })
+            .map(|r| ChaCha8Rng::seed_from_u64(p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(r)))
             .collect();
-        let mut out: Vec<RawCandidate> = (0..b)
-            .map(|_| RawCandidate {
-                token_ids: vec![],
-                logprobs: vec![],
-            })
-            .collect();
+        let mut out: Vec<RawCandidate> =
+            (0..b).map(|_| RawCandidate { token_ids: vec![], logprobs: vec![] }).collect();
         let mut done = vec![false; b as usize];
         for step in 0..p.max_new_tokens {
             let lp = logits.log_softmax(-1, Kind::Float);
             let chosen: Vec<i64> = if p.temperature <= 0.0 {
                 Vec::<i64>::try_from(logits.argmax(-1, false).to_device(tch::Device::Cpu))?
             } else {
-                let probs = tempered_probs(&logits, p)
-                    .to_device(tch::Device::Cpu)
-                    .contiguous();
+                let probs = tempered_probs(&logits, p).to_device(tch::Device::Cpu).contiguous();
                 let v = probs.size()[1] as usize;
                 let mut host = vec![0f32; b as usize * v];
                 probs.copy_data(&mut host, b as usize * v);
                 (0..b as usize)
-                    .map(|r| {
-                        draw(
-                            &top_p_support(&host[r * v..(r + 1) * v], p.top_p),
-                            &mut rngs[r],
-                        )
-                    })
+                    .map(|r| draw(&top_p_support(&host[r * v..(r + 1) * v], p.top_p), &mut rngs[r]))
                     .collect()
             };
-            let idx = Tensor::from_slice(&chosen)
-                .to_device(model.device)
-                .unsqueeze(1);
-            let clp = Vec::<f32>::try_from(
-                lp.gather(1, &idx, false)
-                    .squeeze_dim(1)
-                    .to_device(tch::Device::Cpu),
-            )?;
+            let idx = Tensor::from_slice(&chosen).to_device(model.device).unsqueeze(1);
+            let clp =
+                Vec::<f32>::try_from(lp.gather(1, &idx, false).squeeze_dim(1).to_device(tch::Device::Cpu))?;
             for r in 0..b as usize {
                 if done[r] {
                     continue;
@@ -202,9 +169,7 @@ pub fn generate(
             let _ = cache.valid.narrow(1, len, 1).fill_(1);
             let mask = causal_mask(&cache.valid.narrow(1, 0, len + 1), len, 1);
             let e = Tensor::embedding(&model.text.embed, &idx, -1, false, false);
-            let h = model
-                .text
-                .forward(&e, &pos, Some(&mask), Some(&mut cache), &ctx);
+            let h = model.text.forward(&e, &pos, Some(&mask), Some(&mut cache), &ctx);
             logits = model.text.logits(&h.squeeze_dim(1));
         }
         let mut res = vec![];
@@ -246,12 +211,7 @@ mod tests {
         tch::manual_seed(0);
         for scale in [0.1, 1.0, 5.0] {
             let logits = Tensor::randn([3, 3000], (Kind::Float, tch::Device::Cpu)) * scale;
-            for (t, tp, tk) in [
-                (1.0, 0.9, 0),
-                (0.7, 0.95, 50),
-                (1.3, 1.0, 10),
-                (1.0, 0.5, 0),
-            ] {
+            for (t, tp, tk) in [(1.0, 0.9, 0), (0.7, 0.95, 50), (1.3, 1.0, 10), (1.0, 0.5, 0)] {
                 let p = SamplingParams {
                     n: 1,
                     temperature: t,

@@ -19,19 +19,14 @@ use tokenizers::Tokenizer;
 
 /// Write into a fresh sibling temporary directory, then replace `out_dir` with it.
 fn write_atomically(out_dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let name = out_dir
-        .file_name()
-        .with_context(|| format!("output directory {} has no name", out_dir.display()))?;
+    let name =
+        out_dir.file_name().with_context(|| format!("output directory {} has no name", out_dir.display()))?;
     let parent = match out_dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let tmp = parent.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = parent.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
     }
@@ -41,8 +36,7 @@ fn write_atomically(out_dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> R
         return Err(e);
     }
     if out_dir.exists() {
-        std::fs::remove_dir_all(out_dir)
-            .with_context(|| format!("replacing {}", out_dir.display()))?;
+        std::fs::remove_dir_all(out_dir).with_context(|| format!("replacing {}", out_dir.display()))?;
     }
     std::fs::rename(&tmp, out_dir)
         .with_context(|| format!("renaming {} to {}", tmp.display(), out_dir.display()))
@@ -167,10 +161,7 @@ impl InitConfig {
         if let Some(o) = c.out_hidden_size
             && o != c.hidden_size
         {
-            bail!(
-                "init model config: out_hidden_size {o} must equal hidden_size {}",
-                c.hidden_size
-            );
+            bail!("init model config: out_hidden_size {o} must equal hidden_size {}", c.hidden_size);
         }
         if c.vision_window_size == 0 || !c.vision_window_size.is_multiple_of(28) {
             bail!(
@@ -178,11 +169,7 @@ impl InitConfig {
                 c.vision_window_size
             );
         }
-        if let Some(i) = c
-            .vision_fullatt_block_indexes
-            .iter()
-            .find(|&&i| i >= c.vision_depth)
-        {
+        if let Some(i) = c.vision_fullatt_block_indexes.iter().find(|&&i| i >= c.vision_depth) {
             bail!(
                 "init model config: vision_fullatt_block_indexes has {i} >= vision_depth {}",
                 c.vision_depth
@@ -196,9 +183,7 @@ impl InitConfig {
             );
         }
         if !(c.initializer_range > 0.0 && c.rope_theta > 0.0 && c.rms_norm_eps > 0.0) {
-            bail!(
-                "init model config: initializer_range, rope_theta and rms_norm_eps must be positive"
-            );
+            bail!("init model config: initializer_range, rope_theta and rms_norm_eps must be positive");
         }
         Ok(())
     }
@@ -221,11 +206,7 @@ fn weight_specs(c: &InitConfig, vocab: usize) -> Vec<(String, Vec<usize>, Init)>
         }
     };
     let (vh, vi) = (c.vision_hidden_size, c.vision_intermediate_size);
-    v.push((
-        "visual.patch_embed.proj.weight".into(),
-        vec![vh, 3, 2, 14, 14],
-        Init::Normal,
-    ));
+    v.push(("visual.patch_embed.proj.weight".into(), vec![vh, 3, 2, 14, 14], Init::Normal));
     for i in 0..c.vision_depth {
         let p = format!("visual.blocks.{i}");
         v.push((format!("{p}.norm1.weight"), vec![vh], Init::Ones));
@@ -238,76 +219,20 @@ fn weight_specs(c: &InitConfig, vocab: usize) -> Vec<(String, Vec<usize>, Init)>
     }
     v.push(("visual.merger.ln_q.weight".into(), vec![vh], Init::Ones));
     lin(&mut v, "visual.merger.mlp.0".into(), 4 * vh, 4 * vh, true);
-    lin(
-        &mut v,
-        "visual.merger.mlp.2".into(),
-        c.hidden_size,
-        4 * vh,
-        true,
-    );
+    lin(&mut v, "visual.merger.mlp.2".into(), c.hidden_size, 4 * vh, true);
     let (h, hd) = (c.hidden_size, c.hidden_size / c.num_attention_heads);
-    v.push((
-        "model.embed_tokens.weight".into(),
-        vec![vocab, h],
-        Init::Normal,
-    ));
+    v.push(("model.embed_tokens.weight".into(), vec![vocab, h], Init::Normal));
     for i in 0..c.num_hidden_layers {
         let p = format!("model.layers.{i}");
         v.push((format!("{p}.input_layernorm.weight"), vec![h], Init::Ones));
-        v.push((
-            format!("{p}.post_attention_layernorm.weight"),
-            vec![h],
-            Init::Ones,
-        ));
-        lin(
-            &mut v,
-            format!("{p}.self_attn.q_proj"),
-            c.num_attention_heads * hd,
-            h,
-            true,
-        );
-        lin(
-            &mut v,
-            format!("{p}.self_attn.k_proj"),
-            c.num_key_value_heads * hd,
-            h,
-            true,
-        );
-        lin(
-            &mut v,
-            format!("{p}.self_attn.v_proj"),
-            c.num_key_value_heads * hd,
-            h,
-            true,
-        );
-        lin(
-            &mut v,
-            format!("{p}.self_attn.o_proj"),
-            h,
-            c.num_attention_heads * hd,
-            false,
-        );
-        lin(
-            &mut v,
-            format!("{p}.mlp.gate_proj"),
-            c.intermediate_size,
-            h,
-            false,
-        );
-        lin(
-            &mut v,
-            format!("{p}.mlp.up_proj"),
-            c.intermediate_size,
-            h,
-            false,
-        );
-        lin(
-            &mut v,
-            format!("{p}.mlp.down_proj"),
-            h,
-            c.intermediate_size,
-            false,
-        );
+        v.push((format!("{p}.post_attention_layernorm.weight"), vec![h], Init::Ones));
+        lin(&mut v, format!("{p}.self_attn.q_proj"), c.num_attention_heads * hd, h, true);
+        lin(&mut v, format!("{p}.self_attn.k_proj"), c.num_key_value_heads * hd, h, true);
+        lin(&mut v, format!("{p}.self_attn.v_proj"), c.num_key_value_heads * hd, h, true);
+        lin(&mut v, format!("{p}.self_attn.o_proj"), h, c.num_attention_heads * hd, false);
+        lin(&mut v, format!("{p}.mlp.gate_proj"), c.intermediate_size, h, false);
+        lin(&mut v, format!("{p}.mlp.up_proj"), c.intermediate_size, h, false);
+        lin(&mut v, format!("{p}.mlp.down_proj"), h, c.intermediate_size, false);
     }
     v.push(("model.norm.weight".into(), vec![h], Init::Ones));
     if !c.tie_word_embeddings {
@@ -318,9 +243,7 @@ fn weight_specs(c: &InitConfig, vocab: usize) -> Vec<(String, Vec<usize>, Init)>
 
 /// FNV-1a, a stable hash so each tensor's random stream depends only on (seed, name).
 fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// `n` samples of N(0, std) as little-endian f32 bytes (Box-Muller on a ChaCha stream).
@@ -342,9 +265,7 @@ fn normal_bytes(n: usize, std: f64, seed: u64) -> Vec<u8> {
 }
 
 fn token_id(ids: &HashMap<String, u32>, t: &str, dir: &Path) -> Result<u32> {
-    ids.get(t)
-        .copied()
-        .with_context(|| format!("{}: tokenizer has no `{t}` token", dir.display()))
+    ids.get(t).copied().with_context(|| format!("{}: tokenizer has no `{t}` token", dir.display()))
 }
 
 /// Write a randomly initialised Qwen2.5-VL checkpoint of shape `cfg` with the tokenizer in
@@ -360,8 +281,7 @@ pub fn write_random_checkpoint(
 ) -> Result<()> {
     cfg.validate()?;
     let tok_path = tokenizer_dir.join("tokenizer.json");
-    let tok = Tokenizer::from_file(&tok_path)
-        .map_err(|e| anyhow!("loading {}: {e}", tok_path.display()))?;
+    let tok = Tokenizer::from_file(&tok_path).map_err(|e| anyhow!("loading {}: {e}", tok_path.display()))?;
     let vocab = tok.get_vocab_size(true);
     let ids = tok.get_vocab(true);
     let id = |t: &str| token_id(&ids, t, tokenizer_dir);
@@ -486,8 +406,7 @@ pub fn write_random_checkpoint(
         ] {
             let src = tokenizer_dir.join(f);
             if src.exists() {
-                std::fs::copy(&src, d.join(f))
-                    .with_context(|| format!("copying {}", src.display()))?;
+                std::fs::copy(&src, d.join(f)).with_context(|| format!("copying {}", src.display()))?;
             }
         }
         Ok(())

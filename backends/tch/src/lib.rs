@@ -18,6 +18,7 @@ pub mod lora;
 pub mod model;
 pub mod nn;
 pub mod policy;
+pub mod probe;
 pub mod processor;
 pub mod text;
 pub mod train;

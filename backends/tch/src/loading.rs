@@ -37,9 +37,7 @@ pub fn resolve_model_dir_in(path_or_id: &str, cache: &Path) -> Result<PathBuf> {
         None => (path_or_id, "main"),
     };
     if id.split('/').count() != 2 || id.starts_with('.') || id.starts_with('/') {
-        bail!(
-            "model `{path_or_id}` is neither a local directory nor a hub id of the form Org/Name"
-        );
+        bail!("model `{path_or_id}` is neither a local directory nor a hub id of the form Org/Name");
     }
     let repo = cache.join(format!("models--{}", id.replace('/', "--")));
     let snapshot = if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -124,11 +122,7 @@ fn st_kind(d: safetensors::Dtype) -> Result<Kind> {
 }
 
 /// Read every tensor of one safetensors file (memory-mapped), keyed as stored.
-pub fn read_safetensors(
-    path: &Path,
-    kind: Option<Kind>,
-    device: Device,
-) -> Result<HashMap<String, Tensor>> {
+pub fn read_safetensors(path: &Path, kind: Option<Kind>, device: Device) -> Result<HashMap<String, Tensor>> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     // SAFETY: the file is opened read-only and not modified while mapped.
     let mmap = unsafe { memmap2::MmapOptions::new().map(&file) }
@@ -137,14 +131,12 @@ pub fn read_safetensors(
         .with_context(|| format!("parsing safetensors header of {}", path.display()))?;
     let mut out = HashMap::new();
     for (name, view) in st.tensors() {
-        let k = st_kind(view.dtype())
-            .with_context(|| format!("tensor `{name}` in {}", path.display()))?;
+        let k = st_kind(view.dtype()).with_context(|| format!("tensor `{name}` in {}", path.display()))?;
         let shape: Vec<i64> = view.shape().iter().map(|&x| x as i64).collect();
         let t = Tensor::from_data_size(view.data(), &shape, k);
         let t = match kind {
             Some(target)
-                if matches!(k, Kind::Float | Kind::Half | Kind::BFloat16 | Kind::Double)
-                    && k != target =>
+                if matches!(k, Kind::Float | Kind::Half | Kind::BFloat16 | Kind::Double) && k != target =>
             {
                 t.to_kind(target)
             }
@@ -167,18 +159,15 @@ impl Weights {
     pub fn load(dir: &Path, kind: Kind, device: Device) -> Result<Self> {
         let index = dir.join("model.safetensors.index.json");
         let files: Vec<PathBuf> = if index.exists() {
-            let s = std::fs::read_to_string(&index)
-                .with_context(|| format!("reading {}", index.display()))?;
+            let s =
+                std::fs::read_to_string(&index).with_context(|| format!("reading {}", index.display()))?;
             let v: serde_json::Value =
                 serde_json::from_str(&s).with_context(|| format!("parsing {}", index.display()))?;
             let map = v
                 .get("weight_map")
                 .and_then(|m| m.as_object())
                 .with_context(|| format!("{}: no `weight_map`", index.display()))?;
-            let mut f: Vec<String> = map
-                .values()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect();
+            let mut f: Vec<String> = map.values().filter_map(|x| x.as_str().map(String::from)).collect();
             f.sort();
             f.dedup();
             f.into_iter().map(|x| dir.join(x)).collect()
@@ -197,20 +186,14 @@ impl Weights {
                 tensors.insert(canonical_key(&k), t);
             }
         }
-        Ok(Self {
-            tensors,
-            source: dir.to_path_buf(),
-        })
+        Ok(Self { tensors, source: dir.to_path_buf() })
     }
 
     /// Take a tensor by canonical name; the error names the key and the checkpoint.
     pub fn take(&mut self, name: &str) -> Result<Tensor> {
-        self.tensors.remove(name).with_context(|| {
-            format!(
-                "weight `{name}` not found in checkpoint {}",
-                self.source.display()
-            )
-        })
+        self.tensors
+            .remove(name)
+            .with_context(|| format!("weight `{name}` not found in checkpoint {}", self.source.display()))
     }
 
     /// Take an optional tensor.
@@ -223,11 +206,6 @@ impl Weights {
         self.tensors
             .get(name)
             .map(|t| t.shallow_clone())
-            .with_context(|| {
-                format!(
-                    "weight `{name}` not found in checkpoint {}",
-                    self.source.display()
-                )
-            })
+            .with_context(|| format!("weight `{name}` not found in checkpoint {}", self.source.display()))
     }
 }

@@ -13,15 +13,8 @@ use std::path::Path;
 use tch::{Kind, Tensor};
 
 /// Decoder projection names targeted by default.
-pub const DEFAULT_TARGETS: [&str; 7] = [
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "o_proj",
-    "gate_proj",
-    "up_proj",
-    "down_proj",
-];
+pub const DEFAULT_TARGETS: [&str; 7] =
+    ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
 /// LoRA hyper-parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -51,11 +44,7 @@ impl Default for LoraConfig {
 
 impl LoraConfig {
     pub fn scale(&self) -> f64 {
-        if self.use_rslora {
-            self.alpha / (self.r as f64).sqrt()
-        } else {
-            self.alpha / self.r as f64
-        }
+        if self.use_rslora { self.alpha / (self.r as f64).sqrt() } else { self.alpha / self.r as f64 }
     }
 
     /// Effective target names: with `vision`, the vision attention (`qkv`, `attn.proj`) is added.
@@ -75,9 +64,7 @@ impl LoraConfig {
         if canonical.starts_with("visual.") && !self.vision {
             return false;
         }
-        self.effective_targets()
-            .iter()
-            .any(|t| canonical == t || canonical.ends_with(&format!(".{t}")))
+        self.effective_targets().iter().any(|t| canonical == t || canonical.ends_with(&format!(".{t}")))
     }
 }
 
@@ -97,19 +84,11 @@ pub fn attach(model: &mut QwenVl, cfg: &LoraConfig) -> Result<usize> {
         let a = (Tensor::rand([cfg.r as i64, in_f], (Kind::Float, device)) * (2.0 * bound) - bound)
             .set_requires_grad(true);
         let b = Tensor::zeros([out_f, cfg.r as i64], (Kind::Float, device)).set_requires_grad(true);
-        lin.lora = Some(Lora {
-            a,
-            b,
-            scale: cfg.scale(),
-            dropout: cfg.dropout,
-        });
+        lin.lora = Some(Lora { a, b, scale: cfg.scale(), dropout: cfg.dropout });
         n += 1;
     }
     if n == 0 {
-        bail!(
-            "LoRA target modules {:?} matched no linear layer",
-            cfg.target_modules
-        );
+        bail!("LoRA target modules {:?} matched no linear layer", cfg.target_modules);
     }
     Ok(n)
 }
@@ -149,17 +128,11 @@ pub fn save(model: &mut QwenVl, cfg: &LoraConfig, base_model: &str, dir: &Path) 
             let p = peft_module_path(&lin.name);
             tensors.push((
                 format!("base_model.model.{p}.lora_A.weight"),
-                l.a.detach()
-                    .to_kind(Kind::Float)
-                    .to_device(tch::Device::Cpu)
-                    .contiguous(),
+                l.a.detach().to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous(),
             ));
             tensors.push((
                 format!("base_model.model.{p}.lora_B.weight"),
-                l.b.detach()
-                    .to_kind(Kind::Float)
-                    .to_device(tch::Device::Cpu)
-                    .contiguous(),
+                l.b.detach().to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous(),
             ));
         }
     }
@@ -172,19 +145,12 @@ pub fn save(model: &mut QwenVl, cfg: &LoraConfig, base_model: &str, dir: &Path) 
         let mut v = vec![0f32; n];
         t.copy_data(&mut v, n);
         let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-        bufs.push((
-            k.clone(),
-            bytes,
-            t.size().iter().map(|&x| x as usize).collect(),
-        ));
+        bufs.push((k.clone(), bytes, t.size().iter().map(|&x| x as usize).collect()));
     }
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bufs
         .iter()
         .map(|(k, b, s)| {
-            Ok((
-                k.clone(),
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)?,
-            ))
+            Ok((k.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)?))
         })
         .collect::<Result<_>>()?;
     let mut meta = HashMap::new();
@@ -192,12 +158,7 @@ pub fn save(model: &mut QwenVl, cfg: &LoraConfig, base_model: &str, dir: &Path) 
     let p = dir.join("adapter_model.safetensors");
     safetensors::serialize_to_file(views, Some(meta), &p)
         .with_context(|| format!("writing {}", p.display()))?;
-    let names = cfg
-        .target_modules
-        .iter()
-        .map(|t| regex_escape(t))
-        .collect::<Vec<_>>()
-        .join("|");
+    let names = cfg.target_modules.iter().map(|t| regex_escape(t)).collect::<Vec<_>>().join("|");
     let target: Value = if cfg.vision {
         json!(cfg.effective_targets())
     } else {
@@ -233,13 +194,7 @@ pub fn save(model: &mut QwenVl, cfg: &LoraConfig, base_model: &str, dir: &Path) 
 
 fn regex_escape(s: &str) -> String {
     s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c.to_string() } else { format!("\\{c}") })
         .collect()
 }
 
@@ -250,40 +205,20 @@ pub fn load(model: &mut QwenVl, dir: &Path) -> Result<LoraConfig> {
         &std::fs::read_to_string(&cp).with_context(|| format!("reading {}", cp.display()))?,
     )
     .with_context(|| format!("parsing {}", cp.display()))?;
-    if v.get("peft_type")
-        .and_then(|x| x.as_str())
-        .is_some_and(|t| t != "LORA")
-    {
+    if v.get("peft_type").and_then(|x| x.as_str()).is_some_and(|t| t != "LORA") {
         bail!("{}: only LORA adapters are supported", cp.display());
     }
     if v.get("use_dora").and_then(|x| x.as_bool()) == Some(true) {
         bail!("{}: DoRA adapters are not supported", cp.display());
     }
-    let r_default = v
-        .get("r")
-        .and_then(|x| x.as_u64())
-        .context("adapter_config.json: missing `r`")? as usize;
-    let alpha = v
-        .get("lora_alpha")
-        .and_then(|x| x.as_f64())
-        .unwrap_or(r_default as f64);
-    let rslora = v
-        .get("use_rslora")
-        .and_then(|x| x.as_bool())
-        .unwrap_or(false);
-    let dropout = v
-        .get("lora_dropout")
-        .and_then(|x| x.as_f64())
-        .unwrap_or(0.0);
-    let alpha_pattern: HashMap<String, f64> = v
-        .get("alpha_pattern")
-        .and_then(|x| serde_json::from_value(x.clone()).ok())
-        .unwrap_or_default();
+    let r_default = v.get("r").and_then(|x| x.as_u64()).context("adapter_config.json: missing `r`")? as usize;
+    let alpha = v.get("lora_alpha").and_then(|x| x.as_f64()).unwrap_or(r_default as f64);
+    let rslora = v.get("use_rslora").and_then(|x| x.as_bool()).unwrap_or(false);
+    let dropout = v.get("lora_dropout").and_then(|x| x.as_f64()).unwrap_or(0.0);
+    let alpha_pattern: HashMap<String, f64> =
+        v.get("alpha_pattern").and_then(|x| serde_json::from_value(x.clone()).ok()).unwrap_or_default();
     let mut targets: Vec<String> = match v.get("target_modules") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(String::from))
-            .collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
         _ => vec![],
     };
     let wp = dir.join("adapter_model.safetensors");
@@ -296,36 +231,24 @@ pub fn load(model: &mut QwenVl, dir: &Path) -> Result<LoraConfig> {
         } else if let Some(m) = k.strip_suffix(".lora_B.weight") {
             (m, false)
         } else {
-            bail!(
-                "{}: unsupported adapter tensor `{k}` (only lora_A/lora_B weights)",
-                wp.display()
-            );
+            bail!("{}: unsupported adapter tensor `{k}` (only lora_A/lora_B weights)", wp.display());
         };
         let e = ab.entry(canonical_key(m)).or_default();
         if is_a { e.0 = Some(t) } else { e.1 = Some(t) }
     }
     detach(model);
     let mut vision = false;
-    let mut by_name: HashMap<String, &mut Linear> = model
-        .linears_mut(true)
-        .into_iter()
-        .map(|l| (l.name.clone(), l))
-        .collect();
+    let mut by_name: HashMap<String, &mut Linear> =
+        model.linears_mut(true).into_iter().map(|l| (l.name.clone(), l)).collect();
     for (name, (a, b)) in ab {
         let (Some(a), Some(b)) = (a, b) else {
             bail!("{}: module `{name}` lacks lora_A or lora_B", wp.display())
         };
         let lin = by_name.get_mut(&name).with_context(|| {
-            format!(
-                "{}: adapter module `{name}` does not exist in the model",
-                wp.display()
-            )
+            format!("{}: adapter module `{name}` does not exist in the model", wp.display())
         })?;
         let r = a.size()[0] as usize;
-        if a.size()[1] != lin.in_features()
-            || b.size()[0] != lin.out_features()
-            || b.size()[1] != r as i64
-        {
+        if a.size()[1] != lin.in_features() || b.size()[0] != lin.out_features() || b.size()[1] != r as i64 {
             bail!(
                 "{}: shapes of `{name}` ({:?}, {:?}) do not fit the layer",
                 wp.display(),
@@ -333,37 +256,18 @@ pub fn load(model: &mut QwenVl, dir: &Path) -> Result<LoraConfig> {
                 b.size()
             );
         }
-        let al = alpha_pattern
-            .iter()
-            .find(|(p, _)| name.ends_with(p.as_str()))
-            .map_or(alpha, |(_, &x)| x);
-        let scale = if rslora {
-            al / (r as f64).sqrt()
-        } else {
-            al / r as f64
-        };
+        let al = alpha_pattern.iter().find(|(p, _)| name.ends_with(p.as_str())).map_or(alpha, |(_, &x)| x);
+        let scale = if rslora { al / (r as f64).sqrt() } else { al / r as f64 };
         vision |= name.starts_with("visual.");
         if targets.is_empty() {
             targets.push(name.rsplit('.').next().unwrap_or_default().to_string());
         }
-        lin.lora = Some(Lora {
-            a: a.set_requires_grad(true),
-            b: b.set_requires_grad(true),
-            scale,
-            dropout,
-        });
+        lin.lora = Some(Lora { a: a.set_requires_grad(true), b: b.set_requires_grad(true), scale, dropout });
     }
     targets.sort();
     targets.dedup();
     if targets.iter().any(|t| t.contains('(') || t.contains('*')) {
         targets = DEFAULT_TARGETS.iter().map(|s| s.to_string()).collect();
     }
-    Ok(LoraConfig {
-        r: r_default,
-        alpha,
-        dropout,
-        target_modules: targets,
-        vision,
-        use_rslora: rslora,
-    })
+    Ok(LoraConfig { r: r_default, alpha, dropout, target_modules: targets, vision, use_rslora: rslora })
 }

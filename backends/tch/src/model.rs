@@ -42,13 +42,7 @@ impl QwenVl {
         let mut w = Weights::load(dir, kind, device)?;
         let vision = VisionTower::load(&mut w, &cfg.vision)?;
         let text = TextModel::load(&mut w, &cfg.text, cfg.tie_word_embeddings)?;
-        Ok(Self {
-            cfg,
-            vision,
-            text,
-            device,
-            kind,
-        })
+        Ok(Self { cfg, vision, text, device, kind })
     }
 
     /// 3D positions of one unpadded sequence (images in order of `grids`) and the next position.
@@ -61,9 +55,7 @@ impl QwenVl {
         let mut i = 0;
         while i < ids.len() {
             if ids[i] == img {
-                let Some(&[t, h, w]) = grids.get(gi) else {
-                    bail!("more image token groups than images")
-                };
+                let Some(&[t, h, w]) = grids.get(gi) else { bail!("more image token groups than images") };
                 gi += 1;
                 let (lt, lh, lw) = (t as i64, (h / m) as i64, (w / m) as i64);
                 let n = (lt * lh * lw) as usize;
@@ -86,16 +78,9 @@ impl QwenVl {
             }
         }
         if gi != grids.len() {
-            bail!(
-                "{} images given but {gi} image token groups found",
-                grids.len()
-            );
+            bail!("{} images given but {gi} image token groups found", grids.len());
         }
-        let next = out
-            .iter()
-            .map(|p| p[0].max(p[1]).max(p[2]))
-            .max()
-            .map_or(0, |x| x + 1);
+        let next = out.iter().map(|p| p[0].max(p[1]).max(p[2])).max().map_or(0, |x| x + 1);
         Ok((out, next))
     }
 
@@ -142,13 +127,8 @@ impl QwenVl {
     /// Vision features for images in order, concatenated `[sum tokens, H]`.
     pub fn image_features(&self, images: &[&ProcessedImage], ctx: &Ctx) -> Tensor {
         let pd = images[0].patch_dim as i64;
-        let flat: Vec<f32> = images
-            .iter()
-            .flat_map(|im| im.pixel_values.iter().copied())
-            .collect();
-        let px = Tensor::from_slice(&flat)
-            .view([-1, pd])
-            .to_device(self.device);
+        let flat: Vec<f32> = images.iter().flat_map(|im| im.pixel_values.iter().copied()).collect();
+        let px = Tensor::from_slice(&flat).view([-1, pd]).to_device(self.device);
         let grids: Vec<[usize; 3]> = images.iter().map(|im| im.grid_thw).collect();
         self.vision.forward(&px, &grids, ctx)
     }
@@ -177,9 +157,7 @@ impl QwenVl {
         let e = self.embed(&batch.ids, feats)?;
         if batch.left_pad.iter().any(|&p| p > 0) {
             let mask = causal_mask(&batch.valid, 0, batch.len);
-            Ok(self
-                .text
-                .forward(&e, &batch.positions, Some(&mask), None, ctx))
+            Ok(self.text.forward(&e, &batch.positions, Some(&mask), None, ctx))
         } else {
             // right padding: plain causal attention is exact on valid positions
             Ok(self.text.forward(&e, &batch.positions, None, None, ctx))
@@ -188,13 +166,7 @@ impl QwenVl {
 
     /// Per-token log-probs (f32 tensor `[N]`) of `targets` at the given (row, position) slots,
     /// where position p predicts token p+1.
-    pub fn gather_logprobs(
-        &self,
-        hidden: &Tensor,
-        rows: &[i64],
-        cols: &[i64],
-        targets: &[i64],
-    ) -> Tensor {
+    pub fn gather_logprobs(&self, hidden: &Tensor, rows: &[i64], cols: &[i64], targets: &[i64]) -> Tensor {
         let d = self.device;
         let h = hidden.index(&[
             Some(Tensor::from_slice(rows).to_device(d)),
@@ -202,12 +174,7 @@ impl QwenVl {
         ]);
         let logits = self.text.logits(&h);
         let lp = logits.log_softmax(-1, Kind::Float);
-        lp.gather(
-            1,
-            &Tensor::from_slice(targets).to_device(d).unsqueeze(1),
-            false,
-        )
-        .squeeze_dim(1)
+        lp.gather(1, &Tensor::from_slice(targets).to_device(d).unsqueeze(1), false).squeeze_dim(1)
     }
 
     pub fn linears_mut(&mut self, include_vision: bool) -> Vec<&mut Linear> {

@@ -12,10 +12,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub const EVAL: Ctx = Ctx {
-        lora_on: true,
-        train: false,
-    };
+    pub const EVAL: Ctx = Ctx { lora_on: true, train: false };
 }
 
 /// A LoRA adapter on one linear layer: `y += scale * B(A(dropout(x)))`, kept in f32.
@@ -40,12 +37,7 @@ pub struct Linear {
 
 impl Linear {
     pub fn new(name: &str, weight: Tensor, bias: Option<Tensor>) -> Self {
-        Self {
-            name: name.to_string(),
-            weight,
-            bias,
-            lora: None,
-        }
+        Self { name: name.to_string(), weight, bias, lora: None }
     }
 
     pub fn in_features(&self) -> i64 {
@@ -61,11 +53,7 @@ impl Linear {
         match (&self.lora, ctx.lora_on) {
             (Some(l), true) => {
                 let xf = x.to_kind(Kind::Float);
-                let xf = if ctx.train && l.dropout > 0.0 {
-                    xf.dropout(l.dropout, true)
-                } else {
-                    xf
-                };
+                let xf = if ctx.train && l.dropout > 0.0 { xf.dropout(l.dropout, true) } else { xf };
                 let d = xf.linear::<Tensor>(&l.a, None).linear::<Tensor>(&l.b, None) * l.scale;
                 let k = y.kind();
                 y + d.to_kind(k)
@@ -79,8 +67,7 @@ impl Linear {
         if let Some(l) = self.lora.take() {
             tch::no_grad(|| {
                 let delta = l.b.matmul(&l.a) * l.scale;
-                let merged =
-                    self.weight.to_kind(Kind::Float) + delta.to_device(self.weight.device());
+                let merged = self.weight.to_kind(Kind::Float) + delta.to_device(self.weight.device());
                 let mut w = self.weight.shallow_clone();
                 w.copy_(&merged.to_kind(self.weight.kind()));
             });

@@ -2,13 +2,13 @@
 //! generate candidates, teacher-forced log-probs, SFT steps, adapter save/load/merge.
 use crate::chat::{ChatTokenizer, DEFAULT_PROMPT};
 use crate::config::GenerationDefaults;
+use crate::dpo::{DpoLoss, DpoStats, PairLayout};
 use crate::generate::{SamplingParams, generate};
 use crate::loading::resolve_model_dir;
 use crate::lora::{self, LoraConfig};
 use crate::model::QwenVl;
 use crate::nn::Ctx;
 use crate::processor::{ProcessedImage, Processor, ProcessorConfig};
-use crate::dpo::{DpoLoss, DpoStats, PairLayout};
 use crate::train::{AdamW, Targets, TrainConfig, logprobs_for_training};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -29,9 +29,7 @@ impl FromStr for DeviceSpec {
             "cpu" => Ok(Self::Cpu),
             "cuda" => Ok(Self::Cuda(0)),
             _ => match s.strip_prefix("cuda:") {
-                Some(i) => Ok(Self::Cuda(
-                    i.parse().with_context(|| format!("bad device `{s}`"))?,
-                )),
+                Some(i) => Ok(Self::Cuda(i.parse().with_context(|| format!("bad device `{s}`"))?)),
                 None => bail!("unknown device `{s}` (cpu, cuda, cuda:N)"),
             },
         }
@@ -71,11 +69,7 @@ pub struct ModelSpec {
 #[derive(Debug, Clone)]
 pub enum ImageInput {
     Path(PathBuf),
-    Rgb8 {
-        width: usize,
-        height: usize,
-        data: Vec<u8>,
-    },
+    Rgb8 { width: usize, height: usize, data: Vec<u8> },
 }
 
 /// Generation settings (`temperature == 0` is greedy).
@@ -92,15 +86,7 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        Self {
-            prompt: None,
-            n: 1,
-            temperature: 1.0,
-            top_p: 1.0,
-            top_k: 0,
-            max_new_tokens: 512,
-            seed: 0,
-        }
+        Self { prompt: None, n: 1, temperature: 1.0, top_p: 1.0, top_k: 0, max_new_tokens: 512, seed: 0 }
     }
 }
 
@@ -149,16 +135,15 @@ pub struct QwenVlPolicy {
     pub model_dir: PathBuf,
     pub lora: Option<LoraConfig>,
     pub train_cfg: TrainConfig,
-    optimizer: Option<AdamW>,
+    pub(crate) optimizer: Option<AdamW>,
     full_finetune: bool,
+    /// The vision stage's probe ([`crate::probe`]), while one is trained.
+    pub(crate) probe: Option<crate::probe::Probe>,
 }
 
 impl std::fmt::Debug for QwenVlPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QwenVlPolicy")
-            .field("model_dir", &self.model_dir)
-            .field("lora", &self.lora)
-            .finish()
+        f.debug_struct("QwenVlPolicy").field("model_dir", &self.model_dir).field("lora", &self.lora).finish()
     }
 }
 
@@ -178,16 +163,8 @@ fn same_image(a: &ImageInput, b: &ImageInput) -> bool {
     match (a, b) {
         (ImageInput::Path(x), ImageInput::Path(y)) => x == y,
         (
-            ImageInput::Rgb8 {
-                width: w1,
-                height: h1,
-                data: d1,
-            },
-            ImageInput::Rgb8 {
-                width: w2,
-                height: h2,
-                data: d2,
-            },
+            ImageInput::Rgb8 { width: w1, height: h1, data: d1 },
+            ImageInput::Rgb8 { width: w2, height: h2, data: d2 },
         ) => w1 == w2 && h1 == h2 && d1 == d2,
         _ => false,
     }
@@ -232,6 +209,7 @@ impl QwenVlPolicy {
             train_cfg: TrainConfig::default(),
             optimizer: None,
             full_finetune: false,
+            probe: None,
         })
     }
 
@@ -249,11 +227,7 @@ impl QwenVlPolicy {
     pub fn process_image(&self, img: &ImageInput) -> Result<ProcessedImage> {
         match img {
             ImageInput::Path(p) => self.processor.process_path(p),
-            ImageInput::Rgb8 {
-                width,
-                height,
-                data,
-            } => self.processor.process_rgb8(data, *width, *height),
+            ImageInput::Rgb8 { width, height, data } => self.processor.process_rgb8(data, *width, *height),
         }
     }
 
@@ -277,15 +251,9 @@ impl QwenVlPolicy {
     }
 
     /// `opts.n` candidates per image.
-    pub fn generate(
-        &self,
-        images: &[ImageInput],
-        opts: &GenerateOptions,
-    ) -> Result<Vec<Vec<Candidate>>> {
-        let processed: Vec<ProcessedImage> = images
-            .iter()
-            .map(|i| self.process_image(i))
-            .collect::<Result<_>>()?;
+    pub fn generate(&self, images: &[ImageInput], opts: &GenerateOptions) -> Result<Vec<Vec<Candidate>>> {
+        let processed: Vec<ProcessedImage> =
+            images.iter().map(|i| self.process_image(i)).collect::<Result<_>>()?;
         let items: Vec<(&ProcessedImage, Vec<i64>)> = processed
             .iter()
             .map(|p| Ok((p, self.prompt_ids(opts.prompt.as_deref(), p)?)))
@@ -337,10 +305,7 @@ impl QwenVlPolicy {
                 }
             }
         }
-        let uproc: Vec<ProcessedImage> = uniq
-            .iter()
-            .map(|i| self.process_image(i))
-            .collect::<Result<_>>()?;
+        let uproc: Vec<ProcessedImage> = uniq.iter().map(|i| self.process_image(i)).collect::<Result<_>>()?;
         let processed: Vec<&ProcessedImage> = which.iter().map(|&i| &uproc[i]).collect();
         let mut seqs = vec![];
         let mut grids = vec![];
@@ -348,21 +313,15 @@ impl QwenVlPolicy {
         let mut comps = vec![];
         for (e, p) in examples.iter().zip(&processed) {
             let mut ids = self.prompt_ids(e.prompt.as_deref(), p)?;
-            let c: Vec<i64> = self
-                .tokenizer
-                .completion_ids(&e.completion)?
-                .into_iter()
-                .map(i64::from)
-                .collect();
+            let c: Vec<i64> =
+                self.tokenizer.completion_ids(&e.completion)?.into_iter().map(i64::from).collect();
             plens.push(ids.len());
             ids.extend(&c);
             comps.push(c);
             seqs.push(ids);
             grids.push(vec![p.grid_thw]);
         }
-        let batch = self
-            .model
-            .make_batch(&seqs, &grids, self.tokenizer.pad_id as i64, false)?;
+        let batch = self.model.make_batch(&seqs, &grids, self.tokenizer.pad_id as i64, false)?;
         let refs: Vec<&ProcessedImage> = uproc.iter().collect();
         let ufeats = if vision_grad {
             self.model.image_features(&refs, ctx)
@@ -375,10 +334,8 @@ impl QwenVlPolicy {
             let last = offs[offs.len() - 1];
             offs.push(last + p.num_tokens(m) as i64);
         }
-        let parts: Vec<Tensor> = which
-            .iter()
-            .map(|&i| ufeats.narrow(0, offs[i], offs[i + 1] - offs[i]))
-            .collect();
+        let parts: Vec<Tensor> =
+            which.iter().map(|&i| ufeats.narrow(0, offs[i], offs[i + 1] - offs[i])).collect();
         let feats = Tensor::cat(&parts, 0);
         Ok((batch, Targets::for_completions(&plens, &comps), feats))
     }
@@ -389,10 +346,7 @@ impl QwenVlPolicy {
         if examples.is_empty() {
             return Ok(vec![]);
         }
-        let ctx = Ctx {
-            lora_on: adapter_on,
-            train: false,
-        };
+        let ctx = Ctx { lora_on: adapter_on, train: false };
         tch::no_grad(|| {
             let (batch, t, feats) = self.prepare(examples, &ctx, false)?;
             let h = self.model.hidden(&batch, Some(&feats), &ctx)?;
@@ -411,7 +365,28 @@ impl QwenVlPolicy {
     /// The trained tensors, each with its learning-rate multiplier (the vision tower's is
     /// `train_cfg.vision_lr_scale`, the merger's `merger_lr_scale` where set; a group at
     /// 0 is left out: no gradients, no optimizer state, not in the clipped norm).
+    /// With `train_cfg.probe_outputs > 0` (the vision stage): the tower and merger (full
+    /// fine-tuning) or the tower's adapters (LoRA), then the probe, all at rate 1.
     fn trainable(&mut self) -> Result<(Vec<Tensor>, Vec<f64>)> {
+        if self.train_cfg.probe_outputs > 0 {
+            let mut params = if self.full_finetune {
+                self.model.vision.base_tensors()
+            } else {
+                let n_text = 2 * self.model.text.linears_mut().iter().filter(|l| l.lora.is_some()).count();
+                let mut all = lora::params(&mut self.model);
+                let v = all.split_off(n_text.min(all.len()));
+                if v.is_empty() {
+                    bail!(
+                        "the vision stage trains the tower: enable full fine-tuning or LoRA on the vision tower"
+                    );
+                }
+                v
+            };
+            params.extend(self.probe_params(self.train_cfg.probe_outputs));
+            let params: Vec<Tensor> = params.into_iter().map(|t| t.set_requires_grad(true)).collect();
+            let scales = vec![1.0; params.len()];
+            return Ok((params, scales));
+        }
         let vs = self.train_cfg.vision_lr_scale;
         let ms = self.train_cfg.merger_lr_scale.unwrap_or(vs);
         let groups: Vec<(Vec<Tensor>, f64)> = if self.full_finetune {
@@ -424,8 +399,7 @@ impl QwenVlPolicy {
             if all.is_empty() {
                 bail!("nothing to train: no LoRA adapter attached and full fine-tuning not enabled");
             }
-            let n_text =
-                2 * self.model.text.linears_mut().iter().filter(|l| l.lora.is_some()).count();
+            let n_text = 2 * self.model.text.linears_mut().iter().filter(|l| l.lora.is_some()).count();
             let v = all.split_off(n_text.min(all.len()));
             vec![(all, 1.0), (v, vs)]
         };
@@ -437,7 +411,7 @@ impl QwenVlPolicy {
         Ok((params, scales))
     }
 
-    fn ensure_optimizer(&mut self) -> Result<()> {
+    pub(crate) fn ensure_optimizer(&mut self) -> Result<()> {
         if self.optimizer.is_none() {
             let (params, scales) = self.trainable()?;
             self.optimizer = Some(AdamW::with_lr_scales(params, scales)?);
@@ -458,10 +432,7 @@ impl QwenVlPolicy {
         examples: &[Example],
         loss_fn: &dyn Fn(&Tensor, &Targets) -> Tensor,
     ) -> Result<(f64, Vec<f32>, Targets)> {
-        let ctx = Ctx {
-            lora_on: true,
-            train: true,
-        };
+        let ctx = Ctx { lora_on: true, train: true };
         let (batch, targets, feats) = self.prepare(examples, &ctx, self.vision_grad())?;
         let f = |lp: &Tensor| loss_fn(lp, &targets);
         let (loss, lp) = logprobs_for_training(
@@ -478,7 +449,7 @@ impl QwenVlPolicy {
     }
 
     /// Clip the accumulated gradients and apply one optimizer update at the current lr.
-    fn update(&mut self) -> Result<f64> {
+    pub(crate) fn update(&mut self) -> Result<f64> {
         let cfg = self.train_cfg.clone();
         let opt = self.optimizer.as_mut().context("optimizer")?;
         let grad_norm = opt.clip_grad_norm(cfg.max_grad_norm);
@@ -487,7 +458,7 @@ impl QwenVlPolicy {
         Ok(grad_norm)
     }
 
-    fn chunks(&self, n: usize) -> usize {
+    pub(crate) fn chunks(&self, n: usize) -> usize {
         match self.train_cfg.micro_batch {
             0 => n.max(1),
             m => m,
@@ -523,12 +494,7 @@ impl QwenVlPolicy {
             loss += self.backward(chunk, &loss_fn)?.0;
         }
         let grad_norm = self.update()?;
-        Ok(StepStats {
-            loss,
-            grad_norm,
-            lr: self.train_cfg.lr,
-            tokens: total,
-        })
+        Ok(StepStats { loss, grad_norm, lr: self.train_cfg.lr, tokens: total })
     }
 
     /// Summed log-probs (chosen, rejected) of each pair without gradients, under the
@@ -540,10 +506,7 @@ impl QwenVlPolicy {
         for chunk in pairs.chunks(per) {
             let ex = pair_examples(chunk);
             let lps = self.logprobs(&ex, adapter_on)?;
-            let sums: Vec<f64> = lps
-                .iter()
-                .map(|v| v.iter().map(|&x| f64::from(x)).sum())
-                .collect();
+            let sums: Vec<f64> = lps.iter().map(|v| v.iter().map(|&x| f64::from(x)).sum()).collect();
             let p = chunk.len();
             out.extend((0..p).map(|i| (sums[i], sums[p + i])));
         }
@@ -568,7 +531,9 @@ impl QwenVlPolicy {
             Some(r) => bail!("dpo_step: {} pairs but {} reference log-probs", pairs.len(), r.len()),
             None => {
                 if self.full_finetune || self.lora.is_none() {
-                    bail!("dpo_step without cached reference log-probs needs a LoRA adapter (the reference is then the base model with adapters off)");
+                    bail!(
+                        "dpo_step without cached reference log-probs needs a LoRA adapter (the reference is then the base model with adapters off)"
+                    );
                 }
                 let ex = pair_examples(pairs);
                 let lps = self.logprobs(&ex, false)?;
@@ -624,13 +589,7 @@ impl QwenVlPolicy {
         }
         let m = crate::dpo::pair_metrics(loss, &pol, &refs, &counts);
         let grad_norm = self.update()?;
-        Ok(DpoStats {
-            loss: stats.loss,
-            grad_norm,
-            lr: self.train_cfg.lr,
-            tokens: stats.tokens,
-            ..m
-        })
+        Ok(DpoStats { loss: stats.loss, grad_norm, lr: self.train_cfg.lr, tokens: stats.tokens, ..m })
     }
 
     /// Optimizer moments and step (for checkpoints); empty before the first step.
@@ -652,8 +611,7 @@ impl QwenVlPolicy {
         self.optimizer = None;
         self.ensure_optimizer()?;
         let device = self.model.device;
-        let named: Vec<(String, Tensor)> =
-            named.into_iter().map(|(n, t)| (n, t.to_device(device))).collect();
+        let named: Vec<(String, Tensor)> = named.into_iter().map(|(n, t)| (n, t.to_device(device))).collect();
         self.optimizer
             .as_mut()
             .context("optimizer")?

@@ -47,26 +47,15 @@ impl ProcessorConfig {
             return Ok(Self::default());
         }
         let s = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-        let v: Value =
-            serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?;
+        let v: Value = serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?;
         let mut c = Self::default();
         let u = |k: &str| v.get(k).and_then(|x| x.as_u64()).map(|x| x as usize);
         let size = v.get("size");
-        let su = |k: &str| {
-            size.and_then(|s| s.get(k))
-                .and_then(|x| x.as_u64())
-                .map(|x| x as usize)
-        };
-        if let Some(x) = u("min_pixels")
-            .or_else(|| su("shortest_edge"))
-            .or_else(|| su("min_pixels"))
-        {
+        let su = |k: &str| size.and_then(|s| s.get(k)).and_then(|x| x.as_u64()).map(|x| x as usize);
+        if let Some(x) = u("min_pixels").or_else(|| su("shortest_edge")).or_else(|| su("min_pixels")) {
             c.min_pixels = x;
         }
-        if let Some(x) = u("max_pixels")
-            .or_else(|| su("longest_edge"))
-            .or_else(|| su("max_pixels"))
-        {
+        if let Some(x) = u("max_pixels").or_else(|| su("longest_edge")).or_else(|| su("max_pixels")) {
             c.max_pixels = x;
         }
         if let Some(x) = u("patch_size") {
@@ -101,10 +90,7 @@ impl ProcessorConfig {
         if let Some(r) = v.get("resample").and_then(|x| x.as_u64())
             && r != 3
         {
-            bail!(
-                "{}: only bicubic resampling (3) is supported, got {r}",
-                p.display()
-            );
+            bail!("{}: only bicubic resampling (3) is supported, got {r}", p.display());
         }
         Ok(c)
     }
@@ -113,11 +99,7 @@ impl ProcessorConfig {
 /// Python's `round()` (half to even) of a non-negative float.
 fn py_round(x: f64) -> f64 {
     let r = x.round();
-    if x.fract() == 0.5 && r % 2.0 != 0.0 {
-        r - 1.0
-    } else {
-        r
-    }
+    if x.fract() == 0.5 && r % 2.0 != 0.0 { r - 1.0 } else { r }
 }
 
 /// transformers' `smart_resize`: returns (height, width), both multiples of `factor`.
@@ -130,10 +112,7 @@ pub fn smart_resize(
 ) -> Result<(usize, usize)> {
     let (h, w, f) = (height as f64, width as f64, factor as f64);
     if h.max(w) / h.min(w) > 200.0 {
-        bail!(
-            "absolute aspect ratio must be smaller than 200, got {}",
-            h.max(w) / h.min(w)
-        );
+        bail!("absolute aspect ratio must be smaller than 200, got {}", h.max(w) / h.min(w));
     }
     let mut hb = py_round(h / f) * f;
     let mut wb = py_round(w / f) * f;
@@ -194,11 +173,7 @@ fn precompute_coeffs(in_size: usize, out_size: usize) -> (usize, Vec<(usize, usi
                 0.0
             };
             let f = w * (1u64 << PRECISION_BITS) as f64;
-            kk[xx * ksize + x] = if w < 0.0 {
-                (-0.5 + f) as i32
-            } else {
-                (0.5 + f) as i32
-            };
+            kk[xx * ksize + x] = if w < 0.0 { (-0.5 + f) as i32 } else { (0.5 + f) as i32 };
         }
         bounds.push((xmin, n));
     }
@@ -293,12 +268,7 @@ impl Processor {
     pub fn process_rgb8(&self, rgb: &[u8], width: usize, height: usize) -> Result<ProcessedImage> {
         let c = &self.cfg;
         if rgb.len() != width * height * 3 {
-            bail!(
-                "RGB buffer has {} bytes, expected {}x{}x3",
-                rgb.len(),
-                width,
-                height
-            );
+            bail!("RGB buffer has {} bytes, expected {}x{}x3", rgb.len(), width, height);
         }
         let factor = c.patch_size * c.merge_size;
         let (rh, rw) = if c.do_resize {
@@ -309,11 +279,7 @@ impl Processor {
         if rh % factor != 0 || rw % factor != 0 {
             bail!("image size {rw}x{rh} is not a multiple of {factor}; enable do_resize");
         }
-        let img = if c.do_resize {
-            resize_bicubic_rgb8(rgb, width, height, rw, rh)
-        } else {
-            rgb.to_vec()
-        };
+        let img = if c.do_resize { resize_bicubic_rgb8(rgb, width, height, rw, rh) } else { rgb.to_vec() };
         // channel-first float planes, rescale in f64 then f32 (numpy semantics), normalise in f32
         let mut planes = vec![0f32; 3 * rh * rw];
         for ch in 0..3 {
@@ -351,11 +317,7 @@ impl Processor {
                 }
             }
         }
-        Ok(ProcessedImage {
-            pixel_values: out,
-            patch_dim,
-            grid_thw: [1, gh, gw],
-        })
+        Ok(ProcessedImage { pixel_values: out, patch_dim, grid_thw: [1, gh, gw] })
     }
 
     /// Decode and process an image file (PNG/JPEG), converted to RGB like `convert("RGB")`.

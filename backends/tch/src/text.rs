@@ -41,20 +41,11 @@ pub struct KvCache {
 
 impl KvCache {
     pub fn new(cfg: &TextConfig, batch: i64, cap: i64, kind: Kind, device: Device) -> Self {
-        let shape = [
-            batch,
-            cfg.num_key_value_heads as i64,
-            cap,
-            cfg.head_dim as i64,
-        ];
+        let shape = [batch, cfg.num_key_value_heads as i64, cap, cfg.head_dim as i64];
         let n = cfg.num_hidden_layers;
         Self {
-            k: (0..n)
-                .map(|_| Tensor::zeros(shape, (kind, device)))
-                .collect(),
-            v: (0..n)
-                .map(|_| Tensor::zeros(shape, (kind, device)))
-                .collect(),
+            k: (0..n).map(|_| Tensor::zeros(shape, (kind, device))).collect(),
+            v: (0..n).map(|_| Tensor::zeros(shape, (kind, device))).collect(),
             valid: Tensor::zeros([batch, cap], (Kind::Bool, device)),
             len: 0,
         }
@@ -99,14 +90,7 @@ impl TextModel {
         for (i, &s) in cfg.mrope_section.iter().enumerate() {
             section_idx.extend(std::iter::repeat_n((i % 3) as i64, s));
         }
-        Ok(Self {
-            cfg: cfg.clone(),
-            embed,
-            layers,
-            norm,
-            lm_head,
-            section_idx,
-        })
+        Ok(Self { cfg: cfg.clone(), embed, layers, norm, lm_head, section_idx })
     }
 
     pub fn head_weight(&self) -> &Tensor {
@@ -117,10 +101,8 @@ impl TextModel {
     pub fn rope(&self, positions: &Tensor, kind: Kind) -> (Tensor, Tensor) {
         let device = positions.device();
         let d = self.cfg.head_dim;
-        let inv: Vec<f32> = (0..d)
-            .step_by(2)
-            .map(|i| 1.0 / (self.cfg.rope_theta as f32).powf(i as f32 / d as f32))
-            .collect();
+        let inv: Vec<f32> =
+            (0..d).step_by(2).map(|i| 1.0 / (self.cfg.rope_theta as f32).powf(i as f32 / d as f32)).collect();
         let inv = Tensor::from_slice(&inv).to_device(device);
         let f = positions.to_kind(Kind::Float).unsqueeze(-1) * inv; // [3,B,L,D/2]
         let sz = f.size();
@@ -166,32 +148,21 @@ impl TextModel {
                 let start = cache.len;
                 cache.k[i].narrow(2, start, t).copy_(&k);
                 cache.v[i].narrow(2, start, t).copy_(&v);
-                (
-                    cache.k[i].narrow(2, 0, start + t),
-                    cache.v[i].narrow(2, 0, start + t),
-                )
+                (cache.k[i].narrow(2, 0, start + t), cache.v[i].narrow(2, 0, start + t))
             }
             None => (k, v),
         };
         let rep = h / kvh;
         let (k, v) = if rep > 1 {
             let lk = k.size()[2];
-            let e = |z: &Tensor| {
-                z.unsqueeze(2)
-                    .expand([b, kvh, rep, lk, d], false)
-                    .reshape([b, h, lk, d])
-            };
+            let e = |z: &Tensor| z.unsqueeze(2).expand([b, kvh, rep, lk, d], false).reshape([b, h, lk, d]);
             (e(&k), e(&v))
         } else {
             (k, v)
         };
         let a = match mask {
-            Some(m) => {
-                Tensor::scaled_dot_product_attention(&q, &k, &v, Some(m), 0.0, false, None, false)
-            }
-            None => Tensor::scaled_dot_product_attention::<Tensor>(
-                &q, &k, &v, None, 0.0, true, None, false,
-            ),
+            Some(m) => Tensor::scaled_dot_product_attention(&q, &k, &v, Some(m), 0.0, false, None, false),
+            None => Tensor::scaled_dot_product_attention::<Tensor>(&q, &k, &v, None, 0.0, true, None, false),
         };
         let a = a.transpose(1, 2).reshape([b, t, h * d]);
         let x = x + l.o.forward(&a, ctx);
@@ -271,9 +242,6 @@ pub fn causal_mask(valid_keys: &Tensor, offset: i64, lq: i64) -> Tensor {
     let kj = Tensor::arange(lk, (Kind::Int64, device)).view([1, lk]);
     let causal = kj.le_tensor(&qi); // [lq, lk]
     let diag = kj.eq_tensor(&qi);
-    let m = causal
-        .unsqueeze(0)
-        .logical_and(&valid_keys.unsqueeze(1))
-        .logical_or(&diag.unsqueeze(0));
+    let m = causal.unsqueeze(0).logical_and(&valid_keys.unsqueeze(1)).logical_or(&diag.unsqueeze(0));
     m.unsqueeze(1)
 }

@@ -31,6 +31,9 @@ pub struct TrainConfig {
     /// `vision_lr_scale` for it: e.g. a frozen random tower (`vision_lr_scale = 0`) read
     /// through a trained merger. `None`: the merger follows `vision_lr_scale`.
     pub merger_lr_scale: Option<f64>,
+    /// Outputs of the vision stage's probe ([`crate::probe`]); > 0 trains the tower,
+    /// merger and probe on per-image targets instead of the decoder on text.
+    pub probe_outputs: usize,
 }
 
 impl Default for TrainConfig {
@@ -46,6 +49,7 @@ impl Default for TrainConfig {
             micro_batch: 0,
             vision_lr_scale: 1.0,
             merger_lr_scale: None,
+            probe_outputs: 0,
         }
     }
 }
@@ -63,22 +67,10 @@ pub struct AdamW {
 
 impl AdamW {
     pub fn new(params: Vec<Tensor>) -> Self {
-        let m = params
-            .iter()
-            .map(|p| Tensor::zeros_like(p).to_kind(Kind::Float))
-            .collect();
-        let v = params
-            .iter()
-            .map(|p| Tensor::zeros_like(p).to_kind(Kind::Float))
-            .collect();
+        let m = params.iter().map(|p| Tensor::zeros_like(p).to_kind(Kind::Float)).collect();
+        let v = params.iter().map(|p| Tensor::zeros_like(p).to_kind(Kind::Float)).collect();
         let lr_scales = vec![1.0; params.len()];
-        Self {
-            params,
-            m,
-            v,
-            lr_scales,
-            step: 0,
-        }
+        Self { params, m, v, lr_scales, step: 0 }
     }
 
     /// Like [`AdamW::new`], with a learning-rate multiplier per parameter (0 = frozen).
@@ -111,7 +103,11 @@ impl AdamW {
                 bail!("optimizer state lacks moments of parameter {i} (different model or adapter?)");
             };
             if m.size() != self.m[i].size() || v.size() != self.v[i].size() {
-                bail!("optimizer state of parameter {i} has shape {:?}, the model {:?}", m.size(), self.m[i].size());
+                bail!(
+                    "optimizer state of parameter {i} has shape {:?}, the model {:?}",
+                    m.size(),
+                    self.m[i].size()
+                );
             }
             tch::no_grad(|| {
                 self.m[i].copy_(m);
@@ -138,9 +134,8 @@ impl AdamW {
             for p in &self.params {
                 let g = p.grad();
                 if g.defined() {
-                    sq +=
-                        f64::try_from(g.to_kind(Kind::Float).pow_tensor_scalar(2).sum(Kind::Float))
-                            .unwrap_or(0.0);
+                    sq += f64::try_from(g.to_kind(Kind::Float).pow_tensor_scalar(2).sum(Kind::Float))
+                        .unwrap_or(0.0);
                 }
             }
             let norm = sq.sqrt();
@@ -164,12 +159,8 @@ impl AdamW {
         let bc1 = 1.0 - b1.powf(t);
         let bc2 = 1.0 - b2.powf(t);
         tch::no_grad(|| {
-            for (((p, m), v), &scale) in self
-                .params
-                .iter()
-                .zip(self.m.iter_mut())
-                .zip(self.v.iter_mut())
-                .zip(&self.lr_scales)
+            for (((p, m), v), &scale) in
+                self.params.iter().zip(self.m.iter_mut()).zip(self.v.iter_mut()).zip(&self.lr_scales)
             {
                 let g = p.grad();
                 if !g.defined() || scale == 0.0 {
@@ -265,9 +256,7 @@ pub fn logprobs_for_training(
     }
     for i in (0..n).rev() {
         let xi = inputs[i].detach().set_requires_grad(true);
-        let out = model
-            .text
-            .layer_forward(i, &xi, &cos, &sin, mask, None, ctx);
+        let out = model.text.layer_forward(i, &xi, &cos, &sin, mask, None, ctx);
         (out * &g).sum(Kind::Float).backward();
         g = xi.grad();
     }

@@ -87,12 +87,7 @@ impl VisionLayout {
             }
             offset += (t * lh * lw) as i64;
         }
-        Self {
-            window_index,
-            window_lens,
-            full_lens,
-            pos_hw,
-        }
+        Self { window_index, window_lens, full_lens, pos_hw }
     }
 }
 
@@ -142,16 +137,8 @@ impl VisionTower {
         let inv = Tensor::from_slice(&inv).to_device(device);
         let h: Vec<i64> = layout.pos_hw.iter().map(|p| p.0).collect();
         let w: Vec<i64> = layout.pos_hw.iter().map(|p| p.1).collect();
-        let fh = Tensor::from_slice(&h)
-            .to_device(device)
-            .to_kind(Kind::Float)
-            .unsqueeze(-1)
-            * &inv;
-        let fw = Tensor::from_slice(&w)
-            .to_device(device)
-            .to_kind(Kind::Float)
-            .unsqueeze(-1)
-            * &inv;
+        let fh = Tensor::from_slice(&h).to_device(device).to_kind(Kind::Float).unsqueeze(-1) * &inv;
+        let fw = Tensor::from_slice(&w).to_device(device).to_kind(Kind::Float).unsqueeze(-1) * &inv;
         let f = Tensor::cat(&[&fh, &fw], -1);
         let f = Tensor::cat(&[&f, &f], -1);
         (f.cos(), f.sin())
@@ -160,9 +147,7 @@ impl VisionTower {
     fn permute(&self, x: &Tensor, idx: &Tensor) -> Tensor {
         let unit = (self.cfg.spatial_merge_size * self.cfg.spatial_merge_size) as i64;
         let n = x.size()[0];
-        x.reshape([n / unit, unit, -1])
-            .index_select(0, idx)
-            .reshape([n, -1])
+        x.reshape([n / unit, unit, -1]).index_select(0, idx).reshape([n, -1])
     }
 
     fn attention(
@@ -176,11 +161,7 @@ impl VisionTower {
     ) -> Tensor {
         let n = x.size()[0];
         let heads = self.cfg.num_heads as i64;
-        let qkv = blk
-            .qkv
-            .forward(x, ctx)
-            .reshape([n, 3, heads, -1])
-            .permute([1, 0, 2, 3]);
+        let qkv = blk.qkv.forward(x, ctx).reshape([n, 3, heads, -1]).permute([1, 0, 2, 3]);
         let kind = x.kind();
         let rope = |t: Tensor| {
             let t = t.to_kind(Kind::Float);
@@ -236,9 +217,7 @@ impl VisionTower {
         let device = pixels.device();
         let layout = VisionLayout::new(&self.cfg, grids);
         let idx = Tensor::from_slice(&layout.window_index).to_device(device);
-        let x = pixels
-            .to_kind(self.patch_w.kind())
-            .matmul(&self.patch_w.tr());
+        let x = pixels.to_kind(self.patch_w.kind()).matmul(&self.patch_w.tr());
         let mut x = self.permute(&x, &idx);
         let (cos, sin) = self.rotary(&layout, device);
         let (cos, sin) = (self.permute(&cos, &idx), self.permute(&sin, &idx));

@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 const FIXTURES: &str = "/work/shared/fixtures/gencad-dev";
 
 fn fixtures() -> PathBuf {
-    std::env::var("CADRL_GENCAD_DEV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(FIXTURES))
+    std::env::var("CADRL_GENCAD_DEV").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(FIXTURES))
 }
 
 /// The 17 fixture programs plus two rewritten variants of each (51 programs).
@@ -63,8 +61,7 @@ fn image() -> PathBuf {
 }
 
 fn tmp(tag: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("cadrl-init-{tag}-{}", std::process::id()))
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cadrl-init-{tag}-{}", std::process::id()))
 }
 
 fn no_temp_left(dir: &Path) {
@@ -72,10 +69,7 @@ fn no_temp_left(dir: &Path) {
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
     for e in std::fs::read_dir(parent).unwrap() {
         let n = e.unwrap().file_name().to_string_lossy().to_string();
-        assert!(
-            !n.starts_with(&format!(".{name}.tmp")),
-            "temporary dir {n} left behind"
-        );
+        assert!(!n.starts_with(&format!(".{name}.tmp")), "temporary dir {n} left behind");
     }
 }
 
@@ -87,16 +81,8 @@ fn tokenizer_round_trips_with_qwen_added_tokens() {
     let rb = train_tokenizer(&progs, 600, &b).unwrap();
     eprintln!("{ra:?}");
     assert_eq!(ra, rb);
-    for f in [
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "chat_template.jinja",
-    ] {
-        assert_eq!(
-            std::fs::read(a.join(f)).unwrap(),
-            std::fs::read(b.join(f)).unwrap(),
-            "{f} differs"
-        );
+    for f in ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja"] {
+        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f} differs");
     }
     no_temp_left(&a);
     // Qwen's split keeps digits single, so these programs saturate below 600 learned tokens.
@@ -104,17 +90,10 @@ fn tokenizer_round_trips_with_qwen_added_tokens() {
     assert!(n > 300 && n <= 600, "{ra:?}");
     assert_eq!(ra.vocab_size, n + QWEN25VL_ADDED_TOKENS.len());
     let mean_chars = progs.iter().map(|p| p.len()).sum::<usize>() as f64 / progs.len() as f64;
-    assert!(
-        ra.mean_tokens_per_program < mean_chars / 1.4,
-        "{ra:?} vs {mean_chars} chars"
-    );
+    assert!(ra.mean_tokens_per_program < mean_chars / 1.4, "{ra:?} vs {mean_chars} chars");
     let t = ChatTokenizer::from_dir(&a).unwrap();
     for (i, (content, _)) in QWEN25VL_ADDED_TOKENS.iter().enumerate() {
-        assert_eq!(
-            t.tokenizer.token_to_id(content),
-            Some((n + i) as u32),
-            "{content}"
-        );
+        assert_eq!(t.tokenizer.token_to_id(content), Some((n + i) as u32), "{content}");
     }
     assert_eq!(t.im_end_id as usize, n + 2);
     assert_eq!(t.image_pad_id as usize, n + 12);
@@ -123,10 +102,7 @@ fn tokenizer_round_trips_with_qwen_added_tokens() {
     extra.push("r = cq.Workplane('XY')  # ünïcode ✓ 直径\n\n\tx=1e-3".to_string());
     for p in &extra {
         let ids = t.encode(p).unwrap();
-        assert!(
-            ids.iter().all(|&i| (i as usize) < n),
-            "added token inside a program"
-        );
+        assert!(ids.iter().all(|&i| (i as usize) < n), "added token inside a program");
         assert_eq!(&t.decode(&ids).unwrap(), p);
     }
     // special tokens in text are single ids; the prompt renders through the chat template
@@ -139,22 +115,15 @@ fn tokenizer_round_trips_with_qwen_added_tokens() {
 
 #[test]
 fn init_config_defaults_and_unknown_fields() {
-    let c: InitConfig =
-        serde_json::from_str(r#"{"hidden_size": 96, "mrope_section": [4, 4, 4]}"#).unwrap();
+    let c: InitConfig = serde_json::from_str(r#"{"hidden_size": 96, "mrope_section": [4, 4, 4]}"#).unwrap();
     assert_eq!(c.hidden_size, 96);
     assert_eq!(c.num_hidden_layers, InitConfig::default().num_hidden_layers);
     c.validate().unwrap();
     assert!(serde_json::from_str::<InitConfig>(r#"{"hidden_sise": 96}"#).is_err());
-    let bad = InitConfig {
-        mrope_section: vec![2, 2, 2],
-        ..Default::default()
-    };
+    let bad = InitConfig { mrope_section: vec![2, 2, 2], ..Default::default() };
     let e = bad.validate().unwrap_err().to_string();
     assert!(e.contains("mrope_section"), "{e}");
-    let bad = InitConfig {
-        out_hidden_size: Some(32),
-        ..Default::default()
-    };
+    let bad = InitConfig { out_hidden_size: Some(32), ..Default::default() };
     assert!(bad.validate().is_err());
 }
 
@@ -185,36 +154,17 @@ fn random_checkpoint_loads_samples_and_matches_transformers() {
     let st = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
     assert_eq!(st(&a), st(&b), "same seed, different weights");
     assert_ne!(st(&a), st(&c), "different seeds, same weights");
-    for f in [
-        "config.json",
-        "preprocessor_config.json",
-        "generation_config.json",
-        "tokenizer.json",
-    ] {
-        assert_eq!(
-            std::fs::read(a.join(f)).unwrap(),
-            std::fs::read(b.join(f)).unwrap(),
-            "{f}"
-        );
+    for f in ["config.json", "preprocessor_config.json", "generation_config.json", "tokenizer.json"] {
+        assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f}");
     }
 
-    let spec = ModelSpec {
-        path_or_id: a.display().to_string(),
-        device: DeviceSpec::Cpu,
-        dtype: DType::F32,
-    };
+    let spec = ModelSpec { path_or_id: a.display().to_string(), device: DeviceSpec::Cpu, dtype: DType::F32 };
     let p = QwenVlPolicy::load(&spec, None).unwrap();
     assert_eq!(p.model.cfg.text.vocab_size, vocab);
     let img = p.process_image(&ImageInput::Path(image())).unwrap();
     assert_eq!(img.grid_thw, [1, 16, 16]);
     assert_eq!(img.num_tokens(2), 64, "448x448 at max_pixels 224*224");
-    let opts = GenerateOptions {
-        n: 3,
-        temperature: 1.0,
-        max_new_tokens: 12,
-        seed: 5,
-        ..Default::default()
-    };
+    let opts = GenerateOptions { n: 3, temperature: 1.0, max_new_tokens: 12, seed: 5, ..Default::default() };
     let out = p.generate(&[ImageInput::Path(image())], &opts).unwrap();
     assert_eq!(out[0].len(), 3);
     for cand in &out[0] {
@@ -223,10 +173,7 @@ fn random_checkpoint_loads_samples_and_matches_transformers() {
         assert!(cand.token_ids.iter().all(|&i| (i as usize) < vocab));
         assert!(cand.logprobs.iter().all(|l| l.is_finite() && *l <= 0.0));
     }
-    assert_ne!(
-        out[0][0].token_ids, out[0][1].token_ids,
-        "sampling gave identical candidates"
-    );
+    assert_ne!(out[0][0].token_ids, out[0][1].token_ids, "sampling gave identical candidates");
 
     // transformers on the same directory
     let completion = progs[3].clone();
@@ -234,8 +181,7 @@ fn random_checkpoint_loads_samples_and_matches_transformers() {
     let req = a.join("request.json");
     std::fs::write(
         &req,
-        serde_json::json!({"prompt": DEFAULT_PROMPT, "completion": completion, "texts": texts})
-            .to_string(),
+        serde_json::json!({"prompt": DEFAULT_PROMPT, "completion": completion, "texts": texts}).to_string(),
     )
     .unwrap();
     let o = std::process::Command::new(python())
@@ -245,48 +191,22 @@ fn random_checkpoint_loads_samples_and_matches_transformers() {
         .arg(&req)
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "init_check.py failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "init_check.py failed: {}", String::from_utf8_lossy(&o.stderr));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     for (k, v) in r["loading_info"].as_object().unwrap() {
-        assert!(
-            v.as_array().unwrap().is_empty(),
-            "transformers loading_info {k}: {v}"
-        );
+        assert!(v.as_array().unwrap().is_empty(), "transformers loading_info {k}: {v}");
     }
     assert_eq!(r["vocab_size"].as_u64(), Some(vocab as u64));
     let u32s = |v: &serde_json::Value| -> Vec<u32> { i64s(v).iter().map(|&x| x as u32).collect() };
     assert_eq!(i64s(&r["grid_thw"]), vec![1, 16, 16]);
     let ids = p.tokenizer.prompt_ids(DEFAULT_PROMPT, Some(64)).unwrap();
-    assert_eq!(
-        ids,
-        u32s(&r["prompt_ids"]),
-        "prompt ids differ from AutoProcessor's"
-    );
-    assert_eq!(
-        p.tokenizer.completion_ids(&completion).unwrap(),
-        u32s(&r["completion_ids"])
-    );
+    assert_eq!(ids, u32s(&r["prompt_ids"]), "prompt ids differ from AutoProcessor's");
+    assert_eq!(p.tokenizer.completion_ids(&completion).unwrap(), u32s(&r["completion_ids"]));
     for (i, t) in texts.iter().enumerate() {
-        assert_eq!(
-            p.tokenizer.encode(t).unwrap(),
-            u32s(&r["text_ids"][i]),
-            "program {i} ids"
-        );
-        assert_eq!(
-            r["decoded"][i].as_str().unwrap(),
-            t,
-            "transformers decode of program {i}"
-        );
+        assert_eq!(p.tokenizer.encode(t).unwrap(), u32s(&r["text_ids"][i]), "program {i} ids");
+        assert_eq!(r["decoded"][i].as_str().unwrap(), t, "transformers decode of program {i}");
     }
-    let ex = Example {
-        image: ImageInput::Path(image()),
-        prompt: None,
-        completion,
-    };
+    let ex = Example { image: ImageInput::Path(image()), prompt: None, completion };
     let got = p.logprobs(&[ex], true).unwrap();
     let d = max_abs_diff(&got[0], &f64s(&r["logprobs"]));
     eprintln!(

@@ -39,10 +39,7 @@ fn tmp(tag: &str) -> std::path::PathBuf {
 }
 
 fn worst(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
-    a.iter()
-        .zip(b)
-        .flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs() as f64))
-        .fold(0.0, f64::max)
+    a.iter().zip(b).flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs() as f64)).fold(0.0, f64::max)
 }
 
 #[test]
@@ -50,8 +47,7 @@ fn peft_adapter_loads_in_ours() {
     for name in ["tiny-a", "tiny-b"] {
         let mut p = policy(name, None);
         let r = reference(name);
-        p.load_adapter(&tiny_dir().join(name).join("ref/peft_adapter"))
-            .unwrap();
+        p.load_adapter(&tiny_dir().join(name).join("ref/peft_adapter")).unwrap();
         let got = p.logprobs(&examples(&r, &[1]), true).unwrap();
         let mut w = 0f64;
         for (g, want) in got.iter().zip(r["peft"].as_array().unwrap()) {
@@ -82,28 +78,16 @@ fn sft_then_our_adapter_loads_in_peft_and_reloads() {
     let name = "tiny-b";
     let r = reference(name);
     manual_seed(7);
-    let cfg = LoraConfig {
-        r: 4,
-        alpha: 8.0,
-        dropout: 0.0,
-        vision: true,
-        ..Default::default()
-    };
+    let cfg = LoraConfig { r: 4, alpha: 8.0, dropout: 0.0, vision: true, ..Default::default() };
     let mut p = policy(name, Some(cfg));
-    p.set_train_config(TrainConfig {
-        lr: 5e-3,
-        ..Default::default()
-    });
+    p.set_train_config(TrainConfig { lr: 5e-3, ..Default::default() });
     let train = examples(&r, &[0, 1]);
     let mut losses = vec![];
     for _ in 0..8 {
         losses.push(p.sft_step(&train).unwrap().loss);
     }
     eprintln!("SFT losses: {losses:?}");
-    assert!(
-        losses[7] < losses[0] * 0.8,
-        "loss did not go down: {losses:?}"
-    );
+    assert!(losses[7] < losses[0] * 0.8, "loss did not go down: {losses:?}");
     let dir = tmp("adapter");
     p.save_adapter(&dir).unwrap();
     let ours = p.logprobs(&examples(&r, &[1]), true).unwrap();
@@ -115,17 +99,9 @@ fn sft_then_our_adapter_loads_in_peft_and_reloads() {
         .arg("1")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let peft: Vec<Vec<f64>> = serde_json::from_slice(&out.stdout).unwrap();
-    let w = ours
-        .iter()
-        .zip(&peft)
-        .map(|(a, b)| max_abs_diff(a, b))
-        .fold(0.0, f64::max);
+    let w = ours.iter().zip(&peft).map(|(a, b)| max_abs_diff(a, b)).fold(0.0, f64::max);
     eprintln!("our adapter loaded in PEFT: log-prob max abs diff {w:e}");
     assert!(w < 1e-3);
     // reload in a fresh policy: same outputs
@@ -133,16 +109,9 @@ fn sft_then_our_adapter_loads_in_peft_and_reloads() {
     q.load_adapter(&dir).unwrap();
     let again = q.logprobs(&examples(&r, &[1]), true).unwrap();
     assert!(worst(&again, &ours) < 1e-5);
-    let opts = GenerateOptions {
-        temperature: 0.0,
-        max_new_tokens: 8,
-        ..Default::default()
-    };
+    let opts = GenerateOptions { temperature: 0.0, max_new_tokens: 8, ..Default::default() };
     let img = [ImageInput::Path(image_path(&r, 1))];
-    assert_eq!(
-        p.generate(&img, &opts).unwrap(),
-        q.generate(&img, &opts).unwrap()
-    );
+    assert_eq!(p.generate(&img, &opts).unwrap(), q.generate(&img, &opts).unwrap());
 }
 
 #[test]
@@ -153,21 +122,11 @@ fn gradient_checkpointing_matches() {
     let mut runs = vec![];
     for ckpt in [false, true] {
         manual_seed(11);
-        let cfg = LoraConfig {
-            r: 2,
-            alpha: 4.0,
-            dropout: 0.0,
-            ..Default::default()
-        };
+        let cfg = LoraConfig { r: 2, alpha: 4.0, dropout: 0.0, ..Default::default() };
         let mut p = policy(name, Some(cfg));
-        p.set_train_config(TrainConfig {
-            lr: 1e-2,
-            grad_checkpointing: ckpt,
-            ..Default::default()
-        });
-        let s: Vec<(f64, f64)> = (0..3)
-            .map(|_| p.sft_step(&train).map(|s| (s.loss, s.grad_norm)).unwrap())
-            .collect();
+        p.set_train_config(TrainConfig { lr: 1e-2, grad_checkpointing: ckpt, ..Default::default() });
+        let s: Vec<(f64, f64)> =
+            (0..3).map(|_| p.sft_step(&train).map(|s| (s.loss, s.grad_norm)).unwrap()).collect();
         runs.push(s);
     }
     eprintln!("plain {:?}\ncheckpointed {:?}", runs[0], runs[1]);
@@ -182,11 +141,7 @@ fn full_finetune_save_reload() {
     let r = reference(name);
     let mut p = policy(name, None);
     p.enable_full_finetune();
-    p.set_train_config(TrainConfig {
-        lr: 1e-3,
-        grad_checkpointing: true,
-        ..Default::default()
-    });
+    p.set_train_config(TrainConfig { lr: 1e-3, grad_checkpointing: true, ..Default::default() });
     let train = examples(&r, &[0]);
     let l0 = p.sft_step(&train).unwrap().loss;
     let mut l = l0;
@@ -197,11 +152,8 @@ fn full_finetune_save_reload() {
     assert!(l < l0);
     let dir = tmp("full");
     p.save_full(&dir).unwrap();
-    let spec = ModelSpec {
-        path_or_id: dir.display().to_string(),
-        device: DeviceSpec::Cpu,
-        dtype: DType::F32,
-    };
+    let spec =
+        ModelSpec { path_or_id: dir.display().to_string(), device: DeviceSpec::Cpu, dtype: DType::F32 };
     let q = QwenVlPolicy::load(&spec, None).unwrap();
     let a = p.logprobs(&train, true).unwrap();
     let b = q.logprobs(&train, true).unwrap();
@@ -212,10 +164,7 @@ fn full_finetune_save_reload() {
 fn seeded_sampling() {
     let r = reference("tiny-a");
     let p = policy("tiny-a", None);
-    let img = [
-        ImageInput::Path(image_path(&r, 0)),
-        ImageInput::Path(image_path(&r, 2)),
-    ];
+    let img = [ImageInput::Path(image_path(&r, 0)), ImageInput::Path(image_path(&r, 2))];
     let o = GenerateOptions {
         n: 3,
         temperature: 1.0,
@@ -230,36 +179,12 @@ fn seeded_sampling() {
     assert_eq!(a, b, "same seed, same samples");
     assert_eq!(a.len(), 2);
     assert!(a.iter().all(|c| c.len() == 3));
-    let c = p
-        .generate(
-            &img,
-            &GenerateOptions {
-                seed: 6,
-                ..o.clone()
-            },
-        )
-        .unwrap();
+    let c = p.generate(&img, &GenerateOptions { seed: 6, ..o.clone() }).unwrap();
     assert_ne!(a, c, "different seeds differ");
     // sampled log-probs are the model's: teacher forcing the sampled text agrees
     let cand = &a[0][0];
-    let g1 = p
-        .generate(
-            &img[..1],
-            &GenerateOptions {
-                temperature: 0.0,
-                ..o.clone()
-            },
-        )
-        .unwrap();
-    let k1 = p
-        .generate(
-            &img[..1],
-            &GenerateOptions {
-                top_k: 1,
-                ..o.clone()
-            },
-        )
-        .unwrap();
+    let g1 = p.generate(&img[..1], &GenerateOptions { temperature: 0.0, ..o.clone() }).unwrap();
+    let k1 = p.generate(&img[..1], &GenerateOptions { top_k: 1, ..o.clone() }).unwrap();
     assert_eq!(g1[0][0].token_ids, k1[0][0].token_ids, "top-k 1 is greedy");
     assert!(cand.logprobs.iter().all(|x| x.is_finite() && *x <= 0.0));
 }
@@ -268,17 +193,9 @@ fn seeded_sampling() {
 fn dpo_step_prefers_chosen() {
     let r = reference("tiny-a");
     manual_seed(3);
-    let cfg = LoraConfig {
-        r: 4,
-        alpha: 8.0,
-        dropout: 0.0,
-        ..Default::default()
-    };
+    let cfg = LoraConfig { r: 4, alpha: 8.0, dropout: 0.0, ..Default::default() };
     let mut p = policy("tiny-a", Some(cfg));
-    p.set_train_config(TrainConfig {
-        lr: 5e-3,
-        ..Default::default()
-    });
+    p.set_train_config(TrainConfig { lr: 5e-3, ..Default::default() });
     let comps = r["images"][0]["completions"].as_array().unwrap();
     let pair = PreferencePair {
         image: ImageInput::Path(image_path(&r, 0)),
@@ -340,10 +257,7 @@ fn copies(v: Vec<tch::Tensor>) -> Vec<tch::Tensor> {
 
 /// The largest element change between two snapshots of the same tensors.
 fn moved(a: &[tch::Tensor], b: &[tch::Tensor]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| f64::try_from((x - y).abs().max()).unwrap())
-        .fold(0.0, f64::max)
+    a.iter().zip(b).map(|(x, y)| f64::try_from((x - y).abs().max()).unwrap()).fold(0.0, f64::max)
 }
 
 /// A full fine-tuning policy on "tiny-c" with `cfg`, and three SFT steps to run on it.
@@ -362,12 +276,9 @@ fn three_steps(cfg: TrainConfig) -> (QwenVlPolicy, impl Fn(&mut QwenVlPolicy)) {
 
 #[test]
 fn vision_lr_scale_zero_freezes_the_vision_tower() {
-    let (mut p, train) = three_steps(TrainConfig {
-        lr: 1e-3,
-        vision_lr_scale: 0.0,
-        ..Default::default()
-    });
-    let snapshot = |p: &QwenVlPolicy| (copies(p.model.text.base_tensors()), copies(p.model.vision.base_tensors()));
+    let (mut p, train) = three_steps(TrainConfig { lr: 1e-3, vision_lr_scale: 0.0, ..Default::default() });
+    let snapshot =
+        |p: &QwenVlPolicy| (copies(p.model.text.base_tensors()), copies(p.model.vision.base_tensors()));
     let (text0, vision0) = snapshot(&p);
     train(&mut p);
     let (text1, vision1) = snapshot(&p);

@@ -38,41 +38,21 @@ fn examples(r: &serde_json::Value, images: &[usize]) -> (Vec<Example>, Vec<Vec<f
 fn processor_matches_transformers() {
     let p = policy("tiny-a");
     let r = reference("tiny-a");
-    let pix = read_safetensors(
-        &tiny_dir().join("tiny-a/ref/pixels.safetensors"),
-        None,
-        tch::Device::Cpu,
-    )
-    .unwrap();
+    let pix =
+        read_safetensors(&tiny_dir().join("tiny-a/ref/pixels.safetensors"), None, tch::Device::Cpu).unwrap();
     for i in 0..r["images"].as_array().unwrap().len() {
-        let img = p
-            .process_image(&ImageInput::Path(image_path(&r, i)))
-            .unwrap();
-        let grid: Vec<usize> = i64s(&r["images"][i]["grid_thw"])
-            .iter()
-            .map(|&x| x as usize)
-            .collect();
+        let img = p.process_image(&ImageInput::Path(image_path(&r, i))).unwrap();
+        let grid: Vec<usize> = i64s(&r["images"][i]["grid_thw"]).iter().map(|&x| x as usize).collect();
         assert_eq!(img.grid_thw.to_vec(), grid, "grid_thw of image {i}");
         let t = &pix[&format!("pixel_values_{i}")];
         let refv = Vec::<f32>::try_from(t.flatten(0, -1)).unwrap();
         assert_eq!(img.pixel_values.len(), refv.len());
-        let d = img
-            .pixel_values
-            .iter()
-            .zip(&refv)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let d = img.pixel_values.iter().zip(&refv).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         eprintln!("image {i}: grid {grid:?} pixel max abs diff {d:e}");
         assert!(d <= 1e-6, "pixel values of image {i} differ by {d}");
         // prompt ids: chat template + <|image_pad|> expansion + tokenizer
-        let ids = p
-            .tokenizer
-            .prompt_ids(chat::DEFAULT_PROMPT, Some(img.num_tokens(2)))
-            .unwrap();
-        let want: Vec<u32> = i64s(&r["images"][i]["prompt_ids"])
-            .iter()
-            .map(|&x| x as u32)
-            .collect();
+        let ids = p.tokenizer.prompt_ids(chat::DEFAULT_PROMPT, Some(img.num_tokens(2))).unwrap();
+        let want: Vec<u32> = i64s(&r["images"][i]["prompt_ids"]).iter().map(|&x| x as u32).collect();
         assert_eq!(ids, want, "prompt ids of image {i}");
     }
 }
@@ -101,16 +81,9 @@ fn greedy_matches_transformers() {
     for name in CONFIGS {
         let p = policy(name);
         let r = reference(name);
-        let imgs: Vec<ImageInput> = (0..3)
-            .map(|i| ImageInput::Path(image_path(&r, i)))
-            .collect();
+        let imgs: Vec<ImageInput> = (0..3).map(|i| ImageInput::Path(image_path(&r, i))).collect();
         // n = 2: candidates share the prefilled prompt cache; both must equal transformers
-        let opts = GenerateOptions {
-            temperature: 0.0,
-            max_new_tokens: 16,
-            n: 2,
-            ..Default::default()
-        };
+        let opts = GenerateOptions { temperature: 0.0, max_new_tokens: 16, n: 2, ..Default::default() };
         let out = p.generate(&imgs, &opts).unwrap();
         for i in 0..3 {
             let want = i64s(&r["images"][i]["greedy"]);
@@ -142,8 +115,7 @@ fn sharded_and_hub_cache_loading() {
     assert_eq!(la, ls);
     // hub cache layout made locally
     let cache = tempdir("hub");
-    let snap =
-        cache.join("models--cadrl--tiny-a/snapshots/0123456789abcdef0123456789abcdef01234567");
+    let snap = cache.join("models--cadrl--tiny-a/snapshots/0123456789abcdef0123456789abcdef01234567");
     std::fs::create_dir_all(&snap).unwrap();
     for f in std::fs::read_dir(tiny_dir().join("tiny-a")).unwrap() {
         let f = f.unwrap();
@@ -152,24 +124,13 @@ fn sharded_and_hub_cache_loading() {
         }
     }
     std::fs::create_dir_all(cache.join("models--cadrl--tiny-a/refs")).unwrap();
-    std::fs::write(
-        cache.join("models--cadrl--tiny-a/refs/main"),
-        "0123456789abcdef0123456789abcdef01234567",
-    )
-    .unwrap();
+    std::fs::write(cache.join("models--cadrl--tiny-a/refs/main"), "0123456789abcdef0123456789abcdef01234567")
+        .unwrap();
     let d = resolve_model_dir_in("cadrl/tiny-a", &cache).unwrap();
     assert_eq!(d, snap);
-    let err = resolve_model_dir_in("Qwen/Qwen2.5-VL-3B-Instruct", &cache)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("huggingface-cli download Qwen/Qwen2.5-VL-3B-Instruct"),
-        "{err}"
-    );
-    assert!(
-        err.contains("models--Qwen--Qwen2.5-VL-3B-Instruct"),
-        "{err}"
-    );
+    let err = resolve_model_dir_in("Qwen/Qwen2.5-VL-3B-Instruct", &cache).unwrap_err().to_string();
+    assert!(err.contains("huggingface-cli download Qwen/Qwen2.5-VL-3B-Instruct"), "{err}");
+    assert!(err.contains("models--Qwen--Qwen2.5-VL-3B-Instruct"), "{err}");
 }
 
 fn tempdir(tag: &str) -> std::path::PathBuf {
@@ -183,7 +144,11 @@ fn tempdir(tag: &str) -> std::path::PathBuf {
 #[test]
 fn bf16_close_to_f32() {
     let r = reference("tiny-b");
-    let spec = ModelSpec { path_or_id: tiny_dir().join("tiny-b").display().to_string(), device: DeviceSpec::Cpu, dtype: DType::BF16 };
+    let spec = ModelSpec {
+        path_or_id: tiny_dir().join("tiny-b").display().to_string(),
+        device: DeviceSpec::Cpu,
+        dtype: DType::BF16,
+    };
     let p = QwenVlPolicy::load(&spec, None).unwrap();
     let (ex, want) = examples(&r, &[1]);
     let got = p.logprobs(&ex, true).unwrap();

@@ -76,7 +76,10 @@ pub fn run(prog: &Program, var: &str) -> Result<Solid, RunError> {
     let mut last = Pos::default();
     for s in &prog.stmts {
         let pos = match s {
-            Stmt::Import { pos, .. } | Stmt::ImportFrom { pos, .. } | Stmt::Assign { pos, .. } | Stmt::Expr { pos, .. } => *pos,
+            Stmt::Import { pos, .. }
+            | Stmt::ImportFrom { pos, .. }
+            | Stmt::Assign { pos, .. }
+            | Stmt::Expr { pos, .. } => *pos,
             Stmt::Pass => last,
         };
         last = pos;
@@ -92,13 +95,19 @@ pub fn run(prog: &Program, var: &str) -> Result<Solid, RunError> {
         Value::Shape(s) => vec![(*s).clone()],
         other => {
             return Err(RunError::Exec {
-                message: format!("TypeError: the result variable `{var}` is a {}, not a Workplane with a solid", other.type_name()),
+                message: format!(
+                    "TypeError: the result variable `{var}` is a {}, not a Workplane with a solid",
+                    other.type_name()
+                ),
                 pos: end,
             });
         }
     };
     if solids.is_empty() {
-        return Err(RunError::Exec { message: format!("the result variable `{var}` holds no solid"), pos: end });
+        return Err(RunError::Exec {
+            message: format!("the result variable `{var}` holds no solid"),
+            pos: end,
+        });
     }
     Ok(Solid::union(solids))
 }
@@ -177,11 +186,15 @@ fn eval(env: &HashMap<String, Value>, e: &Expr) -> R<Value> {
             Value::Float(f) => Value::Float(-f),
             Value::Bool(b) => Value::Int(-(b as i64)),
             Value::Vector(v) => Value::Vector(-v),
-            other => return exec(format!("TypeError: bad operand type for unary -: '{}'", other.type_name())),
+            other => {
+                return exec(format!("TypeError: bad operand type for unary -: '{}'", other.type_name()));
+            }
         },
         ExprKind::Pos(x) => match eval(env, x)? {
             v @ (Value::Int(_) | Value::Float(_)) => v,
-            other => return exec(format!("TypeError: bad operand type for unary +: '{}'", other.type_name())),
+            other => {
+                return exec(format!("TypeError: bad operand type for unary +: '{}'", other.type_name()));
+            }
         },
         ExprKind::Bin(op, a, b) => binop(*op, eval(env, a)?, eval(env, b)?)?,
         ExprKind::Attr(obj, name) => attr(eval(env, obj)?, name)?,
@@ -202,9 +215,45 @@ fn eval(env: &HashMap<String, Value>, e: &Expr) -> R<Value> {
 
 /// Python builtins a program may call; the interpreter does not model them.
 const BUILTINS: &[&str] = &[
-    "abs", "all", "any", "bool", "dict", "divmod", "enumerate", "eval", "exec", "exit", "float", "getattr", "globals",
-    "int", "isinstance", "len", "list", "locals", "map", "max", "min", "open", "pow", "print", "quit", "range", "round",
-    "set", "setattr", "sorted", "str", "sum", "tuple", "type", "vars", "zip", "__import__", "compile", "input",
+    "abs",
+    "all",
+    "any",
+    "bool",
+    "dict",
+    "divmod",
+    "enumerate",
+    "eval",
+    "exec",
+    "exit",
+    "float",
+    "getattr",
+    "globals",
+    "int",
+    "isinstance",
+    "len",
+    "list",
+    "locals",
+    "map",
+    "max",
+    "min",
+    "open",
+    "pow",
+    "print",
+    "quit",
+    "range",
+    "round",
+    "set",
+    "setattr",
+    "sorted",
+    "str",
+    "sum",
+    "tuple",
+    "type",
+    "vars",
+    "zip",
+    "__import__",
+    "compile",
+    "input",
 ];
 
 fn num(v: &Value) -> Option<f64> {
@@ -230,7 +279,11 @@ fn binop(op: BinOp, a: Value, b: Value) -> R<Value> {
         }
     }
     let (Some(x), Some(y)) = (num(&a), num(&b)) else {
-        return exec(format!("TypeError: unsupported operand types for {op:?}: '{}' and '{}'", a.type_name(), b.type_name()));
+        return exec(format!(
+            "TypeError: unsupported operand types for {op:?}: '{}' and '{}'",
+            a.type_name(),
+            b.type_name()
+        ));
     };
     let r = match op {
         BinOp::Add => x + y,
@@ -302,9 +355,13 @@ impl Args {
         }
         for (k, v) in self.kw {
             match params.iter().position(|p| *p == k) {
-                Some(i) if out[i].is_some() => return exec(format!("TypeError: {fname}() got multiple values for argument '{k}'")),
+                Some(i) if out[i].is_some() => {
+                    return exec(format!("TypeError: {fname}() got multiple values for argument '{k}'"));
+                }
                 Some(i) => out[i] = Some(v),
-                None => return exec(format!("TypeError: {fname}() got an unexpected keyword argument '{k}'")),
+                None => {
+                    return exec(format!("TypeError: {fname}() got an unexpected keyword argument '{k}'"));
+                }
             }
         }
         for (i, p) in params.iter().enumerate().take(required) {
@@ -319,7 +376,8 @@ impl Args {
 fn float_arg(v: &Option<Value>, default: f64, what: &str) -> R<f64> {
     match v {
         None => Ok(default),
-        Some(x) => num(x).ok_or_else(|| Fail::Exec(format!("TypeError: {what} must be a number, not {}", x.type_name()))),
+        Some(x) => num(x)
+            .ok_or_else(|| Fail::Exec(format!("TypeError: {what} must be a number, not {}", x.type_name()))),
     }
 }
 
@@ -360,7 +418,11 @@ fn named_plane(name: &str, origin: V3) -> R<Frame> {
         "right" => (v3(0.0, 0.0, -1.0), v3(1.0, 0.0, 0.0)),
         "top" => (v3(1.0, 0.0, 0.0), v3(0.0, 1.0, 0.0)),
         "bottom" => (v3(1.0, 0.0, 0.0), v3(0.0, -1.0, 0.0)),
-        other => return exec(format!("ValueError: Supported names are [XY, YZ, ZX, XZ, YX, ZY, front, back, left, right, top, bottom], not '{other}'")),
+        other => {
+            return exec(format!(
+                "ValueError: Supported names are [XY, YZ, ZX, XZ, YX, ZY, front, back, left, right, top, bottom], not '{other}'"
+            ));
+        }
     };
     make_plane(origin, x, n)
 }
@@ -376,8 +438,9 @@ fn make_plane(origin: V3, x: V3, n: V3) -> R<Frame> {
     if x.norm() == 0.0 {
         return exec("ValueError: xDir should be non null");
     }
-    Frame::from_origin_x_normal(origin, x, n)
-        .ok_or_else(|| Fail::Exec("Standard_ConstructionError: xDir is parallel to the normal (gp_Ax3)".into()))
+    Frame::from_origin_x_normal(origin, x, n).ok_or_else(|| {
+        Fail::Exec("Standard_ConstructionError: xDir is parallel to the normal (gp_Ax3)".into())
+    })
 }
 
 fn call(f: Value, args: Args) -> R<Value> {
@@ -385,7 +448,9 @@ fn call(f: Value, args: Args) -> R<Value> {
         Value::Class(Class::Vector) => {
             let a = args.bind("Vector", &["x", "y", "z"], 0)?;
             match (&a[0], &a[1], &a[2]) {
-                (Some(v @ (Value::Seq(..) | Value::Vector(_))), None, None) => Ok(Value::Vector(vector_like(v, "Vector")?)),
+                (Some(v @ (Value::Seq(..) | Value::Vector(_))), None, None) => {
+                    Ok(Value::Vector(vector_like(v, "Vector")?))
+                }
                 (None, None, None) => Ok(Value::Vector(V3::default())),
                 (Some(_), Some(_), z) => {
                     let x = float_arg(&a[0], 0.0, "x")?;
@@ -434,7 +499,12 @@ fn call(f: Value, args: Args) -> R<Value> {
                 Some(Value::Str(s)) => named_plane(s, origin)?,
                 Some(Value::Plane(p)) => *p,
                 Some(Value::Vector(_)) => return unsupported("Workplane(Vector)"),
-                Some(other) => return exec(format!("ValueError: Provided value {} is not a valid work plane", other.type_name())),
+                Some(other) => {
+                    return exec(format!(
+                        "ValueError: Provided value {} is not a valid work plane",
+                        other.type_name()
+                    ));
+                }
             };
             Ok(Value::Workplane(Wp::root(plane, None)))
         }
@@ -446,6 +516,8 @@ fn call(f: Value, args: Args) -> R<Value> {
     }
 }
 
+// `!(x > 0.0)` is deliberate: a NaN argument must fail the check.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
     let w = |x: Rc<Wp>| Ok(Value::Workplane(x));
     match name {
@@ -496,7 +568,9 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
             let a = args.bind(name, &["radius", "forConstruction"], 1)?;
             let r = float_arg(&a[0], 0.0, "radius")?;
             if !(r > 0.0) || !r.is_finite() {
-                return exec(format!("Standard_ConstructionError: circle radius must be positive and finite, got {r}"));
+                return exec(format!(
+                    "Standard_ConstructionError: circle radius must be positive and finite, got {r}"
+                ));
             }
             if r > super::wp::MAX_COORD {
                 return unsupported(format!("a circle of radius beyond {:e}", super::wp::MAX_COORD));
@@ -513,7 +587,10 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
             let (cx, cy) = match &a[2] {
                 None => (true, true),
                 Some(Value::Bool(b)) => (*b, *b),
-                Some(Value::Seq(v, _)) if v.len() == 2 => (bool_arg(&Some(v[0].clone()), true, "centered")?, bool_arg(&Some(v[1].clone()), true, "centered")?),
+                Some(Value::Seq(v, _)) if v.len() == 2 => (
+                    bool_arg(&Some(v[0].clone()), true, "centered")?,
+                    bool_arg(&Some(v[1].clone()), true, "centered")?,
+                ),
                 Some(_) => return unsupported("rect(centered=...) other than a bool or a pair of bools"),
             };
             let off = p2(if cx { 0.0 } else { xl / 2.0 }, if cy { 0.0 } else { yl / 2.0 });
@@ -566,7 +643,12 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
             let d = match &a[0] {
                 Some(v @ (Value::Int(_) | Value::Float(_))) => num(v).unwrap_or(0.0),
                 Some(Value::Str(s)) => return unsupported(format!("extrude(\"{s}\")")),
-                Some(other) => return exec(format!("ValueError: Do not know how to handle until argument of type {}", other.type_name())),
+                Some(other) => {
+                    return exec(format!(
+                        "ValueError: Do not know how to handle until argument of type {}",
+                        other.type_name()
+                    ));
+                }
                 None => 0.0,
             };
             if a[4].as_ref().is_some_and(|t| !matches!(t, Value::None)) {
@@ -593,7 +675,11 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
         }
         "box" => {
             let a = args.bind(name, &["length", "width", "height", "centered", "combine", "clean"], 3)?;
-            let (l, wd, h) = (float_arg(&a[0], 0.0, "length")?, float_arg(&a[1], 0.0, "width")?, float_arg(&a[2], 0.0, "height")?);
+            let (l, wd, h) = (
+                float_arg(&a[0], 0.0, "length")?,
+                float_arg(&a[1], 0.0, "width")?,
+                float_arg(&a[2], 0.0, "height")?,
+            );
             let c = match &a[3] {
                 None => (true, true, true),
                 Some(Value::Bool(b)) => (*b, *b, *b),
@@ -605,7 +691,7 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
                 Some(_) => return unsupported("box(centered=...) other than a bool or a triple of bools"),
             };
             let combine = bool_arg(&a[4], true, "combine")?;
-            if !(l > 0.0 && wd > 0.0 && h > 0.0) || !(l * wd * h).is_finite() {
+            if !(l > 0.0 && wd > 0.0 && h > 0.0 && (l * wd * h).is_finite()) {
                 return exec("Standard_DomainError: box dimensions must be positive (BRepPrimAPI_MakeBox)");
             }
             let mut boxes = Vec::new();
@@ -615,15 +701,14 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
                 let oy = lp.y - if c.1 { wd / 2.0 } else { 0.0 };
                 let oz = lp.z - if c.2 { h / 2.0 } else { 0.0 };
                 let pts = [p2(ox, oy), p2(ox + l, oy), p2(ox + l, oy + wd), p2(ox, oy + wd)];
-                let segs = (0..4).map(|i| crate::geom::Seg::Line { a: pts[i], b: pts[(i + 1) % 4] }).collect();
+                let segs =
+                    (0..4).map(|i| crate::geom::Seg::Line { a: pts[i], b: pts[(i + 1) % 4] }).collect();
                 let prof = crate::geom::Profile::new(vec![crate::geom::Loop::Path(segs)]);
                 boxes.push(extrude_prism(&wp.plane, prof, oz, h, false)?);
             }
             let mut result = Solid::union(boxes);
-            if combine {
-                if let Some(base) = wp.find_solid() {
-                    result = Solid::union(vec![base, result]);
-                }
+            if combine && let Some(base) = wp.find_solid() {
+                result = Solid::union(vec![base, result]);
             }
             w(wp.new_object(vec![Obj::Shape(Rc::new(result))]))
         }
@@ -642,7 +727,9 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
                     let s = o.stack_solids();
                     if s.is_empty() {
                         if name == "union" {
-                            return exec("ValueError: Workplane object must have at least one solid on the stack to union!");
+                            return exec(
+                                "ValueError: Workplane object must have at least one solid on the stack to union!",
+                            );
                         }
                         return exec(format!("ValueError: nothing to {name}: the workplane holds no solid"));
                     }
@@ -650,7 +737,9 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
                 }
                 Some(Value::Shape(s)) => vec![(**s).clone()],
                 None | Some(Value::None) if name == "union" => Vec::new(),
-                Some(other) => return exec(format!("ValueError: Cannot {name} type '{}'", other.type_name())),
+                Some(other) => {
+                    return exec(format!("ValueError: Cannot {name} type '{}'", other.type_name()));
+                }
                 None => Vec::new(),
             };
             let base = wp.find_solid();
@@ -666,7 +755,9 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
                     }
                     Solid::union(others)
                 }
-                (_, None) => return exec("ValueError: Cannot find a solid on the stack or in the parent chain"),
+                (_, None) => {
+                    return exec("ValueError: Cannot find a solid on the stack or in the parent chain");
+                }
                 ("cut", Some(b)) => Solid::difference(b, others),
                 (_, Some(b)) => {
                     let mut v = vec![b];

@@ -17,13 +17,28 @@ pub struct Program {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// `import a.b as c` (alias `None` binds the first name component).
-    Import { module: String, alias: Option<String>, pos: Pos },
+    Import {
+        module: String,
+        alias: Option<String>,
+        pos: Pos,
+    },
     /// `from module import name as alias`.
-    ImportFrom { module: String, names: Vec<(String, Option<String>)>, pos: Pos },
+    ImportFrom {
+        module: String,
+        names: Vec<(String, Option<String>)>,
+        pos: Pos,
+    },
     /// `a = b = value` (simple names only).
-    Assign { targets: Vec<String>, value: Expr, pos: Pos },
+    Assign {
+        targets: Vec<String>,
+        value: Expr,
+        pos: Pos,
+    },
     /// An expression evaluated for its effects.
-    Expr { value: Expr, pos: Pos },
+    Expr {
+        value: Expr,
+        pos: Pos,
+    },
     Pass,
 }
 

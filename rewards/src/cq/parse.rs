@@ -65,7 +65,10 @@ pub fn char_column(src: &str, pos: Pos) -> u32 {
 /// Parse and lower a program.
 pub fn parse_program(src: &str) -> Result<Program, ParseFailure> {
     if let Some(i) = src.find('\0') {
-        return Err(ParseFailure::Syntax { message: "source code cannot contain null bytes".into(), pos: Lines::new(src).pos(src, i) });
+        return Err(ParseFailure::Syntax {
+            message: "source code cannot contain null bytes".into(),
+            pos: Lines::new(src).pos(src, i),
+        });
     }
     if let Some(pos) = bracket_overflow(src) {
         return Err(ParseFailure::Syntax { message: "too many nested parentheses".into(), pos });
@@ -176,7 +179,11 @@ impl Lower<'_> {
                 if i.level != 0 {
                     return self.unsupported("relative import", s);
                 }
-                let names = i.names.iter().map(|a| (a.name.id.to_string(), a.asname.as_ref().map(|n| n.id.to_string()))).collect();
+                let names = i
+                    .names
+                    .iter()
+                    .map(|a| (a.name.id.to_string(), a.asname.as_ref().map(|n| n.id.to_string())))
+                    .collect();
                 Ok(Stmt::ImportFrom { module, names, pos })
             }
             ast::Stmt::Assign(a) => {
@@ -207,7 +214,9 @@ impl Lower<'_> {
                 ast::Number::Int(i) => match i.as_i64() {
                     Some(v) => ExprKind::Int(v),
                     // Beyond i64: keep the magnitude as a float (Python would convert on use).
-                    None => ExprKind::Float(i.to_string().replace('_', "").parse::<f64>().unwrap_or(f64::INFINITY)),
+                    None => ExprKind::Float(
+                        i.to_string().replace('_', "").parse::<f64>().unwrap_or(f64::INFINITY),
+                    ),
                 },
                 ast::Number::Float(f) => ExprKind::Float(*f),
                 ast::Number::Complex { .. } => return self.unsupported("complex number literal", e),
@@ -215,9 +224,15 @@ impl Lower<'_> {
             ast::Expr::StringLiteral(s) => ExprKind::Str(s.value.to_str().to_string()),
             ast::Expr::BooleanLiteral(b) => ExprKind::Bool(b.value),
             ast::Expr::NoneLiteral(_) => ExprKind::None,
-            ast::Expr::Tuple(t) => ExprKind::Tuple(t.elts.iter().map(|x| self.expr(x, d)).collect::<Result<_, _>>()?),
-            ast::Expr::List(t) => ExprKind::List(t.elts.iter().map(|x| self.expr(x, d)).collect::<Result<_, _>>()?),
-            ast::Expr::Attribute(a) => ExprKind::Attr(Box::new(self.expr(&a.value, d)?), a.attr.id.to_string()),
+            ast::Expr::Tuple(t) => {
+                ExprKind::Tuple(t.elts.iter().map(|x| self.expr(x, d)).collect::<Result<_, _>>()?)
+            }
+            ast::Expr::List(t) => {
+                ExprKind::List(t.elts.iter().map(|x| self.expr(x, d)).collect::<Result<_, _>>()?)
+            }
+            ast::Expr::Attribute(a) => {
+                ExprKind::Attr(Box::new(self.expr(&a.value, d)?), a.attr.id.to_string())
+            }
             ast::Expr::Call(c) => {
                 let func = Box::new(self.expr(&c.func, d)?);
                 let mut args = Vec::new();
@@ -290,7 +305,9 @@ fn expr_name(e: &ast::Expr) -> &'static str {
         ast::Expr::If(_) => "conditional expression",
         ast::Expr::Dict(_) => "dict",
         ast::Expr::Set(_) => "set",
-        ast::Expr::ListComp(_) | ast::Expr::SetComp(_) | ast::Expr::DictComp(_) | ast::Expr::Generator(_) => "comprehension",
+        ast::Expr::ListComp(_) | ast::Expr::SetComp(_) | ast::Expr::DictComp(_) | ast::Expr::Generator(_) => {
+            "comprehension"
+        }
         ast::Expr::Await(_) => "await",
         ast::Expr::Yield(_) | ast::Expr::YieldFrom(_) => "yield",
         ast::Expr::Compare(_) => "comparison",

@@ -107,7 +107,12 @@ impl Wp {
     }
 
     pub fn new_object(self: &Rc<Self>, objects: Vec<Obj>) -> Rc<Wp> {
-        Rc::new(Wp { plane: self.plane, objects: RefCell::new(objects), parent: Some(self.clone()), ctx: self.ctx.clone() })
+        Rc::new(Wp {
+            plane: self.plane,
+            objects: RefCell::new(objects),
+            parent: Some(self.clone()),
+            ctx: self.ctx.clone(),
+        })
     }
 
     pub fn to_world(&self, x: f64, y: f64, z: f64) -> V3 {
@@ -142,6 +147,8 @@ impl Wp {
         Ok(self.new_object(vec![Obj::Edge(e)]))
     }
 
+    // `!(cr > ...)` is deliberate: a NaN cross product must fail the check.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn three_point_arc(self: &Rc<Self>, p1: V3, p2: V3, construction: bool) -> R<Rc<Wp>> {
         let a = self.from_point()?;
         let m = self.to_world(p1.x, p1.y, p1.z);
@@ -150,7 +157,9 @@ impl Wp {
         let scale = (m - a).norm().max((b - a).norm());
         let cr = (m - a).cross(b - a).norm();
         if !(cr > 1e-9 * scale * scale) {
-            return exec("StdFail_NotDone: threePointArc points are collinear or coincident (GC_MakeArcOfCircle)");
+            return exec(
+                "StdFail_NotDone: threePointArc points are collinear or coincident (GC_MakeArcOfCircle)",
+            );
         }
         let e = Edge::Arc { a, m, b };
         if !construction {
@@ -192,7 +201,8 @@ impl Wp {
         if !construction {
             self.ctx.borrow_mut().pending_wires.push(w.clone());
         }
-        let mut others: Vec<Obj> = self.objects.borrow().iter().filter(|o| !matches!(o, Obj::Edge(_))).cloned().collect();
+        let mut others: Vec<Obj> =
+            self.objects.borrow().iter().filter(|o| !matches!(o, Obj::Edge(_))).cloned().collect();
         others.push(Obj::Wire(w));
         Ok(self.new_object(others))
     }
@@ -244,7 +254,11 @@ impl Wp {
 
     /// Solid shapes on this workplane's stack only (`solids().vals()` / `vals()`).
     pub fn stack_solids(&self) -> Vec<Solid> {
-        self.objects.borrow().iter().filter_map(|o| if let Obj::Shape(s) = o { Some((**s).clone()) } else { None }).collect()
+        self.objects
+            .borrow()
+            .iter()
+            .filter_map(|o| if let Obj::Shape(s) = o { Some((**s).clone()) } else { None })
+            .collect()
     }
 
     /// Faces from the context's pending wires (`_getFaces` + `wiresToFaces`), as
@@ -482,7 +496,10 @@ pub fn polygon_wire(frame: &Frame, center: V3, pts: &[P2]) -> R<Wire> {
     let mut edges = Vec::new();
     for i in 0..pts.len() {
         let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
-        edges.push(make_line(frame.to_world(c.x + a.x, c.y + a.y, c.z), frame.to_world(c.x + b.x, c.y + b.y, c.z))?);
+        edges.push(make_line(
+            frame.to_world(c.x + a.x, c.y + a.y, c.z),
+            frame.to_world(c.x + b.x, c.y + b.y, c.z),
+        )?);
     }
     Ok(Wire::Edges(edges))
 }

@@ -23,7 +23,11 @@ use super::vec::{Aabb, V3, v3};
 const GL: [&[(f64, f64)]; 4] = [
     &[(0.0, 2.0)],
     &[(-0.577_350_269_189_625_8, 1.0), (0.577_350_269_189_625_8, 1.0)],
-    &[(-0.774_596_669_241_483_4, 0.555_555_555_555_555_6), (0.0, 0.888_888_888_888_888_9), (0.774_596_669_241_483_4, 0.555_555_555_555_555_6)],
+    &[
+        (-0.774_596_669_241_483_4, 0.555_555_555_555_555_6),
+        (0.0, 0.888_888_888_888_889),
+        (0.774_596_669_241_483_4, 0.555_555_555_555_555_6),
+    ],
     &[
         (-0.861_136_311_594_052_6, 0.347_854_845_137_453_9),
         (-0.339_981_043_584_856_3, 0.652_145_154_862_546_1),
@@ -95,7 +99,11 @@ pub fn integrate(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64, f64,
 }
 
 /// [`integrate`], also passing the break-point cell `[xa, xb] x [ya, yb]` the ray lies in.
-pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64, f64, f64, [f64; 4], &[Intervals])) {
+pub fn integrate_cells(
+    solids: &[&Solid],
+    res: Resolution,
+    mut f: impl FnMut(f64, f64, f64, [f64; 4], &[Intervals]),
+) {
     let bounds = solids.iter().fold(Aabb::EMPTY, |b, s| b.union(s.bounds));
     if bounds.is_empty() || !bounds.min.is_finite() || !bounds.max.is_finite() {
         return;
@@ -221,7 +229,11 @@ pub fn integrate_cells(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64
                 for &(x, wx) in &cols {
                     let p = v3(x, y, 0.0);
                     for (i, s) in solids.iter().enumerate() {
-                        if x >= s.bounds.min.x && x <= s.bounds.max.x && y >= s.bounds.min.y && y <= s.bounds.max.y {
+                        if x >= s.bounds.min.x
+                            && x <= s.bounds.max.x
+                            && y >= s.bounds.min.y
+                            && y <= s.bounds.max.y
+                        {
                             let (base, mbase) = (first[i], mfirst[i]);
                             let cache = &cache;
                             let mrows = &mut mrows;
@@ -354,6 +366,8 @@ pub struct MassProps {
     pub bbox: Aabb,
 }
 
+// `!(v > 0.0)` is deliberate: a NaN volume must take the empty-solid path.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn mass_props(s: &Solid) -> MassProps {
     let res = Resolution { min_x_points: 2, ..Resolution::default() };
     let mut m = [0.0f64; 10]; // V, x, y, z, xx, yy, zz, xy, xz, yz
@@ -383,7 +397,12 @@ pub fn mass_props(s: &Solid) -> MassProps {
     });
     let v = m[0];
     if !(v > 0.0) {
-        return MassProps { volume: 0.0, centroid: V3::default(), covariance: [[0.0; 3]; 3], bbox: Aabb::EMPTY };
+        return MassProps {
+            volume: 0.0,
+            centroid: V3::default(),
+            covariance: [[0.0; 3]; 3],
+            bbox: Aabb::EMPTY,
+        };
     }
     // The sampled box misses extremes that are reached only at a vertex (wedges, tilted
     // caps). For unions of prisms the prisms' own boxes (from their feature points) are

@@ -59,27 +59,15 @@ pub struct MeshRow {
 impl Mesh {
     /// Weld vertices closer than `weld_tol`, drop degenerate triangles, check that
     /// the result is closed and consistently oriented, and index it.
-    pub fn new(
-        verts: Vec<V3>,
-        tris: Vec<[u32; 3]>,
-        face: Vec<u32>,
-        weld_tol: f64,
-    ) -> Result<Mesh, String> {
+    pub fn new(verts: Vec<V3>, tris: Vec<[u32; 3]>, face: Vec<u32>, weld_tol: f64) -> Result<Mesh, String> {
         if face.len() != tris.len() {
-            return Err(format!(
-                "{} face ids for {} triangles",
-                face.len(),
-                tris.len()
-            ));
+            return Err(format!("{} face ids for {} triangles", face.len(), tris.len()));
         }
         if let Some(v) = verts.iter().find(|v| !v.is_finite()) {
             return Err(format!("non-finite vertex {v:?}"));
         }
         if tris.iter().flatten().any(|&i| i as usize >= verts.len()) {
-            return Err(format!(
-                "a triangle indexes past the {} vertices",
-                verts.len()
-            ));
+            return Err(format!("a triangle indexes past the {} vertices", verts.len()));
         }
         let map = weld(&verts, weld_tol);
         let mut out_tris = Vec::with_capacity(tris.len());
@@ -96,9 +84,7 @@ impl Mesh {
         }
         let open = open_edges(&out_tris);
         if open > 0 {
-            return Err(format!(
-                "the tessellation is not watertight ({open} unmatched edges)"
-            ));
+            return Err(format!("the tessellation is not watertight ({open} unmatched edges)"));
         }
         Ok(Mesh::indexed(verts, out_tris, out_face))
     }
@@ -110,26 +96,14 @@ impl Mesh {
                 aabb.add_point(verts[i as usize]);
             }
         }
-        let mut m = Mesh {
-            verts,
-            tris,
-            face,
-            aabb,
-            brep: None,
-            nodes: Vec::new(),
-            order: Vec::new(),
-        };
+        let mut m = Mesh { verts, tris, face, aabb, brep: None, nodes: Vec::new(), order: Vec::new() };
         m.build_bvh();
         m
     }
 
     fn tri(&self, i: usize) -> [V3; 3] {
         let t = self.tris[i];
-        [
-            self.verts[t[0] as usize],
-            self.verts[t[1] as usize],
-            self.verts[t[2] as usize],
-        ]
+        [self.verts[t[0] as usize], self.verts[t[1] as usize], self.verts[t[2] as usize]]
     }
 
     fn tri_box(&self, i: usize) -> Aabb {
@@ -144,17 +118,11 @@ impl Mesh {
         let n = self.tris.len();
         let boxes: Vec<Aabb> = (0..n).map(|i| self.tri_box(i)).collect();
         let mut order: Vec<u32> = (0..n as u32).collect();
-        let mut nodes = vec![BNode {
-            b: Aabb::EMPTY,
-            start: 0,
-            count: 0,
-        }];
+        let mut nodes = vec![BNode { b: Aabb::EMPTY, start: 0, count: 0 }];
         // (node, lo, hi) work list
         let mut work = vec![(0usize, 0usize, n)];
         while let Some((ni, lo, hi)) = work.pop() {
-            let b = order[lo..hi]
-                .iter()
-                .fold(Aabb::EMPTY, |b, &i| b.union(boxes[i as usize]));
+            let b = order[lo..hi].iter().fold(Aabb::EMPTY, |b, &i| b.union(boxes[i as usize]));
             nodes[ni].b = b;
             if hi - lo <= LEAF {
                 nodes[ni].start = lo as u32;
@@ -171,22 +139,11 @@ impl Mesh {
             };
             let mid = (lo + hi) / 2;
             order[lo..hi].select_nth_unstable_by(mid - lo, |&a, &c| {
-                boxes[a as usize]
-                    .center()
-                    .get(axis)
-                    .total_cmp(&boxes[c as usize].center().get(axis))
+                boxes[a as usize].center().get(axis).total_cmp(&boxes[c as usize].center().get(axis))
             });
             let left = nodes.len();
-            nodes.push(BNode {
-                b: Aabb::EMPTY,
-                start: 0,
-                count: 0,
-            });
-            nodes.push(BNode {
-                b: Aabb::EMPTY,
-                start: 0,
-                count: 0,
-            });
+            nodes.push(BNode { b: Aabb::EMPTY, start: 0, count: 0 });
+            nodes.push(BNode { b: Aabb::EMPTY, start: 0, count: 0 });
             nodes[ni].start = left as u32;
             nodes[ni].count = 0;
             work.push((left, lo, mid));
@@ -216,13 +173,7 @@ impl Mesh {
     }
 
     /// Intervals of `t` where the line `p + t*d` is inside the mesh, appended in order.
-    pub fn ray_intervals(
-        &self,
-        p: V3,
-        d: V3,
-        hits: &mut Vec<(f64, f64)>,
-        out: &mut Vec<(f64, f64)>,
-    ) {
+    pub fn ray_intervals(&self, p: V3, d: V3, hits: &mut Vec<(f64, f64)>, out: &mut Vec<(f64, f64)>) {
         hits.clear();
         let inv = v3(1.0 / d.x, 1.0 / d.y, 1.0 / d.z);
         let scale = self.aabb.diagonal().max(1e-300);
@@ -263,11 +214,8 @@ impl Mesh {
         if p.x < lo.x || p.x > hi.x || p.y < lo.y || p.y > hi.y || p.z < lo.z || p.z > hi.z {
             return false;
         }
-        const DIRS: [V3; 3] = [
-            v3(0.5773, 0.5774, 0.5773),
-            v3(-0.6123, 0.3501, 0.7089),
-            v3(0.2213, -0.8897, 0.3993),
-        ];
+        const DIRS: [V3; 3] =
+            [v3(0.5773, 0.5774, 0.5773), v3(-0.6123, 0.3501, 0.7089), v3(0.2213, -0.8897, 0.3993)];
         let (mut hits, mut iv) = (Vec::new(), Vec::new());
         let mut votes = 0;
         for d in DIRS {
@@ -304,11 +252,7 @@ impl Mesh {
                     }
                 }
                 if k == 2 && pts[0].0 != pts[1].0 {
-                    let (l, r) = if pts[0].0 < pts[1].0 {
-                        (pts[0], pts[1])
-                    } else {
-                        (pts[1], pts[0])
-                    };
+                    let (l, r) = if pts[0].0 < pts[1].0 { (pts[0], pts[1]) } else { (pts[1], pts[0]) };
                     row.segs.push((l.0, l.1, r.0, r.1, n.z.signum()));
                 }
             },
@@ -373,10 +317,7 @@ impl Mesh {
         let [a, b, c] = self.tri(i);
         let s = r1.sqrt();
         let p = a * (1.0 - s) + b * (s * (1.0 - r2)) + c * (s * r2);
-        let n = (b - a)
-            .cross(c - a)
-            .normalized()
-            .unwrap_or(v3(0.0, 0.0, 1.0));
+        let n = (b - a).cross(c - a).normalized().unwrap_or(v3(0.0, 0.0, 1.0));
         (p, n)
     }
 
@@ -436,13 +377,8 @@ fn winding_intervals(hits: &mut [(f64, f64)], tol: f64, out: &mut Vec<(f64, f64)
 fn line_hits_box(p: V3, d: V3, inv: V3, b: &Aabb, slack: f64) -> bool {
     let (mut t0, mut t1) = (f64::NEG_INFINITY, f64::INFINITY);
     for k in 0..3 {
-        let (o, dk, ik, lo, hi) = (
-            p.get(k),
-            d.get(k),
-            inv.get(k),
-            b.min.get(k) - slack,
-            b.max.get(k) + slack,
-        );
+        let (o, dk, ik, lo, hi) =
+            (p.get(k), d.get(k), inv.get(k), b.min.get(k) - slack, b.max.get(k) + slack);
         if dk == 0.0 {
             if o < lo || o > hi {
                 return false;
@@ -490,16 +426,11 @@ fn weld(verts: &[V3], tol: f64) -> Vec<u32> {
 
 /// Directed edges without exactly one reverse twin.
 fn open_edges(tris: &[[u32; 3]]) -> usize {
-    let mut edges: Vec<(u32, u32)> = tris
-        .iter()
-        .flat_map(|t| [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])])
-        .collect();
+    let mut edges: Vec<(u32, u32)> =
+        tris.iter().flat_map(|t| [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])]).collect();
     edges.sort_unstable();
     let dup = edges.windows(2).filter(|w| w[0] == w[1]).count();
-    let missing = edges
-        .iter()
-        .filter(|&&(a, b)| edges.binary_search(&(b, a)).is_err())
-        .count();
+    let missing = edges.iter().filter(|&&(a, b)| edges.binary_search(&(b, a)).is_err()).count();
     dup + missing
 }
 
@@ -508,9 +439,7 @@ fn point_triangle_dist(p: V3, [a, b, c]: [V3; 3]) -> f64 {
     let nn = n.dot(n);
     if nn > 0.0 {
         // inside the prism over the triangle: the plane distance
-        let inside = [(a, b), (b, c), (c, a)]
-            .iter()
-            .all(|&(u, v)| (v - u).cross(p - u).dot(n) >= 0.0);
+        let inside = [(a, b), (b, c), (c, a)].iter().all(|&(u, v)| (v - u).cross(p - u).dot(n) >= 0.0);
         if inside {
             return (p - a).dot(n).abs() / nn.sqrt();
         }
@@ -520,11 +449,7 @@ fn point_triangle_dist(p: V3, [a, b, c]: [V3; 3]) -> f64 {
         .map(|&(u, v)| {
             let e = v - u;
             let l = e.dot(e);
-            let t = if l > 0.0 {
-                ((p - u).dot(e) / l).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
+            let t = if l > 0.0 { ((p - u).dot(e) / l).clamp(0.0, 1.0) } else { 0.0 };
             (p - (u + e * t)).norm()
         })
         .fold(f64::INFINITY, f64::min)

@@ -8,7 +8,7 @@ pub mod solid;
 pub mod vec;
 
 pub use integrate::{MassProps, Overlap, exact_bbox, mass_props, overlap, volume};
-pub use profile::{Loop, Profile, Seg};
 pub use mesh::Mesh;
+pub use profile::{Loop, Profile, Seg};
 pub use solid::{Leaf, Node, Prism, Solid, Workspace};
 pub use vec::{Aabb, Frame, P2, V3, p2, v3};

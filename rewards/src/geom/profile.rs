@@ -12,13 +12,24 @@ use super::vec::{P2, p2};
 /// One edge of a loop.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Seg {
-    Line { a: P2, b: P2 },
+    Line {
+        a: P2,
+        b: P2,
+    },
     /// Circular arc from `a` to `b` through the side of the chord that holds `mid`.
-    Arc { a: P2, b: P2, mid: P2, c: P2, r: f64 },
+    Arc {
+        a: P2,
+        b: P2,
+        mid: P2,
+        c: P2,
+        r: f64,
+    },
 }
 
 impl Seg {
     /// Arc through three points, `None` if they are (nearly) collinear or coincident.
+    // `!(d.abs() > ...)` is deliberate: a NaN determinant must give `None`.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn arc3(a: P2, m: P2, b: P2) -> Option<Seg> {
         let d = 2.0 * ((m - a).cross(b - a));
         let scale = (m - a).norm().max((b - a).norm()).max((b - m).norm());
@@ -225,7 +236,9 @@ impl Loop {
             Loop::Path(ref segs) => {
                 for s in segs {
                     if let Seg::Arc { a, b, mid, c, r } = *s {
-                        out.extend([c + dir * r, c + dir * -r].into_iter().filter(|q| Seg::on_arc(a, b, mid, *q)));
+                        out.extend(
+                            [c + dir * r, c + dir * -r].into_iter().filter(|q| Seg::on_arc(a, b, mid, *q)),
+                        );
                     }
                 }
             }
@@ -285,12 +298,7 @@ impl Profile {
         let mut total = 0.0;
         for (i, l) in self.loops.iter().enumerate() {
             let probe = loop_probe_point(l);
-            let depth = self
-                .loops
-                .iter()
-                .enumerate()
-                .filter(|(j, o)| *j != i && o.contains(probe))
-                .count();
+            let depth = self.loops.iter().enumerate().filter(|(j, o)| *j != i && o.contains(probe)).count();
             let a = l.signed_area().abs();
             total += if depth % 2 == 0 { a } else { -a };
         }
@@ -310,8 +318,7 @@ impl Profile {
         }
         scratch.sort_unstable_by(f64::total_cmp);
         let mut prev = scratch[0];
-        for i in 1..scratch.len() {
-            let t = scratch[i];
+        for &t in &scratch[1..] {
             if t > prev {
                 let m = o + d * (0.5 * (prev + t));
                 if self.contains(m) {
@@ -356,7 +363,10 @@ fn seg_seg_points(s: &Seg, t: &Seg, out: &mut Vec<P2>) {
                 }
             }
         }
-        (Seg::Arc { a: a1, b: b1, mid: m1, c: c1, r: r1 }, Seg::Arc { a: a2, b: b2, mid: m2, c: c2, r: r2 }) => {
+        (
+            Seg::Arc { a: a1, b: b1, mid: m1, c: c1, r: r1 },
+            Seg::Arc { a: a2, b: b2, mid: m2, c: c2, r: r2 },
+        ) => {
             let dc = c2 - c1;
             let dist = dc.norm();
             if dist < 1e-300 || dist > r1 + r2 || dist < (r1 - r2).abs() {

@@ -77,7 +77,9 @@ fn sides(p: &Prism, eps: f64) -> Side {
                             let n = d.norm().max(1e-300);
                             EdgeRef::Line(a, b, p2(-d.y / n, d.x / n))
                         }
-                        Seg::Arc { a, c, r, .. } => EdgeRef::Arc(c, r, (a.y - c.y).atan2(a.x - c.x), s.sweep()),
+                        Seg::Arc { a, c, r, .. } => {
+                            EdgeRef::Arc(c, r, (a.y - c.y).atan2(a.x - c.x), s.sweep())
+                        }
                     });
                 }
             }
@@ -127,6 +129,8 @@ fn overlap(a: &EdgeRef, b: &EdgeRef, tol: f64) -> bool {
 }
 
 /// `n` points on the boundary of `s` (fewer only if the boundary is degenerate).
+// `!(total > 0.0)` is deliberate: a NaN total area must give no points.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn sample_surface(s: &Solid, n: usize, seed: u64) -> Vec<V3> {
     let mut rng = Xoshiro::new(seed);
     let scale = s.bounds.diagonal().max(1e-12);
@@ -214,7 +218,6 @@ pub fn sample_surface(s: &Solid, n: usize, seed: u64) -> Vec<V3> {
     }
     out
 }
-
 
 /// xoshiro256++ (Blackman and Vigna), seeded through SplitMix64.
 struct Xoshiro([u64; 4]);

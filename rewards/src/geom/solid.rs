@@ -262,7 +262,12 @@ impl Solid {
     }
 
     /// Like [`Solid::ray_intervals`] with the prisms' intervals supplied by `leaf`.
-    pub fn eval_with(&self, leaf: &mut dyn FnMut(Leaf, &mut Intervals), ws: &mut Workspace, out: &mut Intervals) {
+    pub fn eval_with(
+        &self,
+        leaf: &mut dyn FnMut(Leaf, &mut Intervals),
+        ws: &mut Workspace,
+        out: &mut Intervals,
+    ) {
         out.clear();
         self.root.eval(leaf, ws, out);
     }
@@ -301,9 +306,10 @@ impl Node {
             Node::Prism(i) => Node::Prism(i + off),
             Node::Mesh(i) => Node::Mesh(i + moff),
             Node::Union(v) => Node::Union(v.into_iter().map(|n| n.offset(off, moff)).collect()),
-            Node::Diff(a, v) => {
-                Node::Diff(Box::new(a.offset(off, moff)), v.into_iter().map(|n| n.offset(off, moff)).collect())
-            }
+            Node::Diff(a, v) => Node::Diff(
+                Box::new(a.offset(off, moff)),
+                v.into_iter().map(|n| n.offset(off, moff)).collect(),
+            ),
             Node::Inter(v) => Node::Inter(v.into_iter().map(|n| n.offset(off, moff)).collect()),
         }
     }
@@ -314,9 +320,10 @@ impl Node {
             Node::Mesh(i) => meshes[*i].aabb,
             Node::Union(v) => v.iter().fold(Aabb::EMPTY, |b, n| b.union(n.bounds(prisms, meshes))),
             Node::Diff(a, _) => a.bounds(prisms, meshes),
-            Node::Inter(v) => {
-                v.iter().skip(1).fold(v[0].bounds(prisms, meshes), |b, n| b.intersect(n.bounds(prisms, meshes)))
-            }
+            Node::Inter(v) => v
+                .iter()
+                .skip(1)
+                .fold(v[0].bounds(prisms, meshes), |b, n| b.intersect(n.bounds(prisms, meshes))),
         }
     }
 

@@ -6,6 +6,8 @@ const IDENTITY: [V3; 3] = [v3(1.0, 0.0, 0.0), v3(0.0, 1.0, 0.0), v3(0.0, 0.0, 1.
 
 /// The centre of `bbox` and the scale that makes its longest side `side`; `None`
 /// for an empty or degenerate box.
+// `!(m > 1e-12)` is deliberate: a NaN extent must give `None`.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn unit_box(bbox: &Aabb, side: f64) -> Option<(V3, f64)> {
     let e = bbox.extent();
     let m = e.x.max(e.y).max(e.z);
@@ -25,6 +27,8 @@ pub fn bbox_normalized(s: &Solid, props: &MassProps, side: f64) -> Option<Solid>
 /// Eigen-decomposition of a symmetric 3x3 matrix (cyclic Jacobi). Returns
 /// eigenvalues ascending and the matching unit eigenvectors as columns, with the
 /// vectors signed so that the basis is right-handed.
+// The Jacobi rotation is written index-wise, as in its formulas (a `k` loop touches rows p and q).
+#[allow(clippy::needless_range_loop)]
 pub fn sym_eigen(m: [[f64; 3]; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
     let mut a = m;
     let mut v = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
@@ -105,9 +109,9 @@ pub fn principal(props: &MassProps) -> Option<Principal> {
 /// Rows of `E_t D E_s^T` for the sign pattern `d`.
 pub fn align_rotation(src: &Principal, tgt: &Principal, d: [f64; 3]) -> [V3; 3] {
     let mut r = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for j in 0..3 {
-            r[i][j] = (0..3).map(|k| tgt.e[i][k] * d[k] * src.e[j][k]).sum();
+    for (i, row) in r.iter_mut().enumerate() {
+        for (j, x) in row.iter_mut().enumerate() {
+            *x = (0..3).map(|k| tgt.e[i][k] * d[k] * src.e[j][k]).sum();
         }
     }
     [v3(r[0][0], r[0][1], r[0][2]), v3(r[1][0], r[1][1], r[1][2]), v3(r[2][0], r[2][1], r[2][2])]

@@ -53,24 +53,20 @@ pub struct OcctOptions {
     pub scratch_root: Option<PathBuf>,
 }
 
-/// `$CADRL_CQ_PYTHON`, else `~/.cache/cadrl/cq-2.8.0-py311/bin/python` (the set-up's place).
+/// `$CADRL_CQ_PYTHON`, else `~/.cache/cadrl/cq-2.8.0/bin/python` (the set-up's place).
 pub fn default_python() -> PathBuf {
     if let Some(p) = std::env::var_os("CADRL_CQ_PYTHON") {
         return PathBuf::from(p);
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"));
-    home.join(".cache/cadrl/cq-2.8.0-py311/bin/python")
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+    home.join(".cache/cadrl/cq-2.8.0/bin/python")
 }
 
 impl Default for OcctOptions {
     fn default() -> Self {
         OcctOptions {
             python: default_python(),
-            workers: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             timeout: Duration::from_secs(10),
             startup_timeout: Duration::from_secs(120),
             recycle_after: 2000,
@@ -94,9 +90,7 @@ pub struct OcctExecutor {
 impl OcctExecutor {
     /// Start the workers (each imports CadQuery once; a few seconds).
     pub fn new(opts: OcctOptions) -> Result<OcctExecutor, ExecutorError> {
-        Ok(OcctExecutor {
-            pool: pool::Pool::new(opts)?,
-        })
+        Ok(OcctExecutor { pool: pool::Pool::new(opts)? })
     }
 
     /// Like [`Executor::execute`], with the wall-clock time of each job (from sending
@@ -129,10 +123,6 @@ impl Executor for OcctExecutor {
         "occt"
     }
     fn execute(&self, programs: &[&str], var: &str) -> Result<Vec<Outcome>, ExecutorError> {
-        Ok(self
-            .execute_timed(programs, var)?
-            .into_iter()
-            .map(|(o, _)| o)
-            .collect())
+        Ok(self.execute_timed(programs, var)?.into_iter().map(|(o, _)| o).collect())
     }
 }

@@ -79,9 +79,7 @@ impl Worker {
         kill_group(self.pid);
         self.reaped = true;
         if let Some(mut c) = self.child.take() {
-            let _ = std::thread::Builder::new()
-                .name("occt-reaper".into())
-                .spawn(move || c.wait());
+            let _ = std::thread::Builder::new().name("occt-reaper".into()).spawn(move || c.wait());
         }
     }
 }
@@ -92,13 +90,11 @@ type SpawnReply = std::sync::mpsc::Sender<std::io::Result<Child>>;
 /// when the *thread* that forked a worker ends, and batch threads come and go.
 fn spawner() -> std::io::Result<std::sync::mpsc::Sender<(Command, SpawnReply)>> {
     let (tx, rx) = std::sync::mpsc::channel::<(Command, SpawnReply)>();
-    std::thread::Builder::new()
-        .name("occt-spawner".into())
-        .spawn(move || {
-            for (mut cmd, reply) in rx {
-                let _ = reply.send(cmd.spawn());
-            }
-        })?;
+    std::thread::Builder::new().name("occt-spawner".into()).spawn(move || {
+        for (mut cmd, reply) in rx {
+            let _ = reply.send(cmd.spawn());
+        }
+    })?;
     Ok(tx)
 }
 
@@ -125,20 +121,14 @@ impl Pool {
             )));
         }
         let support = super::sandbox::probe(&opts.python);
-        let root = opts
-            .scratch_root
-            .clone()
-            .unwrap_or_else(std::env::temp_dir)
-            .join(format!(
-                "cadrl-occt-{}-{}",
-                std::process::id(),
-                POOLS.fetch_add(1, Ordering::Relaxed)
-            ));
-        std::fs::create_dir_all(&root).map_err(|e| {
-            ExecutorError(format!("occt executor: creating {}: {e}", root.display()))
-        })?;
-        let spawner =
-            spawner().map_err(|e| ExecutorError(format!("occt executor: spawner thread: {e}")))?;
+        let root = opts.scratch_root.clone().unwrap_or_else(std::env::temp_dir).join(format!(
+            "cadrl-occt-{}-{}",
+            std::process::id(),
+            POOLS.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&root)
+            .map_err(|e| ExecutorError(format!("occt executor: creating {}: {e}", root.display())))?;
+        let spawner = spawner().map_err(|e| ExecutorError(format!("occt executor: spawner thread: {e}")))?;
         let pool = Pool {
             opts,
             support,
@@ -154,10 +144,7 @@ impl Pool {
         for w in &mut ws {
             pool.wait_ready(w)?;
         }
-        *pool
-            .idle
-            .lock()
-            .map_err(|_| ExecutorError("occt pool lock poisoned".into()))? = ws;
+        *pool.idle.lock().map_err(|_| ExecutorError("occt pool lock poisoned".into()))? = ws;
         Ok(pool)
     }
 
@@ -182,8 +169,7 @@ impl Pool {
         let o = &self.opts;
         let limits = Limits {
             address_space: o.memory_mb << 20,
-            cpu_seconds: ((o.recycle_after as f64 + 2.0) * o.timeout.as_secs_f64()).ceil() as u64
-                + 120,
+            cpu_seconds: ((o.recycle_after as f64 + 2.0) * o.timeout.as_secs_f64()).ceil() as u64 + 120,
             file_size: 16 << 20,
             open_files: 256,
             processes: 64,
@@ -201,9 +187,7 @@ impl Pool {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        Plan::new(limits, self.support, &scratch)
-            .map_err(|e| err("sandboxing", e))?
-            .apply(&mut cmd);
+        Plan::new(limits, self.support, &scratch).map_err(|e| err("sandboxing", e))?.apply(&mut cmd);
         let (rtx, rrx) = std::sync::mpsc::channel();
         let sent = self
             .spawner
@@ -211,18 +195,13 @@ impl Pool {
             .map_err(|_| ExecutorError("occt pool lock poisoned".into()))?
             .send((cmd, rtx));
         let spawned = match sent {
-            Ok(()) => rrx
-                .recv()
-                .map_err(|_| std::io::Error::other("the spawner thread is gone"))
-                .and_then(|r| r),
+            Ok(()) => {
+                rrx.recv().map_err(|_| std::io::Error::other("the spawner thread is gone")).and_then(|r| r)
+            }
             Err(_) => Err(std::io::Error::other("the spawner thread is gone")),
         };
-        let mut child = spawned.map_err(|e| {
-            ExecutorError(format!(
-                "occt executor: starting {}: {e}",
-                o.python.display()
-            ))
-        })?;
+        let mut child = spawned
+            .map_err(|e| ExecutorError(format!("occt executor: starting {}: {e}", o.python.display())))?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             kill_group(child.id());
             let _ = child.wait();
@@ -235,24 +214,14 @@ impl Pool {
             .spawn(move || read_lines(stdout, limit, tx))
             .map_err(|e| ExecutorError(format!("occt executor: reader thread: {e}")))?;
         let pid = child.id();
-        Ok(Worker {
-            child: Some(child),
-            pid,
-            stdin,
-            rx,
-            scratch,
-            ready: false,
-            reaped: false,
-            jobs: 0,
-        })
+        Ok(Worker { child: Some(child), pid, stdin, rx, scratch, ready: false, reaped: false, jobs: 0 })
     }
 
     fn wait_ready(&self, w: &mut Worker) -> Result<(), ExecutorError> {
         if w.ready {
             return Ok(());
         }
-        let fail =
-            |why: String| ExecutorError(format!("occt executor: a worker did not start ({why})"));
+        let fail = |why: String| ExecutorError(format!("occt executor: a worker did not start ({why})"));
         match w.rx.recv_timeout(self.opts.startup_timeout) {
             Ok(Msg::Line(l)) => {
                 let h: Hello =
@@ -271,23 +240,17 @@ impl Pool {
                 let st = w.kill().map(|s| s.to_string()).unwrap_or_default();
                 Err(fail(format!("it exited: {st}")))
             }
-            Err(RecvTimeoutError::Timeout) => Err(fail(format!(
-                "no ready line in {:?}",
-                self.opts.startup_timeout
-            ))),
+            Err(RecvTimeoutError::Timeout) => {
+                Err(fail(format!("no ready line in {:?}", self.opts.startup_timeout)))
+            }
         }
     }
 
     /// Run one batch: one outcome per program, in order. `Err` only when workers
     /// cannot be started at all.
-    pub fn run(
-        &self,
-        programs: &[&str],
-        var: &str,
-    ) -> Result<Vec<(Outcome, Duration)>, ExecutorError> {
+    pub fn run(&self, programs: &[&str], var: &str) -> Result<Vec<(Outcome, Duration)>, ExecutorError> {
         let n = programs.len();
-        let results: Vec<Mutex<Option<(Outcome, Duration)>>> =
-            (0..n).map(|_| Mutex::new(None)).collect();
+        let results: Vec<Mutex<Option<(Outcome, Duration)>>> = (0..n).map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
         let threads = self.opts.workers.max(1).min(n);
         let failure: Mutex<Option<ExecutorError>> = Mutex::new(None);
@@ -345,10 +308,7 @@ impl Pool {
             .into_iter()
             .map(|m| {
                 m.into_inner().ok().flatten().unwrap_or_else(|| {
-                    (
-                        exec_error("occt executor: the job was not run".into()),
-                        Duration::ZERO,
-                    )
+                    (exec_error("occt executor: the job was not run".into()), Duration::ZERO)
                 })
             })
             .collect())
@@ -359,10 +319,7 @@ impl Pool {
     fn fresh_ready(&self) -> Result<Worker, ExecutorError> {
         let mut last = ExecutorError("occt executor: no worker".into());
         for attempt in 0..3u32 {
-            match self
-                .spawn()
-                .and_then(|mut w| self.wait_ready(&mut w).map(|_| w))
-            {
+            match self.spawn().and_then(|mut w| self.wait_ready(&mut w).map(|_| w)) {
                 Ok(w) => return Ok(w),
                 Err(e) => last = e,
             }
@@ -372,11 +329,7 @@ impl Pool {
     }
 
     fn take(&self) -> Result<Worker, ExecutorError> {
-        let w = self
-            .idle
-            .lock()
-            .map_err(|_| ExecutorError("occt pool lock poisoned".into()))?
-            .pop();
+        let w = self.idle.lock().map_err(|_| ExecutorError("occt pool lock poisoned".into()))?.pop();
         match w {
             Some(w) => Ok(w),
             None => self.spawn(),
@@ -384,54 +337,37 @@ impl Pool {
     }
 
     fn job(&self, w: &mut Worker, id: u64, code: &str, var: &str) -> (Outcome, After) {
-        let req = Request {
-            id,
-            code,
-            var,
-            tol: self.opts.tolerance,
-            ang: self.opts.angular_tolerance,
-        };
+        let req = Request { id, code, var, tol: self.opts.tolerance, ang: self.opts.angular_tolerance };
         let mut line = match serde_json::to_vec(&req) {
             Ok(l) => l,
             Err(e) => {
-                return (
-                    exec_error(format!("occt executor: cannot encode the program: {e}")),
-                    After::Keep,
-                );
+                return (exec_error(format!("occt executor: cannot encode the program: {e}")), After::Keep);
             }
         };
         line.push(b'\n');
         let t0 = Instant::now();
-        if w.stdin
-            .write_all(&line)
-            .and_then(|_| w.stdin.flush())
-            .is_err()
-        {
-            return (
-                self.crashed(w, "the worker's input pipe is closed"),
-                After::Replace,
-            );
+        if w.stdin.write_all(&line).and_then(|_| w.stdin.flush()).is_err() {
+            return (self.crashed(w, "the worker's input pipe is closed"), After::Replace);
         }
         match w.rx.recv_timeout(self.opts.timeout) {
             Ok(Msg::Line(l)) => match serde_json::from_slice::<Reply>(&l) {
                 Ok(r) if r.id == Some(id as i64) && r.fatal.is_none() => {
-                    let after = if r.memory {
-                        After::Replace
-                    } else {
-                        After::Keep
-                    };
+                    let after = if r.memory { After::Replace } else { After::Keep };
                     (to_outcome(r), after)
                 }
                 Ok(_) => {
                     w.kill();
-                    (exec_error("occt worker: a reply for another job (protocol violation); worker killed".into()), After::Replace)
+                    (
+                        exec_error(
+                            "occt worker: a reply for another job (protocol violation); worker killed".into(),
+                        ),
+                        After::Replace,
+                    )
                 }
                 Err(e) => {
                     w.kill();
                     (
-                        exec_error(clip(&format!(
-                            "occt worker: malformed reply ({e}); worker killed"
-                        ))),
+                        exec_error(clip(&format!("occt worker: malformed reply ({e}); worker killed"))),
                         After::Replace,
                     )
                 }
@@ -446,10 +382,9 @@ impl Pool {
                     After::Replace,
                 )
             }
-            Ok(Msg::Eof) | Err(RecvTimeoutError::Disconnected) => (
-                self.crashed(w, "the worker died during the job"),
-                After::Replace,
-            ),
+            Ok(Msg::Eof) | Err(RecvTimeoutError::Disconnected) => {
+                (self.crashed(w, "the worker died during the job"), After::Replace)
+            }
             Err(RecvTimeoutError::Timeout) => {
                 let at = t0.elapsed();
                 w.kill_detached();
@@ -473,11 +408,7 @@ impl Pool {
         let Ok(statm) = std::fs::read_to_string(format!("/proc/{}/statm", w.pid)) else {
             return false;
         };
-        let pages: u64 = statm
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         pages * 4096 > self.opts.recycle_rss_mb << 20
     }
 

@@ -66,36 +66,29 @@ pub fn clip(m: &str) -> String {
 }
 
 pub fn exec_error(message: String) -> Outcome {
-    Outcome::ExecError(Diag {
-        message,
-        line: None,
-        col: None,
-    })
+    Outcome::ExecError(Diag { message, line: None, col: None })
 }
 
 /// The outcome a well-formed reply stands for.
 pub fn to_outcome(r: Reply) -> Outcome {
-    let diag = |r: &Reply| Diag {
-        message: clip(r.message.as_deref().unwrap_or("")),
-        line: r.line,
-        col: r.col,
-    };
+    let diag =
+        |r: &Reply| Diag { message: clip(r.message.as_deref().unwrap_or("")), line: r.line, col: r.col };
     match r.kind.as_deref() {
         Some("syntax_error") => Outcome::SyntaxError(diag(&r)),
         Some("exec_error") => Outcome::ExecError(diag(&r)),
         Some("valid") => match mesh_of(&r) {
             Ok(m) => Outcome::Valid(Arc::new(Solid::from_mesh(m))),
-            Err(e) => Outcome::Unsupported {
-                construct: clip(&format!("occt: {e}")),
-                line: None,
-            },
+            Err(e) => Outcome::Unsupported { construct: clip(&format!("occt: {e}")), line: None },
         },
         other => exec_error(format!("occt worker: unknown reply kind {other:?}")),
     }
 }
 
 fn mesh_of(r: &Reply) -> Result<Mesh, String> {
-    if r.verts.len() % 3 != 0 || r.tris.len() % 3 != 0 || r.faces.len() * 3 != r.tris.len() {
+    if !r.verts.len().is_multiple_of(3)
+        || !r.tris.len().is_multiple_of(3)
+        || r.faces.len() * 3 != r.tris.len()
+    {
         return Err(format!(
             "malformed mesh ({} coordinates, {} indices, {} face ids)",
             r.verts.len(),
@@ -103,28 +96,16 @@ fn mesh_of(r: &Reply) -> Result<Mesh, String> {
             r.faces.len()
         ));
     }
-    let verts: Vec<_> = r
-        .verts
-        .chunks_exact(3)
-        .map(|c| v3(c[0], c[1], c[2]))
-        .collect();
+    let verts: Vec<_> = r.verts.chunks_exact(3).map(|c| v3(c[0], c[1], c[2])).collect();
     let tris: Vec<[u32; 3]> = r.tris.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
     let mut bb = Aabb::EMPTY;
     verts.iter().for_each(|v| bb.add_point(*v));
-    let mut m = Mesh::new(
-        verts,
-        tris,
-        r.faces.clone(),
-        1e-7 * bb.diagonal().max(1e-12),
-    )?;
+    let mut m = Mesh::new(verts, tris, r.faces.clone(), 1e-7 * bb.diagonal().max(1e-12))?;
     if let (Some(volume), Some(area), Some(b)) = (r.volume, r.area, r.bbox) {
         m.brep = Some(BrepProps {
             volume,
             area,
-            bbox: Aabb {
-                min: v3(b[0], b[1], b[2]),
-                max: v3(b[3], b[4], b[5]),
-            },
+            bbox: Aabb { min: v3(b[0], b[1], b[2]), max: v3(b[3], b[4], b[5]) },
         });
     }
     Ok(m)

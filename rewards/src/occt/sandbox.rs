@@ -54,15 +54,13 @@ impl Support {
         let net = if self.netns {
             "network namespace (no network)".to_string()
         } else if self.landlock_abi >= 4 {
-            "no network namespace (kernel refuses it); Landlock refuses TCP bind/connect, UDP stays possible".to_string()
+            "no network namespace (kernel refuses it); Landlock refuses TCP bind/connect, UDP stays possible"
+                .to_string()
         } else {
             "no network namespace and no Landlock network rules: only the Python layer keeps programs off the network".to_string()
         };
         let fs = if self.landlock_abi > 0 {
-            format!(
-                "Landlock ABI {}: writes only in the scratch directory",
-                self.landlock_abi
-            )
+            format!("Landlock ABI {}: writes only in the scratch directory", self.landlock_abi)
         } else {
             "no Landlock: only the Python layer keeps writes in the scratch directory".to_string()
         };
@@ -177,10 +175,7 @@ fn no_fork_filter() -> [libc::sock_filter; 14] {
 /// Install [`no_fork_filter`] on the calling thread (async-signal-safe: two prctls).
 fn install_no_fork() -> io::Result<()> {
     let filter = no_fork_filter();
-    let prog = libc::sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr().cast_mut(),
-    };
+    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr().cast_mut() };
     // SAFETY: `prog` points at a live, well-formed filter for the duration of the call.
     unsafe {
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
@@ -211,11 +206,7 @@ pub fn probe(python: &Path) -> Support {
         });
     }
     let netns = cmd.status().map(|s| s.success()).unwrap_or(false);
-    Support {
-        netns,
-        landlock_abi: landlock_abi(),
-        no_fork,
-    }
+    Support { netns, landlock_abi: landlock_abi(), no_fork }
 }
 
 fn probe_no_fork(python: &Path) -> bool {
@@ -255,11 +246,7 @@ fn open_path(p: &Path) -> io::Result<OwnedFd> {
     // SAFETY: a valid C string; the returned fd is owned below.
     let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
     if fd < 0 {
-        return Err(io::Error::other(format!(
-            "opening {}: {}",
-            p.display(),
-            io::Error::last_os_error()
-        )));
+        return Err(io::Error::other(format!("opening {}: {}", p.display(), io::Error::last_os_error())));
     }
     // SAFETY: fd is a fresh descriptor we own.
     Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
@@ -287,17 +274,11 @@ impl Plan {
 
     fn enter(&self) -> io::Result<()> {
         let check = |r: libc::c_long| {
-            if r < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
+            if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
         };
         // SAFETY: plain syscalls on values owned by self.
         unsafe {
-            check(
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) as libc::c_long,
-            )?;
+            check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) as libc::c_long)?;
             // namespaces first: a user namespace records its creator's process limit
             // as the bound at the parent level, which must not be the worker's
             if self.support.netns {
@@ -312,10 +293,7 @@ impl Plan {
                 (libc::RLIMIT_NOFILE, l.open_files),
                 (libc::RLIMIT_NPROC, l.processes),
             ] {
-                let r = libc::rlimit {
-                    rlim_cur: v as libc::rlim_t,
-                    rlim_max: v as libc::rlim_t,
-                };
+                let r = libc::rlimit { rlim_cur: v as libc::rlim_t, rlim_max: v as libc::rlim_t };
                 check(libc::setrlimit(res, &r) as libc::c_long)?;
             }
             let abi = self.support.landlock_abi;
@@ -338,16 +316,8 @@ impl Plan {
                 }
                 let attr = RulesetAttr {
                     handled_access_fs: fs,
-                    handled_access_net: if abi >= 4 {
-                        NET_BIND_TCP | NET_CONNECT_TCP
-                    } else {
-                        0
-                    },
-                    scoped: if abi >= 6 {
-                        SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
-                    } else {
-                        0
-                    },
+                    handled_access_net: if abi >= 4 { NET_BIND_TCP | NET_CONNECT_TCP } else { 0 },
+                    scoped: if abi >= 6 { SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL } else { 0 },
                 };
                 let size = if abi >= 6 {
                     24usize
@@ -356,17 +326,9 @@ impl Plan {
                 } else {
                     8
                 };
-                let rs = libc::syscall(
-                    SYS_LANDLOCK_CREATE_RULESET,
-                    &attr as *const RulesetAttr,
-                    size,
-                    0u32,
-                );
+                let rs = libc::syscall(SYS_LANDLOCK_CREATE_RULESET, &attr as *const RulesetAttr, size, 0u32);
                 check(rs)?;
-                let rule = PathBeneathAttr {
-                    allowed_access: fs,
-                    parent_fd: self.scratch.as_raw_fd(),
-                };
+                let rule = PathBeneathAttr { allowed_access: fs, parent_fd: self.scratch.as_raw_fd() };
                 check(libc::syscall(
                     SYS_LANDLOCK_ADD_RULE,
                     rs as libc::c_int,
@@ -375,10 +337,8 @@ impl Plan {
                     0u32,
                 ))?;
                 let file_rights = FS_WRITE_FILE | if abi >= 3 { FS_TRUNCATE } else { 0 };
-                let rule = PathBeneathAttr {
-                    allowed_access: file_rights,
-                    parent_fd: self.devnull.as_raw_fd(),
-                };
+                let rule =
+                    PathBeneathAttr { allowed_access: file_rights, parent_fd: self.devnull.as_raw_fd() };
                 check(libc::syscall(
                     SYS_LANDLOCK_ADD_RULE,
                     rs as libc::c_int,
@@ -393,11 +353,7 @@ impl Plan {
                     0 as libc::c_ulong,
                     0 as libc::c_ulong,
                 ) as libc::c_long)?;
-                check(libc::syscall(
-                    SYS_LANDLOCK_RESTRICT_SELF,
-                    rs as libc::c_int,
-                    0u32,
-                ))?;
+                check(libc::syscall(SYS_LANDLOCK_RESTRICT_SELF, rs as libc::c_int, 0u32))?;
                 libc::close(rs as libc::c_int);
             }
         }
@@ -455,10 +411,7 @@ mod tests {
         assert_eq!(run(&p, clone, AUDIT_ARCH, thread), SECCOMP_RET_ALLOW);
         assert_eq!(run(&p, clone, AUDIT_ARCH, libc::SIGCHLD as u32), eperm);
         assert_eq!(run(&p, clone, AUDIT_ARCH, (libc::CLONE_VM | libc::CLONE_VFORK) as u32), eperm);
-        assert_eq!(
-            run(&p, libc::SYS_clone3 as u32, AUDIT_ARCH, 0),
-            SECCOMP_RET_ERRNO | libc::ENOSYS as u32
-        );
+        assert_eq!(run(&p, libc::SYS_clone3 as u32, AUDIT_ARCH, 0), SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
         #[cfg(target_arch = "x86_64")]
         {
             assert_eq!(run(&p, SYS_FORK, AUDIT_ARCH, 0), eperm);

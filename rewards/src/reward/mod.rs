@@ -61,7 +61,7 @@ pub trait Reward: Send + Sync {
 
 /// Score rollouts independently and in parallel.
 pub fn score_each(batch: &[Rollout], f: impl Fn(&Rollout) -> Score + Sync + Send) -> Vec<Score> {
-    batch.par_iter().map(|r| f(r)).collect()
+    batch.par_iter().map(f).collect()
 }
 
 /// The valid solid and reference of a rollout, or the penalty score saying why not.

@@ -33,9 +33,15 @@ fn cfg<T: serde::de::DeserializeOwned>(kind: &str, v: serde_json::Value) -> Resu
 
 /// Name, one-line description, constructor.
 pub const REGISTRY: &[(&str, &str, Builder)] = &[
-    ("valid", "1 if the program runs to a solid, else the penalty", |v| Ok(Box::new(Valid(cfg("valid", v)?)))),
-    ("iou", "volumetric IoU with the reference (in-place | bbox | inertia)", |v| Ok(Box::new(Iou(cfg("iou", v)?)))),
-    ("chamfer", "1 / (1 + 1000 * Chamfer distance) to the reference", |v| Ok(Box::new(Chamfer(cfg("chamfer", v)?)))),
+    ("valid", "1 if the program runs to a solid, else the penalty", |v| {
+        Ok(Box::new(Valid(cfg("valid", v)?)))
+    }),
+    ("iou", "volumetric IoU with the reference (in-place | bbox | inertia)", |v| {
+        Ok(Box::new(Iou(cfg("iou", v)?)))
+    }),
+    ("chamfer", "1 / (1 + 1000 * Chamfer distance) to the reference", |v| {
+        Ok(Box::new(Chamfer(cfg("chamfer", v)?)))
+    }),
     ("composite", "weighted sum of other rewards", build_composite),
 ];
 

@@ -58,39 +58,24 @@ pub struct TokenizerReport {
     pub mean_tokens_per_program: f64,
 }
 
-type TrainTok = TokenizerImpl<
-    BPE,
-    NormalizerWrapper,
-    PreTokenizerWrapper,
-    PostProcessorWrapper,
-    DecoderWrapper,
->;
+type TrainTok =
+    TokenizerImpl<BPE, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper>;
 
 /// Train a Qwen2-style byte-level BPE with `vocab_size` learned tokens (256 byte symbols plus
 /// merges; the 22 Qwen2.5-VL added tokens come on top) on `texts`, and write `tokenizer.json`,
 /// `tokenizer_config.json` (chat template, eos/pad, `Qwen2Tokenizer`) and `chat_template.jinja`
 /// to `out_dir` (replaced atomically).
-pub fn train_tokenizer(
-    texts: &[String],
-    vocab_size: usize,
-    out_dir: &Path,
-) -> Result<TokenizerReport> {
+pub fn train_tokenizer(texts: &[String], vocab_size: usize, out_dir: &Path) -> Result<TokenizerReport> {
     if texts.is_empty() {
         bail!("train_tokenizer: no training texts");
     }
     let alphabet: std::collections::HashSet<char> = ByteLevel::alphabet().into_iter().collect();
     if vocab_size < alphabet.len() {
-        bail!(
-            "train_tokenizer: vocab_size {vocab_size} is below the {} byte symbols",
-            alphabet.len()
-        );
+        bail!("train_tokenizer: vocab_size {vocab_size} is below the {} byte symbols", alphabet.len());
     }
-    let split = Split::new(
-        SplitPattern::Regex(QWEN_SPLIT_REGEX.into()),
-        SplitDelimiterBehavior::Isolated,
-        false,
-    )
-    .map_err(|e| anyhow!("compiling the Qwen split regex: {e}"))?;
+    let split =
+        Split::new(SplitPattern::Regex(QWEN_SPLIT_REGEX.into()), SplitDelimiterBehavior::Isolated, false)
+            .map_err(|e| anyhow!("compiling the Qwen split regex: {e}"))?;
     let byte_level = ByteLevel::new(false, false, false);
     let mut tok: TrainTok = TokenizerImpl::new(BPE::default());
     tok.with_normalizer(Some(NFC))
@@ -103,14 +88,9 @@ pub fn train_tokenizer(
         .show_progress(false)
         .initial_alphabet(alphabet)
         .build();
-    tok.train(&mut trainer, texts.iter())
-        .map_err(|e| anyhow!("training the BPE tokenizer: {e}"))?;
-    let json = tok
-        .to_string(false)
-        .map_err(|e| anyhow!("serialising the trained tokenizer: {e}"))?;
-    let mut tok: Tokenizer = json
-        .parse()
-        .map_err(|e| anyhow!("re-reading the trained tokenizer: {e}"))?;
+    tok.train(&mut trainer, texts.iter()).map_err(|e| anyhow!("training the BPE tokenizer: {e}"))?;
+    let json = tok.to_string(false).map_err(|e| anyhow!("serialising the trained tokenizer: {e}"))?;
+    let mut tok: Tokenizer = json.parse().map_err(|e| anyhow!("re-reading the trained tokenizer: {e}"))?;
     let learned = tok.get_vocab_size(false);
     for (i, (content, special)) in QWEN25VL_ADDED_TOKENS.iter().enumerate() {
         let t = AddedToken::from(*content, *special).normalized(false);
@@ -120,17 +100,12 @@ pub fn train_tokenizer(
             tok.add_tokens(&[t]);
         }
         if tok.token_to_id(content) != Some((learned + i) as u32) {
-            bail!(
-                "train_tokenizer: added token `{content}` did not get id {}",
-                learned + i
-            );
+            bail!("train_tokenizer: added token `{content}` did not get id {}", learned + i);
         }
     }
     let mut n_tokens = 0usize;
     for (i, t) in texts.iter().enumerate() {
-        let enc = tok
-            .encode(t.as_str(), false)
-            .map_err(|e| anyhow!("encoding training text {i}: {e}"))?;
+        let enc = tok.encode(t.as_str(), false).map_err(|e| anyhow!("encoding training text {i}: {e}"))?;
         n_tokens += enc.len();
     }
     let report = TokenizerReport {
@@ -139,9 +114,7 @@ pub fn train_tokenizer(
         programs: texts.len(),
         mean_tokens_per_program: n_tokens as f64 / texts.len() as f64,
     };
-    let tokenizer_json = tok
-        .to_string(true)
-        .map_err(|e| anyhow!("serialising tokenizer.json: {e}"))?;
+    let tokenizer_json = tok.to_string(true).map_err(|e| anyhow!("serialising tokenizer.json: {e}"))?;
     let mut decoder = serde_json::Map::new();
     for (i, (content, special)) in QWEN25VL_ADDED_TOKENS.iter().enumerate() {
         decoder.insert(
@@ -170,8 +143,7 @@ pub fn train_tokenizer(
         "unk_token": null
     });
     write_atomically(out_dir, |d| {
-        std::fs::write(d.join("tokenizer.json"), &tokenizer_json)
-            .context("writing tokenizer.json")?;
+        std::fs::write(d.join("tokenizer.json"), &tokenizer_json).context("writing tokenizer.json")?;
         write_json(&d.join("tokenizer_config.json"), &config)?;
         std::fs::write(d.join("chat_template.jinja"), QWEN25VL_TEMPLATE)
             .context("writing chat_template.jinja")

@@ -9,13 +9,11 @@ pub fn python() -> PathBuf {
         return PathBuf::from(p);
     }
     let home = std::env::var("HOME").unwrap();
-    PathBuf::from(home).join(".cache/cadrl/torch-2.11.0-py312/bin/python")
+    PathBuf::from(home).join(".cache/cadrl/torch-2.11.0/bin/python")
 }
 
 pub fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/python")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(name)
 }
 
 /// Directory with tiny-a, tiny-a-sharded, tiny-b, tiny-c and images/ (made once per build dir).
@@ -28,16 +26,8 @@ pub fn tiny_dir() -> &'static Path {
         let stamp = format!("{}", src.len());
         if std::fs::read_to_string(&marker).ok().as_deref() != Some(stamp.as_str()) {
             let _ = std::fs::remove_dir_all(&dir);
-            let out = Command::new(python())
-                .arg(script("make_tiny.py"))
-                .arg(&dir)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "make_tiny.py failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = Command::new(python()).arg(script("make_tiny.py")).arg(&dir).output().unwrap();
+            assert!(out.status.success(), "make_tiny.py failed: {}", String::from_utf8_lossy(&out.stderr));
             std::fs::write(&marker, stamp).unwrap();
         }
         dir
@@ -50,31 +40,18 @@ pub fn reference(name: &str) -> serde_json::Value {
 }
 
 pub fn image_path(r: &serde_json::Value, i: usize) -> PathBuf {
-    tiny_dir()
-        .join("images")
-        .join(r["images"][i]["path"].as_str().unwrap())
+    tiny_dir().join("images").join(r["images"][i]["path"].as_str().unwrap())
 }
 
 pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - y).abs())
-        .fold(0.0, f64::max)
+    a.iter().zip(b).map(|(x, y)| (*x as f64 - y).abs()).fold(0.0, f64::max)
 }
 
 pub fn f64s(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
 }
 
 pub fn i64s(v: &serde_json::Value) -> Vec<i64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_i64().unwrap())
-        .collect()
+    v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()
 }

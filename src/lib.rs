@@ -1,7 +1,8 @@
 //! cadrl: the pipeline, recipes, data and CLI.
 //!
 //! The geometry, execution and rewards live in `cadrl-rewards` (re-exported as
-//! [`rewards`]); this crate holds what joins them: the command line for now.
+//! [`rewards`]); this crate holds what joins them: recipes, data, the pipeline and the
+//! command line.
 
 pub use cadrl_rewards as rewards;
 

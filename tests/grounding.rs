@@ -95,9 +95,9 @@ iou_mode = "bbox"
 images = 0
 "#;
 
-#[test]
-fn a_tiny_model_from_scratch_tells_its_images_apart() {
-    let dir = std::env::temp_dir().join(format!("cadrl-grounding-{}", std::process::id()));
+/// Run the grounding recipe with `overrides`; returns the run directory.
+fn run(name: &str, overrides: &[&str]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cadrl-grounding-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let logs = dir.join("runs");
@@ -106,16 +106,26 @@ fn a_tiny_model_from_scratch_tells_its_images_apart() {
     let out = Command::new(env!("CARGO_BIN_EXE_cadrl"))
         .args(["recipe", "run"])
         .arg(&recipe)
+        .args(overrides)
         .current_dir(&dir)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let run: PathBuf = std::fs::read_dir(&logs).unwrap().flatten().map(|e| e.path()).next().unwrap();
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("stages/02-eval/report.json")).unwrap())
-            .unwrap();
+    std::fs::read_dir(&logs).unwrap().flatten().map(|e| e.path()).next().unwrap()
+}
+
+fn json(p: PathBuf) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap()
+}
+
+#[test]
+fn a_tiny_model_from_scratch_tells_its_images_apart() {
+    let run = run("frozen", &[]);
+    let report = json(run.join("stages/02-eval/report.json"));
     let iou = report["iou_mean"].as_f64().unwrap();
     let distinct = report["distinct_rate"].as_f64().unwrap();
+    let gain = report["image_gain"].as_f64().unwrap();
     // measured: IoU 0.995, 7 of the 8 programs written back character for character (the
     // 8th a near copy of another part's, IoU 0.96); with a trained vision tower, which
     // collapses to an image-independent output, one program for all 8 and IoU 0.23
@@ -123,5 +133,45 @@ fn a_tiny_model_from_scratch_tells_its_images_apart() {
         iou > 0.8 && distinct >= 0.5,
         "iou_mean {iou}, distinct_rate {distinct}: the model does not read its image\n{report}"
     );
-    std::fs::remove_dir_all(&dir).ok();
+    // shown another part's image, each writes that part's program: the own image is worth
+    // most of the IoU
+    assert!(gain > 0.3, "image_gain {gain} of a model that reads its image\n{report}");
+    std::fs::remove_dir_all(run.parent().unwrap().parent().unwrap()).ok();
+}
+
+/// The same 8 parts with the vision tower trained with the decoder: it collapses to an
+/// image-independent output, the model writes one program whatever the image, and the
+/// image ablation says so (gain ~0) while the IoU alone would not. The run is monitored
+/// on `distinct_rate` with patience 1, so it also exercises early stopping and the
+/// best-weights hand-over to the next stage.
+#[test]
+fn a_model_that_ignores_its_image_has_no_image_gain() {
+    let run = run(
+        "collapsed",
+        &[
+            "sft.vision_lr_scale=1.0",
+            "sft.monitor_every=100",
+            "sft.monitor_samples=8",
+            "sft.monitor_metric=distinct_rate",
+            "sft.patience=1",
+        ],
+    );
+    let report = json(run.join("stages/02-eval/report.json"));
+    let gain = report["image_gain"].as_f64().unwrap();
+    let distinct = report["distinct_rate"].as_f64().unwrap();
+    assert!(gain.abs() < 0.05 && distinct <= 0.25, "image_gain {gain}, distinct {distinct}\n{report}");
+
+    let state = json(run.join("state.json"));
+    let sft = state["results"].as_array().unwrap().iter().find(|r| r[1] == "01-sft").unwrap()[2].clone();
+    let metric = |k: &str| sft.as_array().unwrap().iter().find(|m| m[0] == k).map(|m| m[1].as_f64().unwrap());
+    let best_step = metric("sft/best_step").expect("monitored: a best step") as usize;
+    let ck = run.join("checkpoints/01-sft");
+    assert_eq!(json(ck.join("best/best.json"))["step"].as_u64(), Some(best_step as u64));
+    // the stage ends with the best weights, whatever came after them
+    let read = |d: &str| std::fs::read(ck.join(d).join("model/model.safetensors")).unwrap();
+    assert!(read("best") == read("final"), "final weights are not the best ones");
+    if metric("sft/stopped_early") == Some(1.0) {
+        assert!(best_step < 300, "stopped early but the best step is the last one");
+    }
+    std::fs::remove_dir_all(run.parent().unwrap().parent().unwrap()).ok();
 }

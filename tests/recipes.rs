@@ -74,6 +74,39 @@ fn a_merger_rate_needs_full_fine_tuning() {
     .unwrap();
 }
 
+/// A vision stage trains the tower: bad target names and a LoRA recipe without adapters
+/// on the tower are errors naming the stage; the shipped tiny recipe's stage resolves.
+#[test]
+fn vision_stage_settings_are_checked() {
+    let tiny = root().join("recipes/tiny.toml");
+    let r = recipe::load(&tiny, &[]).unwrap();
+    let Some(recipe::Stage::Vision(v)) = r.stage.get(1) else { panic!("stage 1 is the vision stage") };
+    assert_eq!(v.targets.len(), 4);
+    let e = recipe::load(&tiny, &["vision.targets=[\"proportions\", \"colour\", \"proportions\"]".into()])
+        .unwrap_err();
+    let all = e.errors.join("\n");
+    assert!(all.contains("unknown target `colour`") && all.contains("listed twice"), "{all}");
+    let text = std::fs::read_to_string(root().join("recipes/sft_lora.toml")).unwrap();
+    let with_vision = text.replacen(
+        "[[stage]]\nkind = \"sft\"",
+        "[[stage]]\nkind = \"vision\"\n\n[[stage]]\nkind = \"sft\"",
+        1,
+    );
+    assert_ne!(with_vision, text, "sft_lora.toml has an sft stage");
+    let dir = std::env::temp_dir().join(format!("cadrl-recipe-vision-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("lora_vision.toml");
+    std::fs::write(&p, &with_vision).unwrap();
+    let e = recipe::load(&p, &[]).unwrap_err();
+    assert!(
+        e.errors.iter().any(|m| m.contains("(vision)") && m.contains("[lora].vision = true")),
+        "{:?}",
+        e.errors
+    );
+    recipe::load(&p, &["lora.vision=true".into()]).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 const BROKEN: &str = r#"
 [run]
 name = "x"

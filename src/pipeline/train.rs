@@ -191,6 +191,20 @@ struct Best {
     value: f64,
 }
 
+/// Whether `value` beats the best so far (a NaN never does).
+fn improves(m: MonitorMetric, best: Option<&Best>, value: f64) -> bool {
+    match best {
+        None => value.is_finite(),
+        Some(b) if m.higher_is_better() => value > b.value,
+        Some(b) => value < b.value,
+    }
+}
+
+/// Early stopping: `worse` evaluations in a row without a better value (patience 0: never).
+fn patience_ran_out(patience: usize, worse: usize) -> bool {
+    patience > 0 && worse >= patience
+}
+
 /// SFT monitoring: greedy evaluation on a few held-out samples every `monitor_every`
 /// steps, the best weights kept, early stopping after `patience` evaluations without a
 /// better value. Resumes from `best/best.json`.
@@ -198,6 +212,8 @@ struct Monitor<'a> {
     st: &'a SftStage,
     samples: Vec<Sample>,
     opts: EvalOptions,
+    /// Built once (an `occt` executor starts a worker pool); `None` when monitoring is off.
+    ex: Option<Box<dyn cadrl_rewards::exec::Executor>>,
     dir: std::path::PathBuf,
     best: Option<Best>,
     /// Evaluations since the best one.
@@ -215,6 +231,14 @@ impl<'a> Monitor<'a> {
             var: r.executor.var.clone(),
             mode: st.monitor_iou_mode.parse().map_err(anyhow::Error::msg)?,
         };
+        let ex = if samples.is_empty() {
+            None
+        } else {
+            Some(
+                cadrl_rewards::executor::build(&r.executor.spec)
+                    .map_err(|e| anyhow::anyhow!("[executor]: {e}"))?,
+            )
+        };
         let dir = ck.join("best");
         let best: Option<Best> = match std::fs::read_to_string(dir.join("best.json")) {
             Ok(t) => Some(
@@ -226,12 +250,12 @@ impl<'a> Monitor<'a> {
             (Some(b), every) if every > 0 => start.saturating_sub(b.step) / every,
             _ => 0,
         };
-        Ok(Monitor { st, samples, opts, dir, best, worse })
+        Ok(Monitor { st, samples, opts, ex, dir, best, worse })
     }
 
     fn due(&self, done: usize) -> bool {
         let every = self.st.monitor_every;
-        every > 0 && !self.samples.is_empty() && (done % every == 0 || done == self.st.steps)
+        every > 0 && self.ex.is_some() && (done.is_multiple_of(every) || done == self.st.steps)
     }
 
     /// Evaluate, log, keep the best weights; true when patience has run out.
@@ -242,9 +266,8 @@ impl<'a> Monitor<'a> {
         done: usize,
         val_loss: Option<f64>,
     ) -> Result<bool> {
-        let ex = cadrl_rewards::executor::build(&cx.recipe.executor.spec)
-            .map_err(|e| anyhow::anyhow!("[executor]: {e}"))?;
-        let (records, rep) = evaluate_report(&pol.p, ex.as_ref(), &self.samples, &self.opts, |_| {})?;
+        let ex = self.ex.as_deref().context("monitoring is off")?;
+        let (records, rep) = evaluate_report(&pol.p, ex, &self.samples, &self.opts, |_| {})?;
         let scalars = report_scalars(&rep);
         let refs: Vec<(&str, f64)> = scalars.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         cx.log.scalars(cx.state.global_step, &refs)?;
@@ -257,11 +280,7 @@ impl<'a> Monitor<'a> {
             MonitorMetric::Vsr => rep.vsr,
             MonitorMetric::ValLoss => val_loss.unwrap_or(f64::NAN),
         };
-        let better = match &self.best {
-            None => value.is_finite(),
-            Some(b) if m.higher_is_better() => value > b.value,
-            Some(b) => value < b.value,
-        };
+        let better = improves(m, self.best.as_ref(), value);
         cx.log.say(&format!(
             "sft step {done}: monitor {} {value:.4} (IoU {:.4}, distinct {:.3}, image gain {:.4}){}",
             m.name(),
@@ -279,7 +298,7 @@ impl<'a> Monitor<'a> {
         } else {
             self.worse += 1;
         }
-        let stop = self.st.patience > 0 && self.worse >= self.st.patience;
+        let stop = patience_ran_out(self.st.patience, self.worse);
         if stop {
             cx.log.say(&format!(
                 "sft: early stop at step {done}: {} did not improve in {} evaluations",
@@ -336,7 +355,11 @@ pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> R
         return Ok(vec![("dpo/pairs".into(), 0.0)]);
     }
     let o = &st.optim;
-    let cfg = train_config(o);
+    let cfg = TrainConfig {
+        vision_lr_scale: st.vision_lr_scale,
+        merger_lr_scale: Some(st.merger_lr_scale),
+        ..train_config(o)
+    };
     let ck = cx.dir.checkpoint_dir(cx.index, "dpo");
     let out = cx.dir.stage_dir(cx.index, "dpo");
     // The reference (the policy as this stage starts, or the base with adapters off):
@@ -410,6 +433,25 @@ pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_best_value_depends_on_the_metric_direction() {
+        let b = Best { step: 10, value: 0.5 };
+        assert!(improves(MonitorMetric::IouMean, None, 0.0));
+        assert!(!improves(MonitorMetric::IouMean, None, f64::NAN), "a NaN is never best");
+        assert!(improves(MonitorMetric::IouMean, Some(&b), 0.6));
+        assert!(!improves(MonitorMetric::IouMean, Some(&b), 0.5), "a tie is not better");
+        assert!(!improves(MonitorMetric::ImageGain, Some(&b), f64::NAN));
+        assert!(improves(MonitorMetric::ValLoss, Some(&b), 0.4));
+        assert!(!improves(MonitorMetric::ValLoss, Some(&b), 0.6));
+    }
+
+    #[test]
+    fn patience_counts_evaluations_without_improvement() {
+        assert!(!patience_ran_out(0, 100), "patience 0 never stops");
+        assert!(!patience_ran_out(3, 2));
+        assert!(patience_ran_out(3, 3));
+    }
 
     #[test]
     fn schedule_warms_up_then_decays() {

@@ -209,13 +209,16 @@ pub fn vision(
     let dims: usize = st.targets.iter().map(|t| t.len(st.grid)).sum();
     let cfg = cadrl_backend_tch::TrainConfig { probe_outputs: dims, ..train_config(o) };
     // Standardisation from (up to) `fit_samples` training parts, the same on resume.
-    let (fit, dropped) = labelled(train.head(st.fit_samples)?, st, var);
-    if fit.is_empty() {
-        bail!("vision: none of the first {} training programs runs to a solid ({var})", st.fit_samples);
+    // Only the programs are kept (not the decoded images).
+    let codes: Vec<String> =
+        train.pass(None)?.take(st.fit_samples).map(|s| s.map(|s| s.code)).collect::<Result<_>>()?;
+    let rows: Vec<Vec<f32>> =
+        codes.par_iter().filter_map(|c| targets_for(c, var, &st.targets, st.grid).ok()).collect();
+    let dropped = codes.len() - rows.len();
+    if rows.is_empty() {
+        bail!("vision: none of the first {} training programs runs to a solid ({var})", codes.len());
     }
-    let rows: Vec<Vec<f32>> = fit.iter().map(|(_, t)| t.clone()).collect();
     let z = Standardise::fit(&rows);
-    drop(fit);
     if dropped > 0 {
         cx.log.say(&format!(
             "vision: {dropped} of the first {} training programs give no targets",

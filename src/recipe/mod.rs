@@ -359,12 +359,18 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
                 "stage {i} (vision) trains the vision tower: with [model].finetune = \"lora\" set [lora].vision = true"
             ));
         }
-        if let Stage::Sft(s) = s
+        let scales = match s {
+            Stage::Sft(s) => Some((s.vision_lr_scale, s.merger_lr_scale)),
+            Stage::Dpo(s) => Some((s.vision_lr_scale, s.merger_lr_scale)),
+            _ => None,
+        };
+        if let Some((v, m)) = scales
             && model.finetune == "lora"
-            && s.merger_lr_scale != s.vision_lr_scale
+            && m != v
         {
             errors.push(format!(
-                "stage {i} (sft).merger_lr_scale: the merger has its own rate only in full fine-tuning ([model].finetune = \"lora\")"
+                "stage {i} ({}).merger_lr_scale: the merger has its own rate only in full fine-tuning ([model].finetune = \"lora\")",
+                s.kind()
             ));
         }
     }

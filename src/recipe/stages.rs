@@ -171,6 +171,10 @@ pub struct DpoStage {
     /// The reference model: `start` (the policy as the stage begins, e.g. the SFT model)
     /// or `base` (LoRA only: the base model with adapters switched off).
     pub reference: String,
+    /// Learning-rate multipliers of the vision tower and merger, as in `sft` (0 keeps the
+    /// features the vision stage trained).
+    pub vision_lr_scale: f64,
+    pub merger_lr_scale: f64,
 }
 
 /// `eval`: greedy decoding on `[eval_data]`, scored.
@@ -344,6 +348,8 @@ fn known(kind: &str) -> &'static [&'static str] {
             "max_grad_norm",
             "rounds",
             "reference",
+            "vision_lr_scale",
+            "merger_lr_scale",
         ],
         _ => &["limit", "iou_mode", "images"],
     }
@@ -442,6 +448,12 @@ fn dpo(f: &mut Fields) -> Stage {
         optim: Optim::read(f, 5e-6, 1.0),
         rounds: f.usize("rounds", 1, |x| x > 0, "> 0"),
         reference: f.choice("reference", "start", &["start", "base"]),
+        vision_lr_scale: f.f64("vision_lr_scale", 1.0, |x| x >= 0.0, ">= 0 (0 = frozen)"),
+        merger_lr_scale: 0.0,
+    };
+    let d = DpoStage {
+        merger_lr_scale: f.f64("merger_lr_scale", d.vision_lr_scale, |x| x >= 0.0, ">= 0 (0 = frozen)"),
+        ..d
     };
     Stage::Dpo(d)
 }

@@ -141,37 +141,13 @@ fn a_tiny_model_from_scratch_tells_its_images_apart() {
 
 /// The same 8 parts with the vision tower trained with the decoder: it collapses to an
 /// image-independent output, the model writes one program whatever the image, and the
-/// image ablation says so (gain ~0) while the IoU alone would not. The run is monitored
-/// on `distinct_rate` with patience 1, so it also exercises early stopping and the
-/// best-weights hand-over to the next stage.
+/// image ablation says so (gain ~0) while the IoU alone would not.
 #[test]
 fn a_model_that_ignores_its_image_has_no_image_gain() {
-    let run = run(
-        "collapsed",
-        &[
-            "sft.vision_lr_scale=1.0",
-            "sft.monitor_every=100",
-            "sft.monitor_samples=8",
-            "sft.monitor_metric=distinct_rate",
-            "sft.patience=1",
-        ],
-    );
+    let run = run("collapsed", &["sft.vision_lr_scale=1.0"]);
     let report = json(run.join("stages/02-eval/report.json"));
     let gain = report["image_gain"].as_f64().unwrap();
     let distinct = report["distinct_rate"].as_f64().unwrap();
     assert!(gain.abs() < 0.05 && distinct <= 0.25, "image_gain {gain}, distinct {distinct}\n{report}");
-
-    let state = json(run.join("state.json"));
-    let sft = state["results"].as_array().unwrap().iter().find(|r| r[1] == "01-sft").unwrap()[2].clone();
-    let metric = |k: &str| sft.as_array().unwrap().iter().find(|m| m[0] == k).map(|m| m[1].as_f64().unwrap());
-    let best_step = metric("sft/best_step").expect("monitored: a best step") as usize;
-    let ck = run.join("checkpoints/01-sft");
-    assert_eq!(json(ck.join("best/best.json"))["step"].as_u64(), Some(best_step as u64));
-    // the stage ends with the best weights, whatever came after them
-    let read = |d: &str| std::fs::read(ck.join(d).join("model/model.safetensors")).unwrap();
-    assert!(read("best") == read("final"), "final weights are not the best ones");
-    if metric("sft/stopped_early") == Some(1.0) {
-        assert!(best_step < 300, "stopped early but the best step is the last one");
-    }
     std::fs::remove_dir_all(run.parent().unwrap().parent().unwrap()).ok();
 }

@@ -1,7 +1,8 @@
 //! The whole pipeline end to end on a tiny model from scratch: init, sft, eval, two
 //! rounds of sample + dpo, eval; killed in the middle of DPO and resumed, it ends with the same metrics as
 //! an uninterrupted run. Also: TensorBoard files load in the `tensorboard` package,
-//! a run directory is never reused, `cadrl eval` writes its report.
+//! a run directory is never reused, `cadrl eval` writes its report; a vision stage trains
+//! the tower before SFT, and SFT monitoring keeps the best weights and stops early.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -243,15 +244,85 @@ print(len(ea.Scalars("train/loss")))
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rep: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&rep).unwrap()).unwrap();
-    for k in ["n", "vsr", "iou_mean", "iou_median", "chamfer_median", "iou_mode", "distinct_rate"] {
+    for k in [
+        "n",
+        "vsr",
+        "iou_mean",
+        "iou_median",
+        "chamfer_median",
+        "iou_mode",
+        "distinct_rate",
+        "iou_mean_shuffled",
+        "image_gain",
+    ] {
         assert!(rep.get(k).is_some(), "report lacks {k}: {rep}");
     }
     assert_eq!(rep["n"], 2);
+    let (own, shuffled) = (rep["iou_mean"].as_f64().unwrap(), rep["iou_mean_shuffled"].as_f64().unwrap());
+    assert!((rep["image_gain"].as_f64().unwrap() - (own - shuffled)).abs() < 1e-12, "{rep}");
     let stage = report(&full, "07-eval");
     assert_eq!(
         rep["iou_mean"], stage["iou_mean"],
         "cadrl eval agrees with the eval stage on the same model and data"
     );
     assert_eq!(rep["vsr"], stage["vsr"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// init -> vision -> sft (monitored every step, patience 2) -> eval. The tiny model's
+/// 24-token programs never run, so the monitored IoU is 0 at every evaluation: the first
+/// is the best, the next two are not better, and the stage stops after step 3 of 6 with
+/// the step-1 weights, which the eval stage then uses.
+#[test]
+fn vision_stage_then_monitored_sft_keeps_the_best_weights_and_stops_early() {
+    let dir = tmp("monitor");
+    let logs = dir.join("runs");
+    let head = &RECIPE[..RECIPE.find("[[stage]]\nkind = \"sample\"").unwrap()];
+    let text = head.replace("LOGDIR", logs.to_str().unwrap()).replacen(
+        "[[stage]]\nkind = \"sft\"",
+        "[[stage]]\nkind = \"vision\"\nsteps = 4\nbatch_size = 4\nlr = 1e-3\neval_every = 2\nval_samples = 4\n\n[[stage]]\nkind = \"sft\"",
+        1,
+    );
+    let recipe = dir.join("monitor.toml");
+    std::fs::write(&recipe, text).unwrap();
+    let overrides = [
+        "sft.steps=6",
+        "sft.monitor_every=1",
+        "sft.monitor_samples=2",
+        "sft.patience=2",
+        "sft.eval_every=0",
+        "run.checkpoint_every=0",
+    ];
+    let mut args = vec!["recipe", "run", recipe.to_str().unwrap()];
+    args.extend(overrides);
+    let out = cadrl(&args, &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = cadrl::pipeline::runs_in(&logs).pop().unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    let stage = |label: &str| {
+        let r = state["results"].as_array().unwrap().iter().find(|r| r[1] == label).unwrap().clone();
+        move |k: &str| r[2].as_array().unwrap().iter().find(|m| m[0] == k).map(|m| m[1].as_f64().unwrap())
+    };
+    let vision = stage("01-vision");
+    for k in
+        ["vision/loss", "vision/r2/proportions", "vision/r2/fill", "vision/r2/occupancy", "vision/r2/counts"]
+    {
+        assert!(vision(k).is_some(), "vision stage lacks {k}");
+    }
+    let sft = stage("02-sft");
+    assert_eq!(sft("sft/best_step"), Some(1.0));
+    assert_eq!(sft("sft/stopped_early"), Some(1.0));
+    assert_eq!(state["global_step"].as_u64(), Some(4 + 3), "4 vision steps, then sft stopped after 3");
+    let ck = run.join("checkpoints/02-sft");
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ck.join("best/best.json")).unwrap()).unwrap();
+    assert_eq!(best["step"], 1);
+    let weights = |d: &str| std::fs::read(ck.join(d).join("model/model.safetensors")).unwrap();
+    assert!(weights("best") == weights("final"), "the stage ends with the best weights");
+    let report = report(&run, "03-eval");
+    for k in ["image_gain", "iou_mean_shuffled"] {
+        assert!(report.get(k).is_some(), "eval report lacks {k}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -95,8 +95,13 @@ iou_mode = "bbox"
 images = 0
 "#;
 
+/// The runs use both cores (`threads = 2`): two at once would oversubscribe them (each
+/// libtorch pool spinning against the other, ~10x slower), so the tests take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Run the grounding recipe with `overrides`; returns the run directory.
 fn run(name: &str, overrides: &[&str]) -> PathBuf {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("cadrl-grounding-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

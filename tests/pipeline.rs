@@ -106,6 +106,14 @@ kind = "eval"
 limit = 2
 "#;
 
+/// Each test runs recipes with `threads = 2`; two at once would oversubscribe the two
+/// cores (libtorch pools spinning against each other), so the tests take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn cadrl(args: &[&str], cwd: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cadrl")).args(args).current_dir(cwd).output().unwrap()
 }
@@ -139,6 +147,7 @@ fn at(m: &[serde_json::Value], step: u64, key: &str) -> Option<f64> {
 
 #[test]
 fn tiny_pipeline_runs_and_resumes_to_the_same_metrics() {
+    let _turn = turn();
     let dir = tmp("resume");
     let logs = dir.join("runs");
     let recipe = dir.join("tiny-test.toml");
@@ -275,6 +284,7 @@ print(len(ea.Scalars("train/loss")))
 /// the step-1 weights, which the eval stage then uses.
 #[test]
 fn vision_stage_then_monitored_sft_keeps_the_best_weights_and_stops_early() {
+    let _turn = turn();
     let dir = tmp("monitor");
     let logs = dir.join("runs");
     let head = &RECIPE[..RECIPE.find("[[stage]]\nkind = \"sample\"").unwrap()];
@@ -304,12 +314,10 @@ fn vision_stage_then_monitored_sft_keeps_the_best_weights_and_stops_early() {
         let r = state["results"].as_array().unwrap().iter().find(|r| r[1] == label).unwrap().clone();
         move |k: &str| r[2].as_array().unwrap().iter().find(|m| m[0] == k).map(|m| m[1].as_f64().unwrap())
     };
+    // (the R^2 of a target that is constant over the 4 held-out parts is NaN, left out)
     let vision = stage("01-vision");
-    for k in
-        ["vision/loss", "vision/r2/proportions", "vision/r2/fill", "vision/r2/occupancy", "vision/r2/counts"]
-    {
-        assert!(vision(k).is_some(), "vision stage lacks {k}");
-    }
+    assert!(vision("vision/loss").is_some_and(f64::is_finite));
+    assert!(vision("vision/r2/proportions").is_some(), "held-out R^2 of the proportions");
     let sft = stage("02-sft");
     assert_eq!(sft("sft/best_step"), Some(1.0));
     assert_eq!(sft("sft/stopped_early"), Some(1.0));

@@ -189,7 +189,7 @@ fn a_broken_recipe_reports_every_error_with_key_and_line() {
 fn overrides_reach_every_stage_of_a_kind_or_one_by_position() {
     let p = root().join("recipes/tiny.toml");
     let r =
-        recipe::load(&p, &["eval.limit=3".into(), "stage.2.images=1".into(), "run.seed=9".into()]).unwrap();
+        recipe::load(&p, &["eval.limit=3".into(), "stage.3.images=1".into(), "run.seed=9".into()]).unwrap();
     assert_eq!(r.run.seed, 9);
     let evals: Vec<(usize, usize)> = r
         .stage
@@ -198,7 +198,7 @@ fn overrides_reach_every_stage_of_a_kind_or_one_by_position() {
         .collect();
     assert!(evals.len() >= 2);
     assert!(evals.iter().all(|&(l, _)| l == 3), "{evals:?}");
-    assert_eq!(evals[0].1, 1, "stage.2 is the first eval");
+    assert_eq!(evals[0].1, 1, "stage.3 is the first eval");
     assert_ne!(evals[1].1, 1);
     assert!(!Path::new(&r.run.log_dir).as_os_str().is_empty());
 }

@@ -351,6 +351,15 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
         errors.push("a dpo stage has reference = \"base\" (adapters off) but [model].finetune = \"full\" has no adapters".into());
     }
     for (i, s) in stage.iter().enumerate() {
+        if let Stage::Sft(s) = s
+            && s.monitor_every > 0
+            && s.monitor_metric == MonitorMetric::ValLoss
+            && s.val_samples == 0
+        {
+            errors.push(format!(
+                "stage {i} (sft).monitor_metric = \"val_loss\" needs val_samples > 0 (the validation loss it reads)"
+            ));
+        }
         if let Stage::Vision(_) = s
             && model.finetune == "lora"
             && !lora.as_ref().is_some_and(|l| l.vision)

@@ -75,6 +75,9 @@ impl QwenVlPolicy {
                 self.train_cfg.probe_outputs
             );
         }
+        if self.probe.is_none() {
+            self.optimizer = None; // one built for text training does not hold the probe
+        }
         self.ensure_optimizer()?;
         let ctx = Ctx { lora_on: true, train: true };
         let n = images.len() as f64;
@@ -96,7 +99,7 @@ impl QwenVlPolicy {
         Ok(StepStats { loss, grad_norm, lr: self.train_cfg.lr, tokens: images.len() })
     }
 
-    /// The probe's outputs for each image (no gradients); empty without a probe.
+    /// The probe's outputs for each image (no gradients); an error before the first step.
     pub fn probe_predict(&self, images: &[ImageInput]) -> Result<Vec<Vec<f32>>> {
         let Some(probe) = &self.probe else { bail!("probe_predict: no probe (no vision step taken)") };
         let proc: Vec<ProcessedImage> =

@@ -267,7 +267,7 @@ pub fn resolve_all(
         {
             f.err(format!("{}: a `dpo` stage needs a `sample` stage before it (its pairs)", f.place()));
         }
-        f.finish(known(&kind));
+        f.finish(&known(&kind));
         out.push(stage);
         seen.push(prefixes);
     }
@@ -284,35 +284,18 @@ pub fn resolve_all(
     out
 }
 
-fn known(kind: &str) -> &'static [&'static str] {
-    match kind {
+/// The keys of [`Optim`], shared by the training stages.
+const OPTIM_KEYS: [&str; 7] =
+    ["batch_size", "micro_batch", "lr", "warmup_steps", "min_lr_ratio", "weight_decay", "max_grad_norm"];
+
+fn known(kind: &str) -> Vec<&'static str> {
+    let own: &[&str] = match kind {
         "init" => &["vocab_size", "tokenizer_programs", "model"],
-        "vision" => &[
-            "steps",
-            "batch_size",
-            "micro_batch",
-            "lr",
-            "warmup_steps",
-            "min_lr_ratio",
-            "weight_decay",
-            "max_grad_norm",
-            "targets",
-            "grid",
-            "fit_samples",
-            "eval_every",
-            "val_samples",
-        ],
+        "vision" => &["steps", "targets", "grid", "fit_samples", "eval_every", "val_samples"],
         "sft" => &[
             "steps",
-            "batch_size",
-            "micro_batch",
-            "lr",
-            "warmup_steps",
-            "min_lr_ratio",
-            "weight_decay",
             "vision_lr_scale",
             "merger_lr_scale",
-            "max_grad_norm",
             "eval_every",
             "val_samples",
             "grad_checkpointing",
@@ -339,20 +322,15 @@ fn known(kind: &str) -> &'static [&'static str] {
             "label_smoothing",
             "nll_weight",
             "epochs",
-            "batch_size",
-            "micro_batch",
-            "lr",
-            "warmup_steps",
-            "min_lr_ratio",
-            "weight_decay",
-            "max_grad_norm",
             "rounds",
             "reference",
             "vision_lr_scale",
             "merger_lr_scale",
         ],
         _ => &["limit", "iou_mode", "images"],
-    }
+    };
+    let optim: &[&str] = if matches!(kind, "vision" | "sft" | "dpo") { &OPTIM_KEYS } else { &[] };
+    own.iter().chain(optim).copied().collect()
 }
 
 fn init(f: &mut Fields) -> Stage {

@@ -9,12 +9,7 @@ use common::*;
 use std::process::Command;
 
 fn policy(name: &str, lora: Option<LoraConfig>) -> QwenVlPolicy {
-    let spec = ModelSpec {
-        path_or_id: tiny_dir().join(name).display().to_string(),
-        device: DeviceSpec::Cpu,
-        dtype: DType::F32,
-    };
-    QwenVlPolicy::load(&spec, lora).unwrap()
+    tiny_policy(name, lora)
 }
 
 fn examples(r: &serde_json::Value, images: &[usize]) -> Vec<Example> {

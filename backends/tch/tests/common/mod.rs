@@ -55,3 +55,16 @@ pub fn f64s(v: &serde_json::Value) -> Vec<f64> {
 pub fn i64s(v: &serde_json::Value) -> Vec<i64> {
     v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()
 }
+
+/// One of the tiny checkpoints on CPU in f32, with fresh adapters when `lora` is given.
+pub fn tiny_policy(
+    name: &str,
+    lora: Option<cadrl_backend_tch::LoraConfig>,
+) -> cadrl_backend_tch::QwenVlPolicy {
+    let spec = cadrl_backend_tch::ModelSpec {
+        path_or_id: tiny_dir().join(name).display().to_string(),
+        device: cadrl_backend_tch::DeviceSpec::Cpu,
+        dtype: cadrl_backend_tch::DType::F32,
+    };
+    cadrl_backend_tch::QwenVlPolicy::load(&spec, lora).unwrap()
+}

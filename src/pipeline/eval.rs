@@ -26,6 +26,24 @@ pub struct EvalOptions {
     pub mode: IouMode,
 }
 
+impl EvalOptions {
+    /// A recipe's prompt, generation length, batch and result variable, with `mode`.
+    pub fn for_recipe(r: &crate::recipe::Recipe, mode: IouMode) -> Self {
+        EvalOptions {
+            prompt: r.model.prompt.clone(),
+            max_new_tokens: r.generation.max_new_tokens,
+            batch_images: r.generation.batch_images,
+            var: r.executor.var.clone(),
+            mode,
+        }
+    }
+}
+
+/// The recipe's `[executor]`, errors named by the section.
+pub fn build_executor(r: &crate::recipe::Recipe) -> Result<Box<dyn Executor>> {
+    cadrl_rewards::executor::build(&r.executor.spec).map_err(|e| anyhow::anyhow!("[executor]: {e}"))
+}
+
 /// Greedy predictions for `samples`, scored. `on_batch` is called after each batch with
 /// the number of samples done (progress bars).
 pub fn evaluate_samples(
@@ -130,16 +148,9 @@ pub fn eval(
     let limit = if st.limit == 0 { usize::MAX } else { st.limit };
     let samples: Vec<Sample> = data.pass(None)?.take(limit).collect::<Result<_>>()?;
     let mode: IouMode = st.iou_mode.parse().map_err(anyhow::Error::msg)?;
-    let o = EvalOptions {
-        prompt: r.model.prompt.clone(),
-        max_new_tokens: r.generation.max_new_tokens,
-        batch_images: r.generation.batch_images,
-        var: r.executor.var.clone(),
-        mode,
-    };
+    let o = EvalOptions::for_recipe(r, mode);
     let bar = cx.log.bar(samples.len() as u64, "eval");
-    let ex =
-        cadrl_rewards::executor::build(&r.executor.spec).map_err(|e| anyhow::anyhow!("[executor]: {e}"))?;
+    let ex = build_executor(r)?;
     let (records, rep) = evaluate_report(p, ex.as_ref(), &samples, &o, |n| bar.set_position(n as u64))?;
     bar.finish_and_clear();
     let dir = cx.dir.stage_dir(cx.index, "eval");

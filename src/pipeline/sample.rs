@@ -36,8 +36,7 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
     let out = cx.dir.stage_dir(cx.index, "sample");
     std::fs::create_dir_all(out.join("images"))?;
     let scorer = Scorer::new(&r.reward)?;
-    let executor =
-        cadrl_rewards::executor::build(&r.executor.spec).map_err(|e| anyhow::anyhow!("[executor]: {e}"))?;
+    let executor = super::eval::build_executor(r)?;
     let rule = PairRule {
         strategy: st.pairs.clone(),
         margin: st.margin,

@@ -13,7 +13,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::data::{Dataset, Stream};
-use super::eval::{EvalOptions, evaluate_report, log_predictions, report_scalars};
+use super::eval::{EvalOptions, build_executor, evaluate_report, log_predictions, report_scalars};
 use super::policy::Policy;
 use super::rundir::{Progress, latest_step_checkpoint, write_atomic};
 use super::{Cx, Metrics, mix};
@@ -119,6 +119,7 @@ pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: 
     bar.set_position(start as u64);
     let mut last = vec![];
     let mut stopped_early = false;
+    let mut last_step = start;
     for step in start..st.steps {
         let lr = cosine_lr(step, st.steps, o.warmup_steps, o.lr, o.min_lr_ratio);
         pol.p.set_lr(lr);
@@ -141,19 +142,22 @@ pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: 
         ];
         cx.log.scalars(g, &last)?;
         let done = step + 1;
-        if !val.is_empty() && (done == st.steps || (st.eval_every > 0 && done % st.eval_every == 0)) {
-            let v = val_loss(pol, &val, &r.model.prompt, o.micro_batch)?;
+        let logged =
+            !val.is_empty() && (done == st.steps || (st.eval_every > 0 && done % st.eval_every == 0));
+        let monitored = mon.due(done);
+        // one validation loss per step, for the log and for monitoring on it alike
+        let v = if logged || (monitored && st.monitor_metric == MonitorMetric::ValLoss) {
+            Some(val_loss(pol, &val, &r.model.prompt, o.micro_batch)?)
+        } else {
+            None
+        };
+        if let (true, Some(v)) = (logged, v) {
             cx.log.scalars(g, &[("eval/val_loss", v)])?;
             last.push(("eval/val_loss", v));
         }
         bar.set_message(format!("loss {:.4}", s.loss));
         bar.inc(1);
-        if mon.due(done) {
-            let v = if st.monitor_metric == MonitorMetric::ValLoss {
-                Some(val_loss(pol, &val, &r.model.prompt, o.micro_batch)?)
-            } else {
-                None
-            };
+        if monitored {
             stopped_early = mon.evaluate(cx, pol, done, v)?;
         }
         if want_checkpoint(r.run.checkpoint_every, done, st.steps) {
@@ -161,6 +165,7 @@ pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: 
         }
         cx.log.flush()?;
         cx.maybe_stop()?;
+        last_step = done;
         if stopped_early {
             break;
         }
@@ -171,7 +176,7 @@ pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: 
         out.push(("sft/best_step".into(), best.step as f64));
         out.push((format!("sft/best_{}", st.monitor_metric.name()), best.value));
         out.push(("sft/stopped_early".into(), f64::from(u8::from(stopped_early))));
-        if st.keep_best {
+        if st.keep_best && best.step != last_step {
             cx.log.say(&format!(
                 "sft: ending with the best weights (step {}, {} {:.4})",
                 best.step,
@@ -224,21 +229,8 @@ impl<'a> Monitor<'a> {
     fn open(cx: &Cx, st: &'a SftStage, eval: &Dataset, ck: &Path, start: usize) -> Result<Monitor<'a>> {
         let r = cx.recipe;
         let samples = if st.monitor_every > 0 { eval.head(st.monitor_samples)? } else { vec![] };
-        let opts = EvalOptions {
-            prompt: r.model.prompt.clone(),
-            max_new_tokens: r.generation.max_new_tokens,
-            batch_images: r.generation.batch_images,
-            var: r.executor.var.clone(),
-            mode: st.monitor_iou_mode.parse().map_err(anyhow::Error::msg)?,
-        };
-        let ex = if samples.is_empty() {
-            None
-        } else {
-            Some(
-                cadrl_rewards::executor::build(&r.executor.spec)
-                    .map_err(|e| anyhow::anyhow!("[executor]: {e}"))?,
-            )
-        };
+        let opts = EvalOptions::for_recipe(r, st.monitor_iou_mode.parse().map_err(anyhow::Error::msg)?);
+        let ex = if samples.is_empty() { None } else { Some(build_executor(r)?) };
         let dir = ck.join("best");
         let best: Option<Best> = match std::fs::read_to_string(dir.join("best.json")) {
             Ok(t) => Some(

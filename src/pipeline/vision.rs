@@ -154,15 +154,11 @@ impl Standardise {
     }
 }
 
-/// Targets of samples whose program runs; the others are left out (with a count).
-fn labelled(samples: Vec<Sample>, st: &VisionStage, var: &str) -> (Vec<(Sample, Vec<f32>)>, usize) {
+/// The samples whose program runs, each with its targets (the others are left out).
+fn labelled(samples: Vec<Sample>, st: &VisionStage, var: &str) -> Vec<(Sample, Vec<f32>)> {
     let rows: Vec<Option<Vec<f32>>> =
         samples.par_iter().map(|s| targets_for(&s.code, var, &st.targets, st.grid).ok()).collect();
-    let before = samples.len();
-    let kept: Vec<(Sample, Vec<f32>)> =
-        samples.into_iter().zip(rows).filter_map(|(s, r)| r.map(|r| (s, r))).collect();
-    let dropped = before - kept.len();
-    (kept, dropped)
+    samples.into_iter().zip(rows).filter_map(|(s, r)| r.map(|r| (s, r))).collect()
 }
 
 /// Held-out R^2 of each target group (1 - SSE / SST, in standardised units).
@@ -225,7 +221,7 @@ pub fn vision(
             st.fit_samples
         ));
     }
-    let (val, _) = labelled(if st.val_samples > 0 { eval.head(st.val_samples)? } else { vec![] }, st, var);
+    let val = labelled(if st.val_samples > 0 { eval.head(st.val_samples)? } else { vec![] }, st, var);
     let ck = cx.dir.checkpoint_dir(cx.index, "vision");
     let start = resume_training(cx, pol, &ck, &cfg)?;
     let seed = mix(r.run.seed, cx.index as u64);
@@ -237,7 +233,7 @@ pub fn vision(
         let lr = cosine_lr(step, st.steps, o.warmup_steps, o.lr, o.min_lr_ratio);
         pol.p.set_lr(lr);
         cadrl_backend_tch::manual_seed(mix(seed, step as u64));
-        let (batch, _) = labelled(stream.take(o.batch_size)?, st, var);
+        let batch = labelled(stream.take(o.batch_size)?, st, var);
         if batch.is_empty() {
             bail!("vision step {step}: no program of the batch runs to a solid");
         }

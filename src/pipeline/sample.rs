@@ -19,7 +19,7 @@ use super::rundir::write_atomic;
 use super::score::{Scorer, execute_all};
 use super::train::{PairRecord, rgb};
 use super::{Cx, Metrics, mix};
-use crate::recipe::SampleStage;
+use crate::recipe::{PairStrategy, SampleStage};
 use cadrl_rewards::exec::execute_native;
 
 fn mean_std(v: &[f64]) -> (f64, f64) {
@@ -38,7 +38,7 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
     let scorer = Scorer::new(&r.reward)?;
     let executor = super::eval::build_executor(r)?;
     let rule = PairRule {
-        strategy: st.pairs.clone(),
+        strategy: st.pairs,
         margin: st.margin,
         threshold: st.threshold,
         invalid_as_rejected: st.invalid_as_rejected,
@@ -50,6 +50,9 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
     let mut cand_lines = Vec::new();
     let mut pair_lines = Vec::new();
     let (mut totals, mut valid, mut n_cand, mut bad_refs) = (vec![], 0usize, 0usize, 0usize);
+    // vs-greedy: the greedy program's reward and how much the best sample beats it
+    let with_greedy = st.pairs == PairStrategy::VsGreedy;
+    let (mut greedy_rewards, mut best_over_greedy) = (vec![], vec![]);
     let mut parts: Vec<Vec<f64>> = vec![vec![]; scorer.names.len()];
     let mut shown = String::new();
     let bar = cx.log.bar(samples.len() as u64, "sample");
@@ -65,7 +68,13 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
             seed: mix(seed, ci as u64),
         };
         let gens = pol.p.generate(&imgs, &opts)?;
-        for (s, cands) in chunk.iter().zip(gens) {
+        let greedy = if with_greedy {
+            let g = GenerateOptions { n: 1, temperature: 0.0, ..opts.clone() };
+            pol.p.generate(&imgs, &g)?.into_iter().map(|mut v| v.pop().map(|c| c.text)).collect()
+        } else {
+            vec![None; chunk.len()]
+        };
+        for ((s, cands), greedy) in chunk.iter().zip(gens).zip(greedy) {
             bar.inc(1);
             let reference = execute_native(&s.code, var);
             let Some(rsolid) = reference.solid() else {
@@ -77,10 +86,16 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
                 ));
                 continue;
             };
+            // the K samples, then the greedy program (vs-greedy), then the reference
             let mut texts: Vec<String> = cands.iter().map(|c| c.text.clone()).collect();
-            if st.include_reference {
+            let greedy_at = greedy.map(|g| {
+                texts.push(g);
+                texts.len() - 1
+            });
+            let reference_at = st.include_reference.then(|| {
                 texts.push(s.code.clone());
-            }
+                texts.len() - 1
+            });
             let outcomes = execute_all(executor.as_ref(), &texts, var)?;
             let scores = scorer.score(&texts, &outcomes, rsolid);
             let scored: Vec<Scored> = texts
@@ -90,8 +105,9 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
                 .map(|((t, o), sc)| Scored { text: t.clone(), reward: sc.value, valid: o.is_valid() })
                 .collect();
             for (k, ((sc, o), t)) in scores.iter().zip(&outcomes).zip(&texts).enumerate() {
-                let is_ref = st.include_reference && k == st.k;
-                if !is_ref {
+                let is_ref = reference_at == Some(k);
+                let is_greedy = greedy_at == Some(k);
+                if !is_ref && !is_greedy {
                     n_cand += 1;
                     valid += usize::from(o.is_valid());
                     totals.push(sc.value);
@@ -102,10 +118,17 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
                     }
                 }
                 let row = json!({"id": s.id, "k": k, "reward": sc.value, "parts": sc.parts.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>(),
-                    "outcome": o.kind(), "reason": o.reason(), "text": t, "reference": is_ref});
+                    "outcome": o.kind(), "reason": o.reason(), "text": t, "reference": is_ref, "greedy": is_greedy});
                 writeln!(cand_lines, "{row}")?;
             }
-            let pairs = build(&scored, &rule);
+            if let Some(g) = greedy_at {
+                greedy_rewards.push(scored[g].reward);
+                let best = scored[..g].iter().map(|c| c.reward).fold(f64::NEG_INFINITY, f64::max);
+                if best.is_finite() {
+                    best_over_greedy.push(best - scored[g].reward);
+                }
+            }
+            let pairs = build(&scored, greedy_at, &rule);
             if !pairs.is_empty() {
                 let rel = format!("images/{}.png", s.id.replace(['/', '\\'], "_"));
                 s.image
@@ -148,6 +171,10 @@ pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) 
         ("sample/candidates".into(), n_cand as f64),
         ("sample/bad_references".into(), bad_refs as f64),
     ];
+    if with_greedy {
+        m.push(("sample/greedy_reward_mean".into(), mean_std(&greedy_rewards).0));
+        m.push(("sample/best_minus_greedy_mean".into(), mean_std(&best_over_greedy).0));
+    }
     for (name, v) in scorer.names.iter().zip(&parts) {
         let (pm, ps) = mean_std(v);
         m.push((format!("reward/{name}/mean"), pm));

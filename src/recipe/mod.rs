@@ -18,7 +18,8 @@ use serde::Serialize;
 use cadrl_rewards::executor::ExecutorSpec;
 use fields::{Fields, Overrides, Spanned, Val};
 pub use stages::{
-    DpoStage, EvalStage, InitStage, MonitorMetric, Optim, SampleStage, SftStage, Stage, VisionStage,
+    DpoStage, EvalStage, InitStage, MonitorMetric, Optim, PairStrategy, SampleStage, SftStage, Stage,
+    VisionStage,
 };
 
 /// `[run]`: naming, seeds, checkpoints.

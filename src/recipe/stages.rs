@@ -140,8 +140,8 @@ pub struct SampleStage {
     /// Training images per round.
     pub images: usize,
     pub k: usize,
-    /// `best-vs-worst`, `all-above-margin` or `threshold`.
-    pub pairs: String,
+    /// How the scored candidates of one image become pairs.
+    pub pairs: PairStrategy,
     /// Smallest reward gap of a pair.
     pub margin: f64,
     /// `threshold`: chosen at or above, rejected below.
@@ -152,6 +152,40 @@ pub struct SampleStage {
     /// Add the ground-truth program as one more candidate (SPIN-style pairs: useful while
     /// the policy rarely writes a valid program).
     pub include_reference: bool,
+}
+
+/// How a `sample` stage pairs the candidates of one image (recipe key `pairs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairStrategy {
+    /// The highest-reward candidate against the lowest.
+    BestVsWorst,
+    /// Every pair whose reward gap is above the margin.
+    AllAboveMargin,
+    /// Every candidate at or above `threshold` against every one below it.
+    Threshold,
+    /// The policy's greedy program is decoded too and anchors the pairs: the best sample
+    /// against it when the sample is better, it against the worst sample when it is better.
+    /// Evaluation decodes greedily, so these pairs move what evaluation sees.
+    VsGreedy,
+}
+
+impl PairStrategy {
+    pub const ALL: [PairStrategy; 4] = [
+        PairStrategy::BestVsWorst,
+        PairStrategy::AllAboveMargin,
+        PairStrategy::Threshold,
+        PairStrategy::VsGreedy,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PairStrategy::BestVsWorst => "best-vs-worst",
+            PairStrategy::AllAboveMargin => "all-above-margin",
+            PairStrategy::Threshold => "threshold",
+            PairStrategy::VsGreedy => "vs-greedy",
+        }
+    }
 }
 
 /// `dpo`: preference optimisation on the pairs of the preceding `sample` stage.
@@ -407,7 +441,11 @@ fn sample(f: &mut Fields) -> Stage {
     Stage::Sample(SampleStage {
         images: f.usize("images", 64, |x| x > 0, "> 0"),
         k: f.usize("k", 8, |x| x >= 2, ">= 2"),
-        pairs: f.choice("pairs", "best-vs-worst", &["best-vs-worst", "all-above-margin", "threshold"]),
+        pairs: {
+            let names: Vec<&str> = PairStrategy::ALL.iter().map(|m| m.name()).collect();
+            let m = f.choice("pairs", "best-vs-worst", &names);
+            PairStrategy::ALL.into_iter().find(|x| x.name() == m).unwrap_or(PairStrategy::BestVsWorst)
+        },
         margin: f.f64("margin", 0.0, |x| x >= 0.0, ">= 0"),
         threshold: f.f64("threshold", 0.5, |_| true, ""),
         invalid_as_rejected: f.bool("invalid_as_rejected", true),

@@ -2,7 +2,8 @@
 //! rounds of sample + dpo, eval; killed in the middle of DPO and resumed, it ends with the same metrics as
 //! an uninterrupted run. Also: TensorBoard files load in the `tensorboard` package,
 //! a run directory is never reused, `cadrl eval` writes its report; a vision stage trains
-//! the tower before SFT, and SFT monitoring keeps the best weights and stops early.
+//! the tower before SFT, and SFT monitoring keeps the best weights and stops early;
+//! `vs-greedy` pairs hold the greedy program.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -333,4 +334,54 @@ fn vision_stage_then_monitored_sft_keeps_the_best_weights_and_stops_early() {
         assert!(report.get(k).is_some(), "eval report lacks {k}");
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `pairs = "vs-greedy"`: the sample stage decodes each image's greedy program once more
+/// (marked `greedy` in candidates.jsonl, left out of the sample statistics) and every pair
+/// has it on one side; the DPO stage trains on those pairs.
+#[test]
+fn vs_greedy_pairs_hold_the_greedy_program() {
+    let _turn = turn();
+    let dir = tmp("vsgreedy");
+    let logs = dir.join("runs");
+    let text = RECIPE.replace("LOGDIR", logs.to_str().unwrap());
+    let recipe = dir.join("vsgreedy.toml");
+    std::fs::write(&recipe, text).unwrap();
+    let args = [
+        "recipe",
+        "run",
+        recipe.to_str().unwrap(),
+        "sample.pairs=vs-greedy",
+        "dpo.rounds=1",
+        "run.checkpoint_every=0",
+    ];
+    let out = cadrl(&args, &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = cadrl::pipeline::runs_in(&logs).pop().unwrap();
+    let stage = run.join("stages/03-sample-r0");
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(stage.join("candidates.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // 4 images x (2 samples + the greedy program + the reference)
+    assert_eq!(rows.len(), 16);
+    let greedy: Vec<&serde_json::Value> = rows.iter().filter(|r| r["greedy"] == true).collect();
+    assert_eq!(greedy.len(), 4, "one greedy program per image");
+    assert!(greedy.iter().all(|r| r["k"] == 2 && r["reference"] == false));
+    let pairs: Vec<serde_json::Value> = std::fs::read_to_string(stage.join("pairs.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // the tiny model's greedy program is cut at 24 tokens (invalid): the reference beats it
+    assert!(!pairs.is_empty(), "the reference against the greedy program makes pairs");
+    for p in &pairs {
+        let g = greedy.iter().find(|r| r["id"] == p["id"]).unwrap()["text"].clone();
+        assert!(p["chosen"] == g || p["rejected"] == g, "a pair without the greedy program: {p}");
+    }
+    let m = last_metrics(&run);
+    assert!(m.iter().any(|x| x.get("sample/greedy_reward_mean").is_some()));
+    assert!(m.iter().any(|x| x.get("sample/best_minus_greedy_mean").is_some()));
+    assert!(m.iter().any(|x| x.get("rewards/accuracies").is_some()), "the DPO stage trained on them");
 }

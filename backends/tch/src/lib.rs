@@ -27,11 +27,11 @@ pub mod vision;
 
 pub use dpo::{DpoLoss, DpoLossKind, DpoStats};
 pub use lora::LoraConfig;
-pub use processor::ImageBackend;
 pub use policy::{
     Candidate, DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, PreferencePair,
     QwenVlPolicy, StepStats,
 };
+pub use processor::ImageBackend;
 pub use train::TrainConfig;
 
 /// Whether libtorch sees a CUDA device.

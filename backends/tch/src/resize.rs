@@ -148,11 +148,7 @@ fn resize(src: &[u8], w: usize, h: usize, ow: usize, oh: usize, f: Flavour) -> V
             // Pillow 13: vertical first iff the height loses more than twice the pixels the
             // width loses (always when the height shrinks and the width does not)
             let vertical_first = f == Flavour::Pil && oh < h && (h - oh) as i64 > 2 * (w as i64 - ow as i64);
-            if vertical_first {
-                horizontal(&vertical(src, w), oh)
-            } else {
-                vertical(&horizontal(src, h), ow)
-            }
+            if vertical_first { horizontal(&vertical(src, w), oh) } else { vertical(&horizontal(src, h), ow) }
         }
     }
 }

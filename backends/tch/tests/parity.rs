@@ -47,8 +47,9 @@ fn processor_matches_transformers() {
         let p = policy(name);
         let r = reference(name);
         assert_eq!(p.processor.cfg.backend.name(), r["image_backend"].as_str().unwrap(), "{name}");
-        let pix = read_safetensors(&tiny_dir().join(name).join("ref/pixels.safetensors"), None, tch::Device::Cpu)
-            .unwrap();
+        let pix =
+            read_safetensors(&tiny_dir().join(name).join("ref/pixels.safetensors"), None, tch::Device::Cpu)
+                .unwrap();
         for i in 0..r["images"].as_array().unwrap().len() {
             let img = p.process_image(&ImageInput::Path(image_path(&r, i))).unwrap();
             let grid: Vec<usize> = i64s(&r["images"][i]["grid_thw"]).iter().map(|&x| x as usize).collect();
@@ -104,11 +105,13 @@ fn batch_logprobs(
     left: bool,
 ) -> Vec<Vec<f32>> {
     let seqs: Vec<Vec<i64>> = rows.iter().map(|(a, b, _)| [a.clone(), b.clone()].concat()).collect();
-    let grids: Vec<Vec<[usize; 3]>> = rows.iter().map(|(.., im)| im.iter().map(|i| i.grid_thw).collect()).collect();
+    let grids: Vec<Vec<[usize; 3]>> =
+        rows.iter().map(|(.., im)| im.iter().map(|i| i.grid_thw).collect()).collect();
     let batch = p.model.make_batch(&seqs, &grids, p.tokenizer.pad_id as i64, left).unwrap();
     let ctx = nn::Ctx { lora_on: false, train: false };
     tch::no_grad(|| {
-        let imgs: Vec<&processor::ProcessedImage> = rows.iter().flat_map(|(.., im)| im.iter().copied()).collect();
+        let imgs: Vec<&processor::ProcessedImage> =
+            rows.iter().flat_map(|(.., im)| im.iter().copied()).collect();
         let feats = p.model.image_features(&imgs, &ctx);
         let h = p.model.hidden(&batch, Some(&feats), &ctx).unwrap();
         rows.iter()
@@ -130,7 +133,8 @@ fn two_images_in_one_prompt_with_padding() {
         let r = reference(name);
         let m = &r["multi"];
         let idx: Vec<usize> = i64s(&m["images"]).iter().map(|&i| i as usize).collect();
-        let imgs: Vec<_> = idx.iter().map(|&i| p.process_image(&ImageInput::Path(image_path(&r, i))).unwrap()).collect();
+        let imgs: Vec<_> =
+            idx.iter().map(|&i| p.process_image(&ImageInput::Path(image_path(&r, i))).unwrap()).collect();
         for (im, g) in imgs.iter().zip(m["grids"].as_array().unwrap()) {
             assert_eq!(im.grid_thw.iter().map(|&x| x as i64).collect::<Vec<_>>(), i64s(g));
         }
@@ -178,7 +182,9 @@ fn greedy_matches_transformers() {
             let m = full.len().min(n);
             assert!(m >= 8, "{name} image {i}: only {m} decoded tokens to compare");
             let kv = max_abs_diff(&out[k][0].logprobs[..m], &full[..m]);
-            eprintln!("{name} image {i}: {n} greedy tokens identical; KV-cache vs full forward {kv:e} over {m}");
+            eprintln!(
+                "{name} image {i}: {n} greedy tokens identical; KV-cache vs full forward {kv:e} over {m}"
+            );
             assert!(kv <= TOL, "{name} image {i}: KV-cache log-probs differ from a full forward by {kv}");
         }
     }

@@ -22,11 +22,16 @@ import sys
 import numpy as np
 import PIL
 import torch
-import torchvision
-import transformers
-from PIL import Image
-from safetensors.torch import save_file
-from torchvision.transforms.v2 import functional as tvF
+
+try:
+    import torchvision  # transformers 5's default Qwen2-VL image processor needs it
+except ImportError:
+    sys.exit("torchvision is missing from this venv: run `bash scripts/bootstrap.sh` (it installs torchvision "
+             "0.26.0 next to torch 2.11.0); without it transformers silently falls back to the Pillow processor")
+import transformers  # noqa: E402
+from PIL import Image  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+from torchvision.transforms.v2 import functional as tvF  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from transformers import AutoImageProcessor, Qwen2VLImageProcessor, Qwen2VLImageProcessorPil  # noqa: E402

@@ -27,6 +27,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+try:
+    import torchvision  # noqa: F401  (transformers 5's default Qwen2-VL image processor needs it)
+except ImportError:
+    sys.exit("torchvision is missing from this venv: run `bash scripts/bootstrap.sh` (it installs torchvision "
+             "0.26.0 next to torch 2.11.0); without it transformers silently falls back to the Pillow processor")
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

@@ -158,10 +158,12 @@ layer "$tv" complete "import torch, transformers, peft; assert torch.__version__
   accelerate==1.15.0 pillow numpy
 # Test extras, their own marker so that changing them keeps the 5 GB install: tensorboard
 # (reads our event files), pyarrow (HF-schema parquet), trl/datasets (a real GRPOTrainer
-# run against the Python package), maturin/pytest (builds and tests the Python package).
-layer "$tv" extras "import tensorboard, pyarrow, trl, datasets, pytest" \
+# run against the Python package), maturin/pytest (builds and tests the Python package),
+# torchvision (transformers 5's default Qwen2-VL image processor resizes with it: the
+# processor parity tests' reference; 0.26.0 is the release built against torch 2.11.0).
+layer "$tv" extras "import tensorboard, pyarrow, trl, datasets, pytest, torchvision" \
   tensorboard==2.21.0 pyarrow==26.0.1 trl==1.16.0 datasets==5.2.0 maturin==1.16.0 \
-  pytest==9.2.0 transformers==5.24.0 torch==2.11.0
+  pytest==9.2.0 torchvision==0.26.0 transformers==5.24.0 torch==2.11.0
 
 if [ "${1:-}" = "--env" ]; then
   echo "export CADRL_CQ_PYTHON=$cq/bin/python"

@@ -3,7 +3,7 @@
 //! The pipeline uses [`QwenVlPolicy`] with plain Rust types (no tch types): loading a Hugging
 //! Face checkpoint (local dir or hub cache id), generation, teacher-forced log-probs, SFT
 //! steps with LoRA or full fine-tuning, PEFT-format adapters. Modules follow the model
-//! structure: `config`, `loading`, `processor`, `chat`, `vision`, `text`, `model`, `lora`,
+//! structure: `config`, `loading`, `processor` (with `resize`), `chat`, `vision`, `text`, `model`, `lora`,
 //! `generate`, `train`, `checkpoint`, `cli`, and `init` (tokenizer training and random
 //! checkpoints for models trained from scratch).
 pub mod chat;
@@ -20,6 +20,7 @@ pub mod nn;
 pub mod policy;
 pub mod probe;
 pub mod processor;
+pub mod resize;
 pub mod text;
 pub mod train;
 pub mod vision;
@@ -30,6 +31,7 @@ pub use policy::{
     Candidate, DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, PreferencePair,
     QwenVlPolicy, StepStats,
 };
+pub use processor::ImageBackend;
 pub use train::TrainConfig;
 
 /// Whether libtorch sees a CUDA device.

@@ -1,9 +1,37 @@
-//! Image processor equal to transformers' Qwen2-VL one (PIL backend): `smart_resize` with
-//! min/max pixels, PIL's bicubic resampling (separable, antialiased, 8-bit fixed point:
-//! bit-exact), rescale and normalise, temporal duplication, patch order and `grid_thw`.
+//! Image processor equal to transformers 5's Qwen2-VL one: `smart_resize` with the
+//! min/max pixels read as transformers reads them, bicubic resampling bit-exact with the
+//! chosen backend ([`ImageBackend`]: torchvision, transformers' default, or Pillow), rescale
+//! and normalise in that backend's arithmetic, temporal duplication, patch order, `grid_thw`.
+use crate::resize::{pil_bicubic_rgb8, torchvision_bicubic_rgb8};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::path::Path;
+
+/// Which of transformers 5's two Qwen2-VL image processors to match. They resize and
+/// normalise differently (pixel values up to ~0.3 apart on resized images); images whose
+/// size is already a valid grid (no resize) give the same values, to float rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImageBackend {
+    /// `Qwen2VLImageProcessor` (torchvision): what `AutoProcessor` / `AutoImageProcessor`
+    /// load by default whenever torchvision is installed (as under vLLM), whatever the
+    /// checkpoint's `image_processor_type` says.
+    #[default]
+    Torchvision,
+    /// `Qwen2VLImageProcessorPil` (Pillow): `AutoProcessor.from_pretrained(.., backend="pil")`,
+    /// and transformers 4.x's slow processor apart from Pillow's pass order.
+    Pil,
+}
+
+impl ImageBackend {
+    /// The name transformers uses for it (`backend=` argument), also the value of the
+    /// optional `image_backend` key of `preprocessor_config.json` that selects it here.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Torchvision => "torchvision",
+            Self::Pil => "pil",
+        }
+    }
+}
 
 /// Resolved `preprocessor_config.json`.
 #[derive(Debug, Clone)]
@@ -19,6 +47,7 @@ pub struct ProcessorConfig {
     pub do_resize: bool,
     pub do_rescale: bool,
     pub do_normalize: bool,
+    pub backend: ImageBackend,
 }
 
 impl Default for ProcessorConfig {
@@ -35,6 +64,7 @@ impl Default for ProcessorConfig {
             do_resize: true,
             do_rescale: true,
             do_normalize: true,
+            backend: ImageBackend::Torchvision,
         }
     }
 }
@@ -48,24 +78,55 @@ impl ProcessorConfig {
         }
         let s = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
         let v: Value = serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?;
+        Self::from_json(&v).with_context(|| format!("in {}", p.display()))
+    }
+
+    /// Resolve a parsed `preprocessor_config.json`. The pixel bounds follow transformers 5:
+    /// `size` (default `{shortest_edge: 3136, longest_edge: 1003520}`) with top-level
+    /// `min_pixels` / `max_pixels` (where not null) overriding `shortest_edge` /
+    /// `longest_edge`; both bounds must then be set (transformers fails on the first image
+    /// otherwise; `size.min_pixels` / `size.max_pixels` are not read by it, nor here).
+    pub fn from_json(v: &Value) -> Result<Self> {
         let mut c = Self::default();
-        let u = |k: &str| v.get(k).and_then(|x| x.as_u64()).map(|x| x as usize);
-        let size = v.get("size");
-        let su = |k: &str| size.and_then(|s| s.get(k)).and_then(|x| x.as_u64()).map(|x| x as usize);
-        if let Some(x) = u("min_pixels").or_else(|| su("shortest_edge")).or_else(|| su("min_pixels")) {
-            c.min_pixels = x;
+        let uint = |x: Option<&Value>, k: &str| -> Result<Option<usize>> {
+            match x {
+                None | Some(Value::Null) => Ok(None),
+                Some(x) => match x.as_u64() {
+                    Some(n) => Ok(Some(n as usize)),
+                    None => bail!("`{k}` must be a non-negative integer, got {x}"),
+                },
+            }
+        };
+        let (mut shortest, mut longest) = match v.get("size") {
+            None | Some(Value::Null) => (Some(c.min_pixels), Some(c.max_pixels)),
+            Some(size) if size.is_object() => (
+                uint(size.get("shortest_edge"), "size.shortest_edge")?,
+                uint(size.get("longest_edge"), "size.longest_edge")?,
+            ),
+            Some(size) => bail!("`size` must be an object, got {size}"),
+        };
+        if let Some(x) = uint(v.get("min_pixels"), "min_pixels")? {
+            shortest = Some(x);
         }
-        if let Some(x) = u("max_pixels").or_else(|| su("longest_edge")).or_else(|| su("max_pixels")) {
-            c.max_pixels = x;
+        if let Some(x) = uint(v.get("max_pixels"), "max_pixels")? {
+            longest = Some(x);
         }
-        if let Some(x) = u("patch_size") {
-            c.patch_size = x;
+        match (shortest, longest) {
+            (Some(a), Some(b)) if a > 0 && b > 0 => (c.min_pixels, c.max_pixels) = (a, b),
+            _ => bail!(
+                "the pixel bounds are incomplete: `size` gives shortest_edge {shortest:?} and \
+                 longest_edge {longest:?} after the top-level min_pixels / max_pixels; transformers \
+                 5 needs both (set min_pixels and max_pixels)"
+            ),
         }
-        if let Some(x) = u("temporal_patch_size") {
-            c.temporal_patch_size = x;
-        }
-        if let Some(x) = u("merge_size") {
-            c.merge_size = x;
+        for (k, dst) in [
+            ("patch_size", &mut c.patch_size),
+            ("temporal_patch_size", &mut c.temporal_patch_size),
+            ("merge_size", &mut c.merge_size),
+        ] {
+            if let Some(x) = uint(v.get(k), k)? {
+                *dst = x;
+            }
         }
         let arr3 = |k: &str| -> Option<[f64; 3]> {
             let a = v.get(k)?.as_array()?;
@@ -90,8 +151,14 @@ impl ProcessorConfig {
         if let Some(r) = v.get("resample").and_then(|x| x.as_u64())
             && r != 3
         {
-            bail!("{}: only bicubic resampling (3) is supported, got {r}", p.display());
+            bail!("only bicubic resampling (3) is supported, got {r}");
         }
+        c.backend = match v.get("image_backend") {
+            None | Some(Value::Null) => ImageBackend::Torchvision,
+            Some(Value::String(s)) if s == "torchvision" => ImageBackend::Torchvision,
+            Some(Value::String(s)) if s == "pil" => ImageBackend::Pil,
+            Some(x) => bail!("`image_backend` must be \"torchvision\" or \"pil\", got {x}"),
+        };
         Ok(c)
     }
 }
@@ -128,114 +195,33 @@ pub fn smart_resize(
     Ok((hb as usize, wb as usize))
 }
 
-fn bicubic_filter(x: f64) -> f64 {
-    let a = -0.5;
-    let x = x.abs();
-    if x < 1.0 {
-        ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
-    } else if x < 2.0 {
-        (((x - 5.0) * x + 8.0) * x - 4.0) * a
-    } else {
-        0.0
-    }
-}
-
-const PRECISION_BITS: u32 = 32 - 8 - 2;
-
-/// PIL `precompute_coeffs` + `normalize_coeffs_8bpc`: (ksize, bounds (xmin, xcount), fixed-point kernel).
-fn precompute_coeffs(in_size: usize, out_size: usize) -> (usize, Vec<(usize, usize)>, Vec<i32>) {
-    let support_base = 2.0;
-    let scale = in_size as f64 / out_size as f64;
-    let filterscale = scale.max(1.0);
-    let support = support_base * filterscale;
-    let ksize = support.ceil() as usize * 2 + 1;
-    let mut kk = vec![0i32; out_size * ksize];
-    let mut bounds = Vec::with_capacity(out_size);
-    let mut pre = vec![0f64; ksize];
-    for xx in 0..out_size {
-        let center = (xx as f64 + 0.5) * scale;
-        let ss = 1.0 / filterscale;
-        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
-        let n = xmax - xmin;
-        let mut ww = 0.0;
-        for (x, p) in pre.iter_mut().enumerate().take(n) {
-            let w = bicubic_filter((x as f64 + xmin as f64 - center + 0.5) * ss);
-            *p = w;
-            ww += w;
-        }
-        for x in 0..ksize {
-            let w = if x < n && ww != 0.0 {
-                pre[x] / ww
-            } else if x < n {
-                pre[x]
-            } else {
-                0.0
+/// Channel-first float planes of an RGB8 image in the backend's arithmetic.
+/// Pillow path (NumPy): `f32(x as f64 * rescale)`, then `(v - mean) / std` in f32.
+/// torchvision path: rescale fused into the normalisation, `(f32(x) - mean') / std'` with
+/// `mean' = f32(mean) * f32(1 / rescale)` (and `std'` alike) in f32; rescale alone is
+/// `f32(x) * f32(rescale)`.
+fn normalise(img: &[u8], c: &ProcessorConfig) -> Vec<f32> {
+    let n = img.len() / 3;
+    let mut planes = vec![0f32; 3 * n];
+    let inv = (1.0 / c.rescale_factor) as f32;
+    for ch in 0..3 {
+        let (m, s) = (c.image_mean[ch] as f32, c.image_std[ch] as f32);
+        let plane = &mut planes[ch * n..(ch + 1) * n];
+        for (i, dst) in plane.iter_mut().enumerate() {
+            let x = img[i * 3 + ch];
+            *dst = match (c.backend, c.do_rescale, c.do_normalize) {
+                (_, false, false) => x as f32,
+                (_, false, true) => (x as f32 - m) / s,
+                (ImageBackend::Pil, true, norm) => {
+                    let v = (x as f64 * c.rescale_factor) as f32;
+                    if norm { (v - m) / s } else { v }
+                }
+                (ImageBackend::Torchvision, true, false) => x as f32 * c.rescale_factor as f32,
+                (ImageBackend::Torchvision, true, true) => (x as f32 - m * inv) / (s * inv),
             };
-            let f = w * (1u64 << PRECISION_BITS) as f64;
-            kk[xx * ksize + x] = if w < 0.0 { (-0.5 + f) as i32 } else { (0.5 + f) as i32 };
-        }
-        bounds.push((xmin, n));
-    }
-    (ksize, bounds, kk)
-}
-
-#[inline]
-fn clip8(v: i64) -> u8 {
-    (v >> PRECISION_BITS).clamp(0, 255) as u8
-}
-
-fn resample_h(src: &[u8], w: usize, rows: usize, ow: usize) -> Vec<u8> {
-    let (ks, b, k) = precompute_coeffs(w, ow);
-    let mut out = vec![0u8; ow * rows * 3];
-    for yy in 0..rows {
-        let row = &src[yy * w * 3..(yy + 1) * w * 3];
-        for xx in 0..ow {
-            let (xmin, n) = b[xx];
-            let kk = &k[xx * ks..xx * ks + n];
-            for c in 0..3 {
-                let mut ss: i64 = 1 << (PRECISION_BITS - 1);
-                for (x, &kx) in kk.iter().enumerate() {
-                    ss += row[(x + xmin) * 3 + c] as i64 * kx as i64;
-                }
-                out[(yy * ow + xx) * 3 + c] = clip8(ss);
-            }
         }
     }
-    out
-}
-
-fn resample_v(src: &[u8], w: usize, h: usize, oh: usize) -> Vec<u8> {
-    let (ks, b, k) = precompute_coeffs(h, oh);
-    let mut out = vec![0u8; w * oh * 3];
-    for yy in 0..oh {
-        let (ymin, n) = b[yy];
-        let kk = &k[yy * ks..yy * ks + n];
-        for xx in 0..w {
-            for c in 0..3 {
-                let mut ss: i64 = 1 << (PRECISION_BITS - 1);
-                for (y, &ky) in kk.iter().enumerate() {
-                    ss += src[((y + ymin) * w + xx) * 3 + c] as i64 * ky as i64;
-                }
-                out[(yy * w + xx) * 3 + c] = clip8(ss);
-            }
-        }
-    }
-    out
-}
-
-/// PIL `Image.resize((w, h), BICUBIC)` on an RGB8 buffer (row-major, 3 channels), bit-exact
-/// with Pillow 13: two separable passes with 8-bit rounding in between; the vertical pass
-/// goes first when widening while reducing the height, the horizontal one otherwise.
-pub fn resize_bicubic_rgb8(src: &[u8], w: usize, h: usize, ow: usize, oh: usize) -> Vec<u8> {
-    let (need_h, need_v) = (ow != w, oh != h);
-    match (need_h, need_v) {
-        (false, false) => src.to_vec(),
-        (true, false) => resample_h(src, w, h, ow),
-        (false, true) => resample_v(src, w, h, oh),
-        (true, true) if ow > w && oh < h => resample_h(&resample_v(src, w, h, oh), w, oh, ow),
-        (true, true) => resample_v(&resample_h(src, w, h, ow), ow, h, oh),
-    }
+    planes
 }
 
 /// Processed image: flattened patches `[n_patches, C*T*P*P]` (row-major) and `grid_thw`.
@@ -279,22 +265,12 @@ impl Processor {
         if rh % factor != 0 || rw % factor != 0 {
             bail!("image size {rw}x{rh} is not a multiple of {factor}; enable do_resize");
         }
-        let img = if c.do_resize { resize_bicubic_rgb8(rgb, width, height, rw, rh) } else { rgb.to_vec() };
-        // channel-first float planes, rescale in f64 then f32 (numpy semantics), normalise in f32
-        let mut planes = vec![0f32; 3 * rh * rw];
-        for ch in 0..3 {
-            let (m, s) = (c.image_mean[ch] as f32, c.image_std[ch] as f32);
-            for i in 0..rh * rw {
-                let mut v = img[i * 3 + ch] as f32;
-                if c.do_rescale {
-                    v = (img[i * 3 + ch] as f64 * c.rescale_factor) as f32;
-                }
-                if c.do_normalize {
-                    v = (v - m) / s;
-                }
-                planes[ch * rh * rw + i] = v;
-            }
-        }
+        let img = match (c.do_resize, c.backend) {
+            (false, _) => rgb.to_vec(),
+            (true, ImageBackend::Torchvision) => torchvision_bicubic_rgb8(rgb, width, height, rw, rh),
+            (true, ImageBackend::Pil) => pil_bicubic_rgb8(rgb, width, height, rw, rh),
+        };
+        let planes = normalise(&img, c);
         let (p, t, m) = (c.patch_size, c.temporal_patch_size, c.merge_size);
         let (gh, gw) = (rh / p, rw / p);
         let patch_dim = 3 * t * p * p;

@@ -49,7 +49,7 @@ fn peft_adapter_loads_in_ours() {
             w = w.max(max_abs_diff(g, &f64s(want)));
         }
         eprintln!("{name}: PEFT-saved adapter, log-prob max abs diff vs PEFT {w:e}");
-        assert!(w < 1e-3, "{name}: {w}");
+        assert!(w <= 1e-4, "{name}: {w}");
         // adapter off gives the base model
         let base = p.logprobs(&examples(&r, &[1]), false).unwrap();
         let want: Vec<Vec<f32>> = r["images"][1]["completions"]
@@ -58,13 +58,13 @@ fn peft_adapter_loads_in_ours() {
             .iter()
             .map(|c| f64s(&c["logprobs"]).iter().map(|&x| x as f32).collect())
             .collect();
-        assert!(worst(&base, &want) < 1e-3);
+        assert!(worst(&base, &want) <= 1e-4);
         // merging gives the adapter's outputs
         p.merge_adapter();
         let merged = p.logprobs(&examples(&r, &[1]), true).unwrap();
         let wm = worst(&merged, &got);
         eprintln!("{name}: merged vs adapter max abs diff {wm:e}");
-        assert!(wm < 1e-3);
+        assert!(wm <= 1e-4, "{name}: merged {wm}");
     }
 }
 
@@ -98,7 +98,7 @@ fn sft_then_our_adapter_loads_in_peft_and_reloads() {
     let peft: Vec<Vec<f64>> = serde_json::from_slice(&out.stdout).unwrap();
     let w = ours.iter().zip(&peft).map(|(a, b)| max_abs_diff(a, b)).fold(0.0, f64::max);
     eprintln!("our adapter loaded in PEFT: log-prob max abs diff {w:e}");
-    assert!(w < 1e-3);
+    assert!(w <= 1e-4, "{w}");
     // reload in a fresh policy: same outputs
     let mut q = policy(name, None);
     q.load_adapter(&dir).unwrap();

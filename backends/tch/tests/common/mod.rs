@@ -1,4 +1,5 @@
-//! Shared test helpers: locate the torch venv python and build the tiny checkpoints once.
+//! Shared test helpers: locate the torch venv python and build the tiny checkpoints and the
+//! reference pixels once.
 #![allow(dead_code, clippy::unwrap_used)]
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,22 +17,34 @@ pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(name)
 }
 
+/// `python SCRIPT OUT` run once per build dir, again when the script changes; returns OUT.
+fn made_by(script_name: &str, dir_name: &str) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(dir_name);
+    let marker = dir.join("DONE");
+    let src = std::fs::read_to_string(script(script_name)).unwrap();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    src.hash(&mut h);
+    let stamp = format!("{:016x}", h.finish());
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(stamp.as_str()) {
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = Command::new(python()).arg(script(script_name)).arg(&dir).output().unwrap();
+        assert!(out.status.success(), "{script_name} failed: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::write(&marker, stamp).unwrap();
+    }
+    dir
+}
+
 /// Directory with tiny-a, tiny-a-sharded, tiny-b, tiny-c and images/ (made once per build dir).
 pub fn tiny_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cadrl-tiny-v1");
-        let marker = dir.join("DONE");
-        let src = std::fs::read_to_string(script("make_tiny.py")).unwrap();
-        let stamp = format!("{}", src.len());
-        if std::fs::read_to_string(&marker).ok().as_deref() != Some(stamp.as_str()) {
-            let _ = std::fs::remove_dir_all(&dir);
-            let out = Command::new(python()).arg(script("make_tiny.py")).arg(&dir).output().unwrap();
-            assert!(out.status.success(), "make_tiny.py failed: {}", String::from_utf8_lossy(&out.stderr));
-            std::fs::write(&marker, stamp).unwrap();
-        }
-        dir
-    })
+    DIR.get_or_init(|| made_by("make_tiny.py", "cadrl-tiny-v2"))
+}
+
+/// Reference pixels of transformers' two image processors (made once per build dir).
+pub fn pixels_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| made_by("make_pixels.py", "cadrl-pixels-v1"))
 }
 
 pub fn reference(name: &str) -> serde_json::Value {

@@ -6,10 +6,16 @@ For every config variant NAME this writes OUT_DIR/NAME/ with config.json,
 model.safetensors, tokenizer.json, tokenizer_config.json (with the Qwen2.5-VL
 chat template), preprocessor_config.json and generation_config.json, plus
 OUT_DIR/NAME/ref/: reference outputs computed with transformers (and PEFT):
-  ref.json              input ids, grid_thw, per-token log-probs, greedy tokens
+  ref.json              input ids, grid_thw, per-token log-probs, greedy tokens and their
+                        full-forward log-probs, a two-image prompt ("multi")
   pixels.safetensors    processor pixel values per test image
   peft_adapter/         an adapter saved by PEFT (non-zero B) + its log-probs in ref.json
 Test images are written to OUT_DIR/images/*.png. Everything is deterministic.
+
+Weights are sharp (matrices N(0, 0.25^2)): attention is far from uniform, so position,
+mask or pixel errors move log-probs by whole nats instead of hiding below 1e-3. tiny-a and
+tiny-b use transformers' default image processor (torchvision), tiny-c the Pillow one
+(`image_backend: "pil"` in its preprocessor_config.json, which cadrl reads).
 """
 
 import json
@@ -21,6 +27,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+try:
+    import torchvision  # noqa: F401  (transformers 5's default Qwen2-VL image processor needs it)
+except ImportError:
+    sys.exit("torchvision is missing from this venv: run `bash scripts/bootstrap.sh` (it installs torchvision "
+             "0.26.0 next to torch 2.11.0); without it transformers silently falls back to the Pillow processor")
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -30,6 +42,7 @@ from transformers import (  # noqa: E402
     Qwen2_5_VLConfig,
     Qwen2_5_VLForConditionalGeneration,
     Qwen2VLImageProcessor,
+    Qwen2VLImageProcessorPil,
 )
 
 PROMPT = (
@@ -104,7 +117,11 @@ CONFIGS = [
 ]
 MIN_PIXELS = 28 * 28 * 4
 MAX_PIXELS = 28 * 28 * 20
-IMAGE_SIZES = [(448, 448), (100, 61), (37, 90), (57, 140)]  # (width, height)
+# (width, height): above max_pixels, resized (down, up), resized, an exact grid (not resized)
+IMAGE_SIZES = [(448, 448), (100, 61), (37, 90), (57, 140), (112, 84)]
+SCORED = [0, 1, 2, 4]  # images with reference completions and greedy decodes
+MULTI = [1, 4]  # the images of the two-image prompt
+WEIGHT_STD = 0.25
 
 
 def make_tokenizer():
@@ -139,12 +156,15 @@ def make_images(out):
     return paths
 
 
-def build_prompt_ids(tokenizer, image_processor, grid_thw):
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPT}]}]
+def build_prompt_ids(tokenizer, image_processor, grids):
+    content = [{"type": "image"} for _ in grids] + [{"type": "text", "text": PROMPT}]
+    messages = [{"role": "user", "content": content}]
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     merge = image_processor.merge_size
-    n = int(np.prod(grid_thw)) // (merge * merge)
-    text = text.replace("<|image_pad|>", "<|placeholder|>" * n, 1).replace("<|placeholder|>", "<|image_pad|>")
+    for grid_thw in grids:
+        n = int(np.prod(grid_thw)) // (merge * merge)
+        text = text.replace("<|image_pad|>", "<|placeholder|>" * n, 1)
+    text = text.replace("<|placeholder|>", "<|image_pad|>")
     return text, tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
@@ -203,21 +223,16 @@ def main():
         )
         torch.manual_seed(100 + ci)
         model = Qwen2_5_VLForConditionalGeneration(cfg).eval()
-        # Peaky random weights so that greedy decoding has clear winners.
+        # Sharp random weights: peaked attention and clear greedy winners.
         g = torch.Generator().manual_seed(200 + ci)
         with torch.no_grad():
             for n, p in model.named_parameters():
                 if "norm" in n or "ln_q" in n:
                     p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
                 elif p.dim() == 1:
-                    p.copy_(0.05 * torch.randn(p.shape, generator=g))
+                    p.copy_(0.1 * torch.randn(p.shape, generator=g))
                 else:
-                    fan_in = p[0].numel()
-                    p.copy_(torch.randn(p.shape, generator=g) * (1.2 / fan_in**0.5))
-            if not tc["tie"]:
-                model.lm_head.weight.mul_(3.0)
-            else:
-                model.get_input_embeddings().weight.mul_(3.0)
+                    p.copy_(WEIGHT_STD * torch.randn(p.shape, generator=g))
         model.generation_config.eos_token_id = tid("<|im_end|>")
         model.generation_config.pad_token_id = tid("<|endoftext|>")
         model.generation_config.do_sample = False
@@ -227,23 +242,28 @@ def main():
             for f in os.listdir(d):
                 if f.startswith("tokenizer") or f.startswith("preprocessor") or f.startswith("chat_template"):
                     shutil.copy(os.path.join(d, f), d + "-sharded")
-        ip = Qwen2VLImageProcessor(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS, patch_size=14,
-                                   temporal_patch_size=2, merge_size=2)
-        ip.save_pretrained(d)
-        if name == "tiny-a":
-            ip.save_pretrained(d + "-sharded")
+        backend = "pil" if name == "tiny-c" else "torchvision"
+        ip_class = Qwen2VLImageProcessorPil if backend == "pil" else Qwen2VLImageProcessor
+        ip = ip_class(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS, patch_size=14, temporal_patch_size=2,
+                      merge_size=2)
+        for dd in [d, d + "-sharded"] if name == "tiny-a" else [d]:
+            ip.save_pretrained(dd)
+            pp = os.path.join(dd, "preprocessor_config.json")
+            pj = json.load(open(pp))
+            pj["image_backend"] = backend
+            json.dump(pj, open(pp, "w"), indent=2)
 
-        ref = {"images": [], "vocab_size": vocab + 3}
+        ref = {"images": [], "vocab_size": vocab + 3, "image_backend": backend}
         pix = {}
         for ii, path in enumerate(images):
             img = Image.open(path).convert("RGB")
             feats = ip(images=[img], return_tensors="pt")
             pv, grid = feats["pixel_values"], feats["image_grid_thw"]
             pix[f"pixel_values_{ii}"] = pv.contiguous()
-            text, prompt_ids = build_prompt_ids(tokenizer, ip, grid[0].tolist())
+            text, prompt_ids = build_prompt_ids(tokenizer, ip, [grid[0].tolist()])
             entry = {"path": os.path.basename(path), "grid_thw": grid[0].tolist(), "prompt_text": text,
                      "prompt_ids": prompt_ids, "completions": []}
-            if ii < 3:
+            if ii in SCORED:
                 for comp in COMPLETIONS:
                     comp_ids = tokenizer(comp, add_special_tokens=False)["input_ids"] + [tid("<|im_end|>")]
                     lp = completion_logprobs(model, prompt_ids, comp_ids, pv, grid, cfg.image_token_id)
@@ -254,7 +274,22 @@ def main():
                                          image_grid_thw=grid, mm_token_type_ids=(ids == cfg.image_token_id).int(),
                                          max_new_tokens=16, do_sample=False)
                 entry["greedy"] = gen[0, len(prompt_ids):].tolist()
+                # full forward over prompt + greedy tokens: what KV-cache decoding must give (up
+                # to a generated <|image_pad|>, which a forward pass would take for an image slot)
+                g_ids = entry["greedy"]
+                if cfg.image_token_id in g_ids:
+                    g_ids = g_ids[: g_ids.index(cfg.image_token_id)]
+                entry["greedy_logprobs"] = completion_logprobs(model, prompt_ids, g_ids, pv, grid,
+                                                               cfg.image_token_id)
             ref["images"].append(entry)
+        # Two images in one prompt.
+        pv = torch.cat([pix[f"pixel_values_{i}"] for i in MULTI])
+        grids = [ref["images"][i]["grid_thw"] for i in MULTI]
+        _, prompt_ids = build_prompt_ids(tokenizer, ip, grids)
+        comp_ids = tokenizer(COMPLETIONS[0], add_special_tokens=False)["input_ids"] + [tid("<|im_end|>")]
+        ref["multi"] = {"images": MULTI, "grids": grids, "prompt_ids": prompt_ids, "token_ids": comp_ids,
+                        "logprobs": completion_logprobs(model, prompt_ids, comp_ids, pv, torch.tensor(grids),
+                                                        cfg.image_token_id)}
         from safetensors.torch import save_file
 
         save_file(pix, os.path.join(d, "ref", "pixels.safetensors"))

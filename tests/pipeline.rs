@@ -358,7 +358,7 @@ fn vs_greedy_pairs_hold_the_greedy_program() {
     let out = cadrl(&args, &dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let run = cadrl::pipeline::runs_in(&logs).pop().unwrap();
-    let stage = run.join("stages/03-sample-r0");
+    let stage = run.join("stages/03-sample");
     let rows: Vec<serde_json::Value> = std::fs::read_to_string(stage.join("candidates.jsonl"))
         .unwrap()
         .lines()

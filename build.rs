@@ -1,7 +1,8 @@
 //! Build script of the `cadrl` binary: the same libtorch linking as the tch backend
-//! (rpath to torch's lib dir, `--no-as-needed -ltorch` so CUDA stays linked). Link
-//! arguments of a dependency's build script do not reach this package's binaries,
-//! so the backend's script is reused here.
+//! (rpath to the lib dir of the torch `torch-sys` built against, `--no-as-needed -ltorch`
+//! so CUDA stays linked). Link arguments of a dependency's build script do not reach this
+//! package's binaries, so the backend's script is reused here; `torch-sys` is a direct
+//! dependency of both packages so that its lib dir reaches both scripts.
 
 #[path = "backends/tch/build.rs"]
 mod torch;

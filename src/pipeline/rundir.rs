@@ -19,45 +19,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-/// Write a file atomically: a temporary sibling, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().context("path has no parent")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
-    {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        f.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all().ok();
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
-}
-
-/// Fill a directory atomically: `fill` writes into a temporary sibling that is renamed
-/// into place once complete (an existing target is replaced only then).
-pub fn write_dir_atomic(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let parent = path.parent().context("path has no parent")?;
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("dir");
-    let tmp = parent.join(format!(".{name}.tmp"));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing stale {}", tmp.display()))?;
-    }
-    std::fs::create_dir_all(&tmp)?;
-    fill(&tmp)?;
-    let old = parent.join(format!(".{name}.old"));
-    if path.exists() {
-        if old.exists() {
-            std::fs::remove_dir_all(&old)?;
-        }
-        std::fs::rename(path, &old)?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).ok();
-    }
-    Ok(())
-}
+/// The workspace's one atomic writer (temporary sibling, then rename), used for every
+/// file of the run directory and every checkpoint.
+pub use cadrl_backend_tch::atomic::{write_atomic, write_dir_atomic};
 
 /// One stage's metrics for the summary: plan index, stage label, `(metric, value)` pairs.
 pub type StageResult = (usize, String, Vec<(String, f64)>);

@@ -8,39 +8,15 @@
 mod tokenizer;
 pub use tokenizer::{QWEN_SPLIT_REGEX, QWEN25VL_ADDED_TOKENS, TokenizerReport, train_tokenizer};
 
+use crate::atomic::write_dir_atomic;
 use crate::loading::peft_module_path;
 use anyhow::{Context, Result, anyhow, bail};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tokenizers::Tokenizer;
-
-/// Write into a fresh sibling temporary directory, then replace `out_dir` with it.
-fn write_atomically(out_dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let name =
-        out_dir.file_name().with_context(|| format!("output directory {} has no name", out_dir.display()))?;
-    let parent = match out_dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let tmp = parent.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
-    }
-    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    if let Err(e) = fill(&tmp) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    if out_dir.exists() {
-        std::fs::remove_dir_all(out_dir).with_context(|| format!("replacing {}", out_dir.display()))?;
-    }
-    std::fs::rename(&tmp, out_dir)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), out_dir.display()))
-}
 
 fn write_json(path: &Path, v: &Value) -> Result<()> {
     let s = serde_json::to_string_pretty(v).context("serialising JSON")?;
@@ -390,7 +366,7 @@ pub fn write_random_checkpoint(
         })
         .collect::<Result<Vec<_>>>()?;
     let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-    write_atomically(out_dir, |d| {
+    write_dir_atomic(out_dir, |d| {
         safetensors::serialize_to_file(views, Some(meta), &d.join("model.safetensors"))
             .context("writing model.safetensors")?;
         write_json(&d.join("config.json"), &config)?;

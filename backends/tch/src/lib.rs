@@ -5,7 +5,9 @@
 //! steps with LoRA or full fine-tuning, PEFT-format adapters. Modules follow the model
 //! structure: `config`, `loading`, `processor` (with `resize`), `chat`, `vision`, `text`, `model`, `lora`,
 //! `generate`, `train`, `checkpoint`, `cli`, and `init` (tokenizer training and random
-//! checkpoints for models trained from scratch).
+//! checkpoints for models trained from scratch); `atomic` holds the workspace's atomic file
+//! and directory writes.
+pub mod atomic;
 pub mod chat;
 pub mod checkpoint;
 pub mod cli;

@@ -2,7 +2,8 @@
 //! Qwen's split regex, ByteLevel pre-tokenizer/post-processor/decoder, no unknown token) trained
 //! with the `tokenizers` crate's `BpeTrainer`, then Qwen2.5-VL's 22 added tokens appended in
 //! Qwen's order, so the chat template and the special-token roles match Qwen2.5-VL's.
-use super::{write_atomically, write_json};
+use super::write_json;
+use crate::atomic::write_dir_atomic;
 use crate::chat::QWEN25VL_TEMPLATE;
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
@@ -142,7 +143,7 @@ pub fn train_tokenizer(texts: &[String], vocab_size: usize, out_dir: &Path) -> R
         "tokenizer_class": "Qwen2Tokenizer",
         "unk_token": null
     });
-    write_atomically(out_dir, |d| {
+    write_dir_atomic(out_dir, |d| {
         std::fs::write(d.join("tokenizer.json"), &tokenizer_json).context("writing tokenizer.json")?;
         write_json(&d.join("tokenizer_config.json"), &config)?;
         std::fs::write(d.join("chat_template.jinja"), QWEN25VL_TEMPLATE)

@@ -6,7 +6,7 @@
 //! Env: `CADRL_TORCH_PYTHON` (venv python), `CADRL_BENCH_THREADS` (default 1: on a shared 2-core machine
 //! multi-threaded libtorch spin-waits make timings meaningless).
 #![allow(clippy::unwrap_used)]
-use cadrl_backend_tch::generate::{SamplingParams, generate};
+use cadrl_backend_tch::generate::{GenerateOptions, generate};
 use cadrl_backend_tch::*;
 use criterion::Criterion;
 use std::path::{Path, PathBuf};
@@ -75,15 +75,7 @@ fn main() {
         .into_iter()
         .map(i64::from)
         .collect();
-    let sp = SamplingParams {
-        n: N,
-        temperature: 1.0,
-        top_p: 0.95,
-        top_k: 0,
-        max_new_tokens: MAX_NEW,
-        seed: 0,
-        stop_ids: vec![],
-    };
+    let sp = GenerateOptions { n: N, top_p: 0.95, max_new_tokens: MAX_NEW, ..Default::default() };
     let items = [(&img, prompt.clone())];
     let mut c = Criterion::default()
         .configure_from_args()
@@ -92,7 +84,7 @@ fn main() {
         .measurement_time(Duration::from_secs(15));
     c.bench_function("tch_generate_8x64", |b| {
         b.iter(|| {
-            let o = generate(&policy.model, &items, &sp, 0).unwrap();
+            let o = generate(&policy.model, &items, &sp, &[], 0).unwrap();
             assert_eq!(o[0][0].token_ids.len(), MAX_NEW);
         })
     });

@@ -1,5 +1,5 @@
 //! Profiling helper: time the phases of generation on a checkpoint.
-use cadrl_backend_tch::generate::{SamplingParams, generate};
+use cadrl_backend_tch::generate::{GenerateOptions, generate};
 use cadrl_backend_tch::nn::Ctx;
 use cadrl_backend_tch::text::causal_mask;
 use cadrl_backend_tch::*;
@@ -46,15 +46,7 @@ fn main() -> anyhow::Result<()> {
     })?;
     tch::no_grad(|| {
         let h = tch::Tensor::randn([8, m.text.cfg.hidden_size as i64], (tch::Kind::Float, tch::Device::Cpu));
-        let sp = SamplingParams {
-            n: 8,
-            temperature: 1.0,
-            top_p: 0.95,
-            top_k: 0,
-            max_new_tokens: 1,
-            seed: 0,
-            stop_ids: vec![],
-        };
+        let sp = GenerateOptions { n: 8, top_p: 0.95, max_new_tokens: 1, ..Default::default() };
         for _ in 0..3 {
             let t = Instant::now();
             let lg = m.text.logits(&h);
@@ -77,17 +69,9 @@ fn main() -> anyhow::Result<()> {
         }
     });
     for (n, mx) in [(8, 1), (8, 64)] {
-        let sp = SamplingParams {
-            n,
-            temperature: 1.0,
-            top_p: 0.95,
-            top_k: 0,
-            max_new_tokens: mx,
-            seed: 0,
-            stop_ids: vec![],
-        };
+        let sp = GenerateOptions { n, top_p: 0.95, max_new_tokens: mx, ..Default::default() };
         let t = Instant::now();
-        let _ = generate(m, &[(&img, prompt.clone())], &sp, 0)?;
+        let _ = generate(m, &[(&img, prompt.clone())], &sp, &[], 0)?;
         eprintln!("generate n={n} max_new={mx}: {:?}", t.elapsed());
     }
     Ok(())

@@ -11,16 +11,27 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
-/// Sampling settings.
-#[derive(Debug, Clone)]
-pub struct SamplingParams {
+/// Generation settings, the workspace's one sampling type (`temperature == 0` is greedy).
+/// [`crate::QwenVlPolicy::generate`] turns `prompt` into the prompt ids; [`generate`] gets
+/// those ids with the images and reads the sampling fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateOptions {
+    /// The instruction given with each image (`None`: [`crate::chat::DEFAULT_PROMPT`]).
+    pub prompt: Option<String>,
+    /// Candidates per image.
     pub n: usize,
     pub temperature: f64,
     pub top_p: f64,
+    /// 0 disables top-k.
     pub top_k: usize,
     pub max_new_tokens: usize,
     pub seed: u64,
-    pub stop_ids: Vec<i64>,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        Self { prompt: None, n: 1, temperature: 1.0, top_p: 1.0, top_k: 0, max_new_tokens: 512, seed: 0 }
+    }
 }
 
 /// One generated sequence (stop token included when reached).
@@ -31,7 +42,7 @@ pub struct RawCandidate {
 }
 
 /// Probabilities `[B, V]` after temperature and top-k (transformers' order).
-pub fn tempered_probs(logits: &Tensor, p: &SamplingParams) -> Tensor {
+pub fn tempered_probs(logits: &Tensor, p: &GenerateOptions) -> Tensor {
     let mut l = logits / p.temperature;
     let v = l.size()[1];
     if p.top_k > 0 && (p.top_k as i64) < v {
@@ -88,11 +99,13 @@ fn draw(items: &[(f32, u32)], rng: &mut ChaCha8Rng) -> i64 {
     items.last().map_or(0, |x| x.1 as i64)
 }
 
-/// Generate `p.n` candidates for each (image, prompt ids) pair.
+/// Generate `p.n` candidates for each (image, prompt ids) pair; a candidate ends at one of
+/// `stop_ids` (included) or after `p.max_new_tokens`.
 pub fn generate(
     model: &QwenVl,
     items: &[(&ProcessedImage, Vec<i64>)],
-    p: &SamplingParams,
+    p: &GenerateOptions,
+    stop_ids: &[i64],
     pad_id: i64,
 ) -> Result<Vec<Vec<RawCandidate>>> {
     let ctx = Ctx::EVAL;
@@ -152,7 +165,7 @@ pub fn generate(
                 }
                 out[r].token_ids.push(chosen[r]);
                 out[r].logprobs.push(clp[r]);
-                if p.stop_ids.contains(&chosen[r]) {
+                if stop_ids.contains(&chosen[r]) {
                     done[r] = true;
                 }
             }
@@ -187,7 +200,7 @@ mod tests {
     use super::*;
 
     /// transformers' TopK + TopP warpers, literally (full ascending sort).
-    fn hf_probs(logits: &Tensor, p: &SamplingParams) -> Tensor {
+    fn hf_probs(logits: &Tensor, p: &GenerateOptions) -> Tensor {
         let mut l = logits / p.temperature;
         if p.top_k > 0 {
             let (vals, _) = l.topk(p.top_k as i64, -1, true, true);
@@ -212,15 +225,7 @@ mod tests {
         for scale in [0.1, 1.0, 5.0] {
             let logits = Tensor::randn([3, 3000], (Kind::Float, tch::Device::Cpu)) * scale;
             for (t, tp, tk) in [(1.0, 0.9, 0), (0.7, 0.95, 50), (1.3, 1.0, 10), (1.0, 0.5, 0)] {
-                let p = SamplingParams {
-                    n: 1,
-                    temperature: t,
-                    top_p: tp,
-                    top_k: tk,
-                    max_new_tokens: 1,
-                    seed: 0,
-                    stop_ids: vec![],
-                };
+                let p = GenerateOptions { temperature: t, top_p: tp, top_k: tk, ..Default::default() };
                 let want = hf_probs(&logits, &p);
                 let probs = tempered_probs(&logits, &p);
                 let got = Tensor::zeros_like(&want);

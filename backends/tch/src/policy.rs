@@ -3,7 +3,8 @@
 use crate::chat::{ChatTokenizer, DEFAULT_PROMPT};
 use crate::config::GenerationDefaults;
 use crate::dpo::{DpoLoss, DpoStats, PairLayout};
-use crate::generate::{SamplingParams, generate};
+pub use crate::generate::GenerateOptions;
+use crate::generate::generate;
 use crate::loading::resolve_model_dir;
 use crate::lora::{self, LoraConfig};
 use crate::model::QwenVl;
@@ -70,24 +71,6 @@ pub struct ModelSpec {
 pub enum ImageInput {
     Path(PathBuf),
     Rgb8 { width: usize, height: usize, data: Vec<u8> },
-}
-
-/// Generation settings (`temperature == 0` is greedy).
-#[derive(Debug, Clone)]
-pub struct GenerateOptions {
-    pub prompt: Option<String>,
-    pub n: usize,
-    pub temperature: f64,
-    pub top_p: f64,
-    pub top_k: usize,
-    pub max_new_tokens: usize,
-    pub seed: u64,
-}
-
-impl Default for GenerateOptions {
-    fn default() -> Self {
-        Self { prompt: None, n: 1, temperature: 1.0, top_p: 1.0, top_k: 0, max_new_tokens: 512, seed: 0 }
-    }
 }
 
 /// One generated program.
@@ -258,16 +241,7 @@ impl QwenVlPolicy {
             .iter()
             .map(|p| Ok((p, self.prompt_ids(opts.prompt.as_deref(), p)?)))
             .collect::<Result<_>>()?;
-        let sp = SamplingParams {
-            n: opts.n,
-            temperature: opts.temperature,
-            top_p: opts.top_p,
-            top_k: opts.top_k,
-            max_new_tokens: opts.max_new_tokens,
-            seed: opts.seed,
-            stop_ids: self.stop_ids(),
-        };
-        let raw = generate(&self.model, &items, &sp, self.tokenizer.pad_id as i64)?;
+        let raw = generate(&self.model, &items, opts, &self.stop_ids(), self.tokenizer.pad_id as i64)?;
         raw.into_iter()
             .map(|cands| {
                 cands

@@ -17,8 +17,10 @@ use cadrl_rewards::geom::mass_props;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// GenCAD-Code's fixed instruction, used when a row has no `prompt`.
-pub const GENCAD_PROMPT: &str = "Generate the CADQuery code needed to create the CAD for the provided image. Just the code, no other words.";
+/// GenCAD-Code's fixed instruction, used when a row has no `prompt` and as `[model].prompt`'s
+/// default. Written once, in the backend ([`cadrl_backend_tch::chat::DEFAULT_PROMPT`], its
+/// prompt when none is given), so data, recipes and generation cannot drift apart.
+pub use cadrl_backend_tch::chat::DEFAULT_PROMPT as GENCAD_PROMPT;
 
 /// One training example: a render and the program that made it.
 #[derive(Clone, Debug)]

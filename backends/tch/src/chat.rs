@@ -6,7 +6,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use std::path::Path;
 
-/// The GenCAD-Code instruction used when no prompt is given.
+/// GenCAD-Code's instruction, used when no prompt is given; the workspace's one copy of it
+/// (`cadrl::data::GENCAD_PROMPT` is this constant).
 pub const DEFAULT_PROMPT: &str = "Generate the CADQuery code needed to create the CAD for the provided image. Just the code, no other words.";
 
 /// Qwen2.5-VL's chat template, used when the checkpoint has none.

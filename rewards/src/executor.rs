@@ -33,15 +33,26 @@ pub enum ExecutorKind {
     Auto,
 }
 
+impl ExecutorKind {
+    pub const ALL: [ExecutorKind; 3] = [ExecutorKind::Native, ExecutorKind::Occt, ExecutorKind::Auto];
+
+    /// The name recipes and the command line use (also the serde name).
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecutorKind::Native => "native",
+            ExecutorKind::Occt => "occt",
+            ExecutorKind::Auto => "auto",
+        }
+    }
+}
+
 impl std::str::FromStr for ExecutorKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "native" => Ok(ExecutorKind::Native),
-            "occt" => Ok(ExecutorKind::Occt),
-            "auto" => Ok(ExecutorKind::Auto),
-            other => Err(format!("unknown executor `{other}` (expected native, occt or auto)")),
-        }
+        ExecutorKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown executor `{s}` (expected native, occt or auto)"))
     }
 }
 

@@ -39,6 +39,18 @@ pub enum OnError {
     Fail,
 }
 
+impl OnError {
+    pub const ALL: [OnError; 2] = [OnError::Skip, OnError::Fail];
+
+    /// The name recipes use (also the serde name).
+    pub fn name(self) -> &'static str {
+        match self {
+            OnError::Skip => "skip",
+            OnError::Fail => "fail",
+        }
+    }
+}
+
 /// A corrupt row, by file and 1-based line.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{line}: {message}", file.display())]

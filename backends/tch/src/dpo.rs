@@ -25,16 +25,27 @@ pub enum DpoLossKind {
     Robust,
 }
 
+impl DpoLossKind {
+    pub const ALL: [DpoLossKind; 4] = [Self::Sigmoid, Self::Ipo, Self::Hinge, Self::Robust];
+
+    /// The name recipes use (also the serde name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sigmoid => "sigmoid",
+            Self::Ipo => "ipo",
+            Self::Hinge => "hinge",
+            Self::Robust => "robust",
+        }
+    }
+}
+
 impl FromStr for DpoLossKind {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        Ok(match s {
-            "sigmoid" => Self::Sigmoid,
-            "ipo" => Self::Ipo,
-            "hinge" => Self::Hinge,
-            "robust" => Self::Robust,
-            _ => bail!("unknown DPO loss `{s}` (sigmoid, ipo, hinge, robust)"),
-        })
+        match Self::ALL.into_iter().find(|k| k.name() == s) {
+            Some(k) => Ok(k),
+            None => bail!("unknown DPO loss `{s}` (sigmoid, ipo, hinge, robust)"),
+        }
     }
 }
 

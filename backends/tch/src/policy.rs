@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use tch::{Device, Kind, Tensor};
 
-/// Compute device.
+/// Compute device: `cpu`, `cuda` (device 0) or `cuda:N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceSpec {
     Cpu,
@@ -37,22 +37,56 @@ impl FromStr for DeviceSpec {
     }
 }
 
+/// `cpu` or `cuda:N`, which [`FromStr`] reads back.
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Cpu => f.write_str("cpu"),
+            Self::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+impl serde::Serialize for DeviceSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// Weight dtype of the frozen base.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DType {
     F32,
     BF16,
     F16,
 }
 
+impl DType {
+    pub const ALL: [DType; 3] = [DType::F32, DType::BF16, DType::F16];
+
+    /// The name recipes and the command line use (also the serde name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::BF16 => "bf16",
+            Self::F16 => "f16",
+        }
+    }
+}
+
+/// A [`DType::name`] or torch's long name (`float32`, `bfloat16`, `float16`).
 impl FromStr for DType {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "f32" | "float32" => Ok(Self::F32),
-            "bf16" | "bfloat16" => Ok(Self::BF16),
-            "f16" | "float16" => Ok(Self::F16),
-            _ => bail!("unknown dtype `{s}` (f32, bf16, f16)"),
+        let long = |d: DType| match d {
+            Self::F32 => "float32",
+            Self::BF16 => "bfloat16",
+            Self::F16 => "float16",
+        };
+        match Self::ALL.into_iter().find(|&d| d.name() == s || long(d) == s) {
+            Some(d) => Ok(d),
+            None => bail!("unknown dtype `{s}` (f32, bf16, f16)"),
         }
     }
 }

@@ -35,6 +35,9 @@ pub enum IouMode {
 }
 
 impl IouMode {
+    pub const ALL: [IouMode; 3] = [IouMode::InPlace, IouMode::Bbox, IouMode::Inertia];
+
+    /// The name recipes and the command line use (also the serde name).
     pub fn name(self) -> &'static str {
         match self {
             IouMode::InPlace => "in-place",

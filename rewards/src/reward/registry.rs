@@ -3,7 +3,7 @@
 //! To add a reward: write `rewards/src/reward/<name>.rs` implementing [`Reward`]
 //! with a serde config, and add one line to [`REGISTRY`].
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Reward;
 use super::chamfer::Chamfer;
@@ -13,8 +13,9 @@ use super::valid::Valid;
 
 type Builder = fn(serde_json::Value) -> Result<Box<dyn Reward>, String>;
 
-/// A reward as a recipe names it: `{ kind = "iou", weight = 1.0, mode = "bbox" }`.
-#[derive(Clone, Debug, Deserialize)]
+/// A reward as a recipe names it: `{ kind = "iou", weight = 1.0, mode = "bbox" }` (a
+/// recipe's `[[reward]]` table, and a part of `composite`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RewardSpec {
     pub kind: String,
     #[serde(default = "one")]

@@ -5,7 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cadrl::recipe::{self, Stage};
+use cadrl::data::source::{OnError, Subset};
+use cadrl::recipe::{
+    self, DType, DataSource, DeviceSpec, DpoLossKind, DpoReference, Finetune, IouMode, MonitorMetric,
+    PairStrategy, Stage,
+};
+use cadrl_rewards::executor::ExecutorKind;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -52,8 +57,136 @@ fn the_cli_checks_recipes() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let resolved = String::from_utf8_lossy(&out.stdout);
+    let resolved = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(resolved.contains("steps = 3"), "{resolved}");
+    // what it prints (the form a run saves as recipe.resolved.toml) checks too, unchanged
+    let dir = std::env::temp_dir().join(format!("cadrl-recipe-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("resolved.toml");
+    std::fs::write(&p, &resolved).unwrap();
+    let again = Command::new(env!("CARGO_BIN_EXE_cadrl")).args(["recipe", "check"]).arg(&p).output().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(String::from_utf8_lossy(&again.stdout), resolved);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Every closed-set key at a value other than its default.
+const TYPED: &str = r#"
+[run]
+name = "typed"
+
+[model]
+path = "some/model"
+device = "cuda"
+dtype = "bf16"
+
+[lora]
+rank = 4
+
+[data]
+source = "gencad"
+path = "data/gencad"
+split = "validation"
+subset = "random:5"
+on_error = "fail"
+
+[eval_data]
+source = "jsonl"
+path = "data/eval.jsonl"
+subset = "first:3"
+
+[executor]
+kind = "auto"
+var = "result"
+
+[[reward]]
+kind = "iou"
+weight = 2
+mode = "bbox"
+
+[[stage]]
+kind = "sft"
+monitor_iou_mode = "inertia"
+monitor_metric = "vsr"
+
+[[stage]]
+kind = "sample"
+pairs = "vs-greedy"
+
+[[stage]]
+kind = "dpo"
+loss = "ipo"
+reference = "base"
+
+[[stage]]
+kind = "eval"
+iou_mode = "bbox"
+"#;
+
+/// Closed sets are read once into their enums, and the resolved recipe (written from
+/// them) reads back to the same typed recipe; `cuda` and `random:5` come back in full.
+#[test]
+fn closed_sets_are_typed_and_the_resolved_recipe_round_trips() {
+    let r = recipe::resolve(TYPED, &mut Default::default()).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(r.model.device, DeviceSpec::Cuda(0));
+    assert_eq!(r.model.dtype, DType::BF16);
+    assert_eq!(r.model.finetune, Finetune::Lora);
+    assert_eq!((r.data.source, r.eval_data.source), (DataSource::Gencad, DataSource::Jsonl));
+    assert_eq!(r.data.subset, Subset::Random { n: 5, seed: 0 });
+    assert_eq!(r.eval_data.subset, Subset::First(3));
+    assert_eq!((r.data.on_error, r.eval_data.on_error), (OnError::Fail, OnError::Skip));
+    assert_eq!((r.data.split.as_str(), r.eval_data.split.as_str()), ("validation", "test"));
+    assert_eq!(r.executor.spec.kind, ExecutorKind::Auto);
+    assert_eq!((r.reward[0].kind.as_str(), r.reward[0].weight), ("iou", 2.0));
+    let [Stage::Sft(sft), Stage::Sample(sample), Stage::Dpo(dpo), Stage::Eval(eval)] = r.stage.as_slice()
+    else {
+        panic!("{:?}", r.stage)
+    };
+    assert_eq!((sft.monitor_iou_mode, sft.monitor_metric), (IouMode::Inertia, MonitorMetric::Vsr));
+    assert_eq!(sample.pairs, PairStrategy::VsGreedy);
+    assert_eq!((dpo.loss, dpo.reference), (DpoLossKind::Ipo, DpoReference::Base));
+    assert_eq!(eval.iou_mode, IouMode::Bbox);
+
+    let text = r.to_toml();
+    for line in ["device = \"cuda:0\"", "dtype = \"bf16\"", "subset = \"random:5:0\"", "loss = \"ipo\""] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+    let again = recipe::resolve(&text, &mut Default::default()).unwrap_or_else(|e| panic!("{e:#?}\n{text}"));
+    assert_eq!(again, r);
+    assert_eq!(again.to_toml(), text, "the resolved form is a fixed point");
+
+    // the defaults of the other side, and full fine-tuning, round-trip too
+    let full = TYPED
+        .replace("[lora]\nrank = 4\n", "")
+        .replace("dtype = \"bf16\"", "dtype = \"f16\"\nfinetune = \"full\"\ndevice = \"cuda:1\"")
+        .replace("device = \"cuda\"\n", "")
+        .replace("reference = \"base\"", "reference = \"start\"");
+    let r = recipe::resolve(&full, &mut Default::default()).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!((r.model.finetune, r.model.device, r.model.dtype), (Finetune::Full, DeviceSpec::Cuda(1), DType::F16));
+    assert!(r.lora.is_none());
+    assert_eq!(recipe::resolve(&r.to_toml(), &mut Default::default()).unwrap(), r);
+}
+
+/// A bad value of a typed key names its key and line, and what it may be; overrides too.
+#[test]
+fn bad_typed_values_name_key_line_and_the_choices() {
+    let bad = TYPED
+        .replace("device = \"cuda\"", "device = \"gpu\"")
+        .replace("subset = \"random:5\"", "subset = \"some\"")
+        .replace("kind = \"auto\"", "kind = \"wasm\"")
+        .replace("loss = \"ipo\"", "loss = 1");
+    let mut ov = cadrl::recipe::fields::parse_overrides(&["eval.iou_mode=sideways".into()]).unwrap();
+    let e = recipe::resolve(&bad, &mut ov).unwrap_err();
+    let all = e.join("\n");
+    for want in [
+        "[model].device (line 7): `gpu` is not cpu, cuda or cuda:N",
+        "[data].subset (line 17): subset `some`: expected all, hundred, first:N, random:N or random:N:SEED",
+        "[executor].kind (line 26): `wasm` is not one of native, occt, auto",
+        "stage 2 (dpo).loss (line 45): expected a string, got an integer",
+        "override `eval.iou_mode=sideways`: `sideways` is not one of in-place, bbox, inertia",
+    ] {
+        assert!(e.iter().any(|m| m == want), "no `{want}` in\n{all}");
+    }
 }
 
 #[test]

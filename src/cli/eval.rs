@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use cadrl_backend_tch::{DType, DeviceSpec, ModelSpec, QwenVlPolicy};
-use cadrl_rewards::executor::ExecutorSpec;
+use cadrl_rewards::executor::{ExecutorKind, ExecutorSpec};
 use cadrl_rewards::metrics::iou::IouMode;
 use clap::Args;
 
@@ -33,33 +33,30 @@ pub struct EvalArgs {
     out: Option<PathBuf>,
     /// IoU placement: in-place, bbox or inertia.
     #[arg(long, default_value = "in-place")]
-    iou_mode: String,
+    iou_mode: IouMode,
     #[arg(long, default_value_t = 1024)]
     max_new_tokens: usize,
     #[arg(long, default_value_t = 4)]
     batch: usize,
     /// How predictions are run: native, occt (sandboxed CadQuery) or auto.
     #[arg(long, default_value = "native")]
-    executor: String,
+    executor: ExecutorKind,
     /// Result variable of the programs.
     #[arg(long, default_value = "solid")]
     var: String,
+    /// cpu, cuda or cuda:N
     #[arg(long, default_value = "cpu")]
-    device: String,
+    device: DeviceSpec,
+    /// f32, bf16 or f16
     #[arg(long, default_value = "f32")]
-    dtype: String,
+    dtype: DType,
     /// Instruction given with each image (default: the row's prompt).
     #[arg(long)]
     prompt: Option<String>,
 }
 
 pub fn run(a: &EvalArgs) -> Result<()> {
-    let mode: IouMode = a.iou_mode.parse().map_err(anyhow::Error::msg)?;
-    let spec = ModelSpec {
-        path_or_id: a.model.clone(),
-        device: a.device.parse::<DeviceSpec>()?,
-        dtype: a.dtype.parse::<DType>()?,
-    };
+    let spec = ModelSpec { path_or_id: a.model.clone(), device: a.device, dtype: a.dtype };
     let mut p = QwenVlPolicy::load(&spec, None)?;
     if let Some(ad) = &a.adapter {
         p.load_adapter(ad).with_context(|| format!("loading adapter {}", ad.display()))?;
@@ -83,11 +80,10 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         max_new_tokens: a.max_new_tokens,
         batch_images: a.batch,
         var: a.var.clone(),
-        mode,
+        mode: a.iou_mode,
     };
     let pb = indicatif::ProgressBar::new(samples.len() as u64);
-    let kind = a.executor.parse().map_err(anyhow::Error::msg)?;
-    let ex = cadrl_rewards::executor::build(&ExecutorSpec::kind(kind))
+    let ex = cadrl_rewards::executor::build(&ExecutorSpec::kind(a.executor))
         .map_err(|e| anyhow::anyhow!("executor: {e}"))?;
     let (records, rep) = evaluate_report(&p, ex.as_ref(), &samples, &o, |n| pb.set_position(n as u64))?;
     pb.finish_and_clear();

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::data::source::{self, DataSpec, OnError, SourceKind};
+use crate::data::source::{self, DataSpec, SourceKind};
 use crate::data::{GENCAD_PROMPT, Sample, synth};
-use crate::recipe::DataCfg;
+use crate::recipe::{DataCfg, DataSource};
 
 use super::rundir::write_atomic;
 
@@ -63,11 +63,10 @@ pub fn materialise_synthetic(cfg: &DataCfg, dir: &Path) -> Result<PathBuf> {
 impl Dataset {
     /// Prepare `cfg` for a run in `run_root` (`which` = `train` or `eval`).
     pub fn prepare(cfg: &DataCfg, run_root: &Path, which: &str) -> Result<Dataset> {
-        let path = match cfg.source.as_str() {
-            "synthetic" => materialise_synthetic(cfg, &run_root.join("data").join(which))?,
-            "jsonl" => crate::data::jsonl::resolve(Path::new(&cfg.path)),
-            "gencad" => PathBuf::from(&cfg.path),
-            other => bail!("[{which}] unknown source `{other}`"),
+        let path = match cfg.source {
+            DataSource::Synthetic => materialise_synthetic(cfg, &run_root.join("data").join(which))?,
+            DataSource::Jsonl => crate::data::jsonl::resolve(Path::new(&cfg.path)),
+            DataSource::Gencad => PathBuf::from(&cfg.path),
         };
         let ds = Dataset { cfg: cfg.clone(), path };
         // fail early (missing files, offline hub cache) with the loader's message
@@ -77,16 +76,16 @@ impl Dataset {
 
     /// The loader's view of this data set.
     pub fn spec(&self, shuffle: Option<u64>) -> DataSpec {
-        let gencad = self.cfg.source == "gencad";
+        let source = self.cfg.source.loader();
         DataSpec {
-            source: if gencad { SourceKind::Gencad } else { SourceKind::Jsonl },
-            path: (!gencad || !self.cfg.path.is_empty()).then(|| self.path.clone()),
+            source,
+            path: (source == SourceKind::Jsonl || !self.cfg.path.is_empty()).then(|| self.path.clone()),
             repo: self.cfg.repo.clone(),
             revision: None,
             split: self.cfg.split.clone(),
-            subset: self.cfg.subset.parse().unwrap_or_default(),
+            subset: self.cfg.subset,
             shuffle_seed: shuffle,
-            on_error: if self.cfg.on_error == "fail" { OnError::Fail } else { OnError::Skip },
+            on_error: self.cfg.on_error,
         }
     }
 

@@ -147,8 +147,7 @@ pub fn eval(
     let r = cx.recipe;
     let limit = if st.limit == 0 { usize::MAX } else { st.limit };
     let samples: Vec<Sample> = data.pass(None)?.take(limit).collect::<Result<_>>()?;
-    let mode: IouMode = st.iou_mode.parse().map_err(anyhow::Error::msg)?;
-    let o = EvalOptions::for_recipe(r, mode);
+    let o = EvalOptions::for_recipe(r, st.iou_mode);
     let bar = cx.log.bar(samples.len() as u64, "eval");
     let ex = build_executor(r)?;
     let (records, rep) = evaluate_report(p, ex.as_ref(), &samples, &o, |n| bar.set_position(n as u64))?;

@@ -135,7 +135,10 @@ pub fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<Path
     };
     if opts.resume.is_some() {
         let saved = std::fs::read_to_string(dir.root.join("recipe.resolved.toml"))?;
-        if saved != recipe.to_toml() {
+        // compared as typed recipes: the same recipe whatever the spelling it was saved in
+        let same = saved == recipe.to_toml()
+            || crate::recipe::resolve(&saved, &mut Default::default()).is_ok_and(|r| &r == recipe);
+        if !same {
             bail!(
                 "{}: the recipe differs from the one this run started with (recipe.resolved.toml); resume with the same recipe and overrides",
                 dir.root.display()

@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use cadrl_backend_tch::{DType, DeviceSpec, LoraConfig, ModelSpec, QwenVlPolicy, TrainConfig};
+use cadrl_backend_tch::{LoraConfig, ModelSpec, QwenVlPolicy, TrainConfig};
 
 use super::rundir::{Progress, write_atomic, write_dir_atomic};
-use crate::recipe::Recipe;
+use crate::recipe::{Finetune, Recipe};
 
 /// The policy being trained and how to rebuild it.
 pub struct Policy {
@@ -46,10 +46,10 @@ impl Policy {
     pub fn load(r: &Recipe, base: &str) -> Result<Policy> {
         let spec = ModelSpec {
             path_or_id: base.to_string(),
-            device: r.model.device.parse::<DeviceSpec>()?,
-            dtype: r.model.dtype.parse::<DType>()?,
+            device: r.model.device,
+            dtype: r.model.dtype,
         };
-        let full = r.model.finetune == "full";
+        let full = r.model.finetune == Finetune::Full;
         let lora = if full { None } else { lora_config(r) };
         cadrl_backend_tch::manual_seed(r.run.seed);
         let mut p =
@@ -63,7 +63,7 @@ impl Policy {
     /// Restore the policy saved in checkpoint `dir`, and for an in-stage checkpoint the
     /// stage's training settings `cfg`, its probe (vision stage) and optimizer state.
     pub fn restore(r: &Recipe, base: &str, dir: &Path, cfg: Option<&TrainConfig>) -> Result<Policy> {
-        let mut pol = if r.model.finetune == "full" {
+        let mut pol = if r.model.finetune == Finetune::Full {
             let mut p = Policy::load(r, &dir.join("model").display().to_string())?;
             p.base = base.to_string();
             // side files (config, tokenizer) are copied from here by later saves; the

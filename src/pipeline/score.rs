@@ -17,9 +17,7 @@ use cadrl_rewards::exec::{Executor, Outcome};
 use cadrl_rewards::geom::Solid;
 use cadrl_rewards::metrics::chamfer::chamfer;
 use cadrl_rewards::metrics::iou::{IouMode, iou};
-use cadrl_rewards::reward::{Reward, Rollout, Score};
-
-use crate::recipe::RewardCfg;
+use cadrl_rewards::reward::{Reward, RewardSpec, Rollout, Score};
 
 /// The program in a completion: the body of the first ```python fence if there is one.
 pub fn extract_code(text: &str) -> String {
@@ -53,17 +51,8 @@ impl std::fmt::Debug for Scorer {
 }
 
 impl Scorer {
-    pub fn new(rewards: &[RewardCfg]) -> anyhow::Result<Scorer> {
-        let parts: Vec<serde_json::Value> = rewards
-            .iter()
-            .map(|r| {
-                let mut m = r.params.clone();
-                m.insert("kind".into(), r.kind.clone().into());
-                m.insert("weight".into(), r.weight.into());
-                serde_json::Value::Object(m)
-            })
-            .collect();
-        let reward = cadrl_rewards::reward::build("composite", serde_json::json!({ "parts": parts }))
+    pub fn new(rewards: &[RewardSpec]) -> anyhow::Result<Scorer> {
+        let reward = cadrl_rewards::reward::build("composite", serde_json::json!({ "parts": rewards }))
             .map_err(|e| anyhow::anyhow!("building rewards: {e}"))?;
         Ok(Scorer { reward, names: rewards.iter().map(|r| r.kind.clone()).collect() })
     }
@@ -134,7 +123,7 @@ pub struct EvalReport {
     pub iou_mean: f64,
     pub iou_median: f64,
     pub chamfer_median: Option<f64>,
-    pub iou_mode: String,
+    pub iou_mode: IouMode,
     /// Outcome kinds of invalid predictions, counted.
     pub invalid: std::collections::BTreeMap<String, usize>,
     /// Distinct predicted programs (code compared with whitespace collapsed) per
@@ -190,7 +179,7 @@ pub fn report(records: &[EvalRecord], mode: IouMode) -> EvalReport {
         iou_mean: if n == 0 { 0.0 } else { ious.iter().sum::<f64>() / n as f64 },
         iou_median: median(&mut ious).unwrap_or(0.0),
         chamfer_median: median(&mut ch),
-        iou_mode: mode.name().to_string(),
+        iou_mode: mode,
         invalid,
         distinct_rate: if n == 0 { 0.0 } else { programs.len() as f64 / n as f64 },
         iou_mean_shuffled: None,
@@ -212,7 +201,7 @@ pub fn report_markdown(r: &EvalReport) -> String {
         opt(r.iou_mean_shuffled),
         opt(r.image_gain),
         r.invalid.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", "),
-        m = r.iou_mode,
+        m = r.iou_mode.name(),
     )
 }
 

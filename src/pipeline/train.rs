@@ -18,7 +18,7 @@ use super::policy::Policy;
 use super::rundir::{Progress, latest_step_checkpoint, write_atomic};
 use super::{Cx, Metrics, mix};
 use crate::data::Sample;
-use crate::recipe::{DpoStage, MonitorMetric, Optim, SftStage};
+use crate::recipe::{DpoReference, DpoStage, MonitorMetric, Optim, SftStage};
 
 /// The backend's training configuration for a stage's optimiser settings.
 pub(crate) fn train_config(o: &Optim) -> TrainConfig {
@@ -229,7 +229,7 @@ impl<'a> Monitor<'a> {
     fn open(cx: &Cx, st: &'a SftStage, eval: &Dataset, ck: &Path, start: usize) -> Result<Monitor<'a>> {
         let r = cx.recipe;
         let samples = if st.monitor_every > 0 { eval.head(st.monitor_samples)? } else { vec![] };
-        let opts = EvalOptions::for_recipe(r, st.monitor_iou_mode.parse().map_err(anyhow::Error::msg)?);
+        let opts = EvalOptions::for_recipe(r, st.monitor_iou_mode);
         let ex = if samples.is_empty() { None } else { Some(build_executor(r)?) };
         let dir = ck.join("best");
         let best: Option<Best> = match std::fs::read_to_string(dir.join("best.json")) {
@@ -336,7 +336,7 @@ pub fn read_pairs(stage_dir: &Path) -> Result<Vec<(PairRecord, PreferencePair)>>
 pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> Result<Metrics> {
     let r = cx.recipe;
     let loss = DpoLoss {
-        kind: st.loss.parse()?,
+        kind: st.loss,
         beta: st.beta,
         label_smoothing: st.label_smoothing,
         nll_weight: st.nll_weight,
@@ -368,7 +368,7 @@ pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> R
             );
         }
         let bar = cx.log.bar(1, "reference");
-        let v = pol.p.pair_logprobs(&pairs, st.reference == "start")?;
+        let v = pol.p.pair_logprobs(&pairs, st.reference == DpoReference::Start)?;
         bar.finish_and_clear();
         write_atomic(&ref_path, serde_json::to_string(&v)?.as_bytes())?;
         v

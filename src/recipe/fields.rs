@@ -143,6 +143,41 @@ pub fn parse_overrides(args: &[String]) -> Result<Overrides, Vec<String>> {
     if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
 
+/// A closed set of values a recipe key names (`dtype = "bf16"`): every value and each
+/// one's name, read by [`Fields::choice`]. Each enum defines `ALL` and `name` once, beside
+/// itself (in the crate that owns it), with a serde form equal to `name` (tested below), so
+/// the resolved recipe written through serde reads back to the same value;
+/// [`choices!`] makes it a `Choice`.
+pub trait Choice: Copy + 'static {
+    const ALL: &'static [Self];
+    fn name(self) -> &'static str;
+}
+
+/// `impl Choice` from each type's own `ALL` and `name`.
+macro_rules! choices {
+    ($($t:ty),* $(,)?) => {$(
+        impl Choice for $t {
+            const ALL: &'static [Self] = &<$t>::ALL;
+            fn name(self) -> &'static str {
+                <$t>::name(self)
+            }
+        }
+    )*};
+}
+
+choices!(
+    cadrl_backend_tch::DType,
+    cadrl_backend_tch::DpoLossKind,
+    cadrl_rewards::metrics::iou::IouMode,
+    cadrl_rewards::executor::ExecutorKind,
+    crate::data::source::OnError,
+    super::Finetune,
+    super::DataSource,
+    super::stages::MonitorMetric,
+    super::stages::PairStrategy,
+    super::stages::DpoReference,
+);
+
 /// Reads the keys of one table; errors go to the shared list.
 pub struct Fields<'a> {
     path: String,
@@ -233,18 +268,37 @@ impl<'a> Fields<'a> {
         self.str_opt(key).unwrap_or_else(|| default.to_string())
     }
 
-    /// A string out of a fixed set.
-    pub fn choice(&mut self, key: &str, default: &str, allowed: &[&str]) -> String {
-        let Some((v, at)) = self.lookup(key) else { return default.to_string() };
+    /// One of a closed set, by name (`dtype = "bf16"`).
+    pub fn choice<T: Choice>(&mut self, key: &str, default: T) -> T {
+        let Some((v, at)) = self.lookup(key) else { return default };
         match v {
-            Val::Str(s) if allowed.contains(&s.as_str()) => s,
-            Val::Str(s) => {
-                self.err(format!("{at}: `{s}` is not one of {}", allowed.join(", ")));
-                default.to_string()
-            }
+            Val::Str(s) => match T::ALL.iter().find(|c| c.name() == s) {
+                Some(&c) => c,
+                None => {
+                    let names: Vec<&str> = T::ALL.iter().map(|c| c.name()).collect();
+                    self.err(format!("{at}: `{s}` is not one of {}", names.join(", ")));
+                    default
+                }
+            },
             v => {
                 self.wrong(&at, "a string", &v);
-                default.to_string()
+                default
+            }
+        }
+    }
+
+    /// A string read into a structured value by `parse` (`device = "cuda:1"`,
+    /// `subset = "random:100"`); `parse`'s message follows the key and line.
+    pub fn parsed<T>(&mut self, key: &str, default: T, parse: impl FnOnce(&str) -> Result<T, String>) -> T {
+        let Some((v, at)) = self.lookup(key) else { return default };
+        match v {
+            Val::Str(s) => parse(&s).unwrap_or_else(|e| {
+                self.err(format!("{at}: {e}"));
+                default
+            }),
+            v => {
+                self.wrong(&at, "a string", &v);
+                default
             }
         }
     }
@@ -352,5 +406,53 @@ impl<'a> Fields<'a> {
                 known.join(", ")
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Every value's serde form (how the resolved recipe is written) is its name (how it
+    /// is read), and names are distinct.
+    fn serde_is_name<T: Choice + serde::Serialize>() {
+        let names: Vec<&str> = T::ALL.iter().map(|c| c.name()).collect();
+        for c in T::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.name()));
+            assert_eq!(names.iter().filter(|n| **n == c.name()).count(), 1, "{} twice", c.name());
+        }
+    }
+
+    #[test]
+    fn every_choice_is_written_as_it_is_read() {
+        serde_is_name::<cadrl_backend_tch::DType>();
+        serde_is_name::<cadrl_backend_tch::DpoLossKind>();
+        serde_is_name::<cadrl_rewards::metrics::iou::IouMode>();
+        serde_is_name::<cadrl_rewards::executor::ExecutorKind>();
+        serde_is_name::<crate::data::source::OnError>();
+        serde_is_name::<super::super::Finetune>();
+        serde_is_name::<super::super::DataSource>();
+        serde_is_name::<super::super::stages::MonitorMetric>();
+        serde_is_name::<super::super::stages::PairStrategy>();
+        serde_is_name::<super::super::stages::DpoReference>();
+    }
+
+    #[test]
+    fn a_bad_choice_names_key_line_and_the_choices() {
+        let t = parse("dtype = \"f64\"\nkind = 3\n").unwrap();
+        let (mut ov, mut errors) = (Overrides::new(), vec![]);
+        let mut f = Fields::new("[model]", 1, &t, &mut ov, &[], &mut errors);
+        assert_eq!(f.choice("dtype", cadrl_backend_tch::DType::BF16), cadrl_backend_tch::DType::BF16);
+        let kind = f.choice("kind", cadrl_rewards::executor::ExecutorKind::Occt);
+        assert_eq!(kind, cadrl_rewards::executor::ExecutorKind::Occt);
+        f.finish(&["dtype", "kind"]);
+        assert_eq!(
+            errors,
+            [
+                "[model].dtype (line 1): `f64` is not one of f32, bf16, f16",
+                "[model].kind (line 2): expected a string, got an integer",
+            ]
+        );
     }
 }

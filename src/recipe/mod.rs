@@ -7,6 +7,11 @@
 //! (`dpo.beta=0.2`, `sample.k=8`) or one stage by position (`stage.3.lr=1e-5`). The
 //! resolved recipe, with every default filled in, is saved as `recipe.resolved.toml` in
 //! the run directory. Stage settings are in [`stages`].
+//!
+//! Every closed set is an enum read once here ([`fields::Choice`]: `dtype` is a
+//! [`DType`], a DPO `loss` a [`DpoLossKind`], ...), so nothing downstream re-parses a
+//! string; the resolved recipe is written from these typed values and reads back to the
+//! same [`Recipe`].
 
 pub mod fields;
 pub mod stages;
@@ -15,11 +20,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use cadrl_rewards::executor::ExecutorSpec;
+pub use cadrl_backend_tch::{DType, DeviceSpec, DpoLossKind};
+use cadrl_rewards::executor::{ExecutorKind, ExecutorSpec};
+pub use cadrl_rewards::metrics::iou::IouMode;
+pub use cadrl_rewards::reward::RewardSpec;
+
+use crate::data::source::{OnError, SourceKind, Subset};
 use fields::{Fields, Overrides, Spanned, Val};
 pub use stages::{
-    DpoStage, EvalStage, InitStage, MonitorMetric, Optim, PairStrategy, SampleStage, SftStage, Stage,
-    VisionStage,
+    DpoReference, DpoStage, EvalStage, InitStage, MonitorMetric, Optim, PairStrategy, SampleStage, SftStage,
+    Stage, VisionStage,
 };
 
 /// `[run]`: naming, seeds, checkpoints.
@@ -39,12 +49,33 @@ pub struct RunCfg {
 pub struct ModelCfg {
     /// Hub id or local directory; empty when an `init` stage creates the model.
     pub path: String,
-    pub device: String,
-    pub dtype: String,
-    /// `lora` (adapters on a frozen base) or `full` (every weight trained).
-    pub finetune: String,
+    /// `cpu`, `cuda` or `cuda:N` (written back as `cpu` / `cuda:N`).
+    pub device: DeviceSpec,
+    pub dtype: DType,
+    pub finetune: Finetune,
     /// The instruction given with each image (default: GenCAD-Code's).
     pub prompt: String,
+}
+
+/// `[model].finetune`: what a training stage updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Finetune {
+    /// LoRA adapters on a frozen base.
+    Lora,
+    /// Every weight.
+    Full,
+}
+
+impl Finetune {
+    pub const ALL: [Finetune; 2] = [Finetune::Lora, Finetune::Full];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Finetune::Lora => "lora",
+            Finetune::Full => "full",
+        }
+    }
 }
 
 /// `[lora]`.
@@ -61,22 +92,54 @@ pub struct LoraCfg {
 /// `[data]` (training) and `[eval_data]` (held out).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct DataCfg {
-    /// `synthetic` (generated into the run directory), `jsonl` or `gencad` (parquet).
-    pub source: String,
+    pub source: DataSource,
     /// jsonl file/dir, or a local parquet directory for `gencad`.
     pub path: String,
     /// Hugging Face data set id for `gencad` without `path`.
     pub repo: String,
+    /// The parquet split (`gencad`): any name the shards use (`train`, `test`, ...).
     pub split: String,
-    /// `all`, `hundred`, `first:N`, `random:N`.
-    pub subset: String,
+    /// `all`, `hundred`, `first:N`, `random:N[:SEED]` (written back in full).
+    pub subset: Subset,
     /// `skip` corrupt rows (reported) or `fail` the run.
-    pub on_error: String,
+    pub on_error: OnError,
     /// Synthetic: how many samples and the generator seed.
     pub n: usize,
     pub seed: u64,
     /// Synthetic difficulty knobs ([`crate::data::synth::SynthConfig`]).
     pub synth: crate::data::synth::SynthConfig,
+}
+
+/// `[data].source`: where a data set comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSource {
+    /// Generated into the run directory ([`crate::data::synth`]), then read as JSONL.
+    Synthetic,
+    /// A JSONL file or directory ([`crate::data::jsonl`]).
+    Jsonl,
+    /// GenCAD-Code's parquet shards ([`crate::data::gencad`]).
+    Gencad,
+}
+
+impl DataSource {
+    pub const ALL: [DataSource; 3] = [DataSource::Synthetic, DataSource::Jsonl, DataSource::Gencad];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DataSource::Synthetic => "synthetic",
+            DataSource::Jsonl => "jsonl",
+            DataSource::Gencad => "gencad",
+        }
+    }
+
+    /// The loader that reads it (synthetic data is written as JSONL).
+    pub(crate) fn loader(self) -> SourceKind {
+        match self {
+            DataSource::Synthetic | DataSource::Jsonl => SourceKind::Jsonl,
+            DataSource::Gencad => SourceKind::Gencad,
+        }
+    }
 }
 
 /// `[executor]`: how generated programs are run: `native` (the Rust interpreter),
@@ -88,15 +151,6 @@ pub struct ExecCfg {
     pub var: String,
     #[serde(flatten)]
     pub spec: ExecutorSpec,
-}
-
-/// One `[[reward]]`: a registry name, a weight, its parameters.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct RewardCfg {
-    pub kind: String,
-    pub weight: f64,
-    #[serde(flatten)]
-    pub params: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `[generation]`: sampling settings of the `sample` stage (eval decodes greedily).
@@ -119,7 +173,8 @@ pub struct Recipe {
     pub data: DataCfg,
     pub eval_data: DataCfg,
     pub executor: ExecCfg,
-    pub reward: Vec<RewardCfg>,
+    /// `[[reward]]`: a registry name, a weight, its parameters (checked by building it).
+    pub reward: Vec<RewardSpec>,
     pub generation: GenCfg,
     pub stage: Vec<Stage>,
 }
@@ -236,14 +291,13 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
     let mut f = Fields::new("[model]", line, t, ov, &pre("model"), &mut errors);
     let model = ModelCfg {
         path: f.str("path", ""),
-        device: f.str("device", "cpu"),
-        dtype: f.choice("dtype", "f32", &["f32", "bf16", "f16"]),
-        finetune: f.choice("finetune", "lora", &["lora", "full"]),
+        device: f.parsed("device", DeviceSpec::Cpu, |s| {
+            s.parse().map_err(|_| format!("`{s}` is not cpu, cuda or cuda:N"))
+        }),
+        dtype: f.choice("dtype", DType::F32),
+        finetune: f.choice("finetune", Finetune::Lora),
         prompt: f.str("prompt", crate::data::GENCAD_PROMPT),
     };
-    if model.device.parse::<cadrl_backend_tch::DeviceSpec>().is_err() {
-        f.err(format!("[model].device: `{}` is not cpu, cuda or cuda:N", model.device));
-    }
     f.finish(&["path", "device", "dtype", "finetune", "prompt"]);
 
     let has_lora = root.iter().any(|(k, _)| k == "lora");
@@ -257,8 +311,8 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
         vision: f.bool("vision", false),
     };
     f.finish(&["rank", "alpha", "dropout", "targets", "vision"]);
-    let lora = (model.finetune == "lora").then_some(lora);
-    if model.finetune == "full" && has_lora {
+    let lora = (model.finetune == Finetune::Lora).then_some(lora);
+    if model.finetune == Finetune::Full && has_lora {
         errors.push("[lora]: given but [model].finetune = \"full\" (remove one)".into());
     }
 
@@ -269,7 +323,7 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
     let mut f = Fields::new("[executor]", line, t, ov, &pre("executor"), &mut errors);
     let var = f.str("var", "solid");
     let spec = ExecutorSpec {
-        kind: f.choice("kind", "native", &["native", "occt", "auto"]).parse().unwrap_or_default(),
+        kind: f.choice("kind", ExecutorKind::Native),
         python: f.str_opt("python").map(PathBuf::from),
         workers: Some(f.usize("workers", 0, |x| x > 0, "> 0 (leave out for one per core)"))
             .filter(|&w| w > 0),
@@ -306,7 +360,7 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
         if let Err(e) = cadrl_rewards::reward::build(&kind, serde_json::Value::Object(params.clone())) {
             errors.push(format!("{name} (line {line}): {e}"));
         }
-        reward.push(RewardCfg { kind, weight, params });
+        reward.push(RewardSpec { kind, weight, params });
     }
 
     let (t, line) = table(&root, "generation", &mut errors);
@@ -339,7 +393,7 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
             model.path
         ));
     }
-    if has_init && data.source == "gencad" && data.path.is_empty() && data.repo.is_empty() {
+    if has_init && data.source == DataSource::Gencad && data.path.is_empty() && data.repo.is_empty() {
         errors.push(
             "[data]: the init stage trains its tokenizer on the training programs, which need a source"
                 .into(),
@@ -348,7 +402,9 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
     if stage.iter().any(|s| matches!(s, Stage::Sample(_) | Stage::Dpo(_))) && reward.is_empty() {
         errors.push("a `sample` stage needs at least one [[reward]]".into());
     }
-    if model.finetune == "full" && stage.iter().any(|s| matches!(s, Stage::Dpo(d) if d.reference == "base")) {
+    if model.finetune == Finetune::Full
+        && stage.iter().any(|s| matches!(s, Stage::Dpo(d) if d.reference == DpoReference::Base))
+    {
         errors.push("a dpo stage has reference = \"base\" (adapters off) but [model].finetune = \"full\" has no adapters".into());
     }
     for (i, s) in stage.iter().enumerate() {
@@ -362,7 +418,7 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
             ));
         }
         if let Stage::Vision(_) = s
-            && model.finetune == "lora"
+            && model.finetune == Finetune::Lora
             && !lora.as_ref().is_some_and(|l| l.vision)
         {
             errors.push(format!(
@@ -375,7 +431,7 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
             _ => None,
         };
         if let Some((v, m)) = scales
-            && model.finetune == "lora"
+            && model.finetune == Finetune::Lora
             && m != v
         {
             errors.push(format!(
@@ -399,13 +455,13 @@ fn data_cfg(root: &[(String, Spanned)], key: &str, ov: &mut Overrides, errors: &
     let (t, line) = table(root, key, errors);
     let section = format!("[{key}]");
     let mut f = Fields::new(&section, line, t, ov, &pre(key), errors);
-    let source = f.choice("source", "synthetic", &["synthetic", "jsonl", "gencad"]);
+    let source = f.choice("source", DataSource::Synthetic);
     let mut d = DataCfg {
         path: f.str("path", ""),
         repo: f.str("repo", "CADCODER/GenCAD-Code"),
         split: f.str("split", if key == "data" { "train" } else { "test" }),
-        subset: f.str("subset", "all"),
-        on_error: f.choice("on_error", "skip", &["skip", "fail"]),
+        subset: f.parsed("subset", Subset::All, |s| s.parse()),
+        on_error: f.choice("on_error", OnError::Skip),
         n: f.usize("n", 256, |x| x > 0, "> 0"),
         seed: f.u64("seed", if key == "data" { 0 } else { 1 }, |_| true, ""),
         synth: Default::default(),
@@ -422,10 +478,7 @@ fn data_cfg(root: &[(String, Spanned)], key: &str, ov: &mut Overrides, errors: &
             Err(e) => f.err(format!("{at}: {e}")),
         }
     }
-    if let Err(e) = d.subset.parse::<crate::data::source::Subset>() {
-        f.err(format!("{section}.subset: {e}"));
-    }
-    if d.source == "jsonl" && d.path.is_empty() {
+    if d.source == DataSource::Jsonl && d.path.is_empty() {
         f.err(format!("{} : source = \"jsonl\" needs `path`", f.place()));
     }
     f.finish(&["source", "path", "repo", "split", "subset", "on_error", "n", "seed", "synth"]);

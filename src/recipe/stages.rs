@@ -9,6 +9,8 @@ use serde::Serialize;
 
 use super::fields::{Fields, Overrides, Spanned, Val};
 pub use crate::pipeline::vision::Target;
+use cadrl_backend_tch::DpoLossKind;
+use cadrl_rewards::metrics::iou::IouMode;
 
 /// `init`: train a tokenizer on the training programs and write a random Qwen2.5-VL.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -88,8 +90,8 @@ pub struct SftStage {
     /// distinct rate, image gain, renders; 0 = off).
     pub monitor_every: usize,
     pub monitor_samples: usize,
-    /// IoU placement of the monitoring (`in-place`, `bbox`, `inertia`).
-    pub monitor_iou_mode: String,
+    /// IoU placement of the monitoring.
+    pub monitor_iou_mode: IouMode,
     /// The monitored metric that picks the best weights and stops early.
     pub monitor_metric: MonitorMetric,
     /// Stop after this many monitoring evaluations without a better metric (0 = never).
@@ -191,8 +193,7 @@ impl PairStrategy {
 /// `dpo`: preference optimisation on the pairs of the preceding `sample` stage.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct DpoStage {
-    /// `sigmoid`, `ipo`, `hinge` or `robust`.
-    pub loss: String,
+    pub loss: DpoLossKind,
     pub beta: f64,
     pub label_smoothing: f64,
     /// Weight of an NLL term on the chosen programs (TRL's rpo_alpha).
@@ -202,13 +203,33 @@ pub struct DpoStage {
     pub optim: Optim,
     /// Repeat the preceding sample stage and this one R times.
     pub rounds: usize,
-    /// The reference model: `start` (the policy as the stage begins, e.g. the SFT model)
-    /// or `base` (LoRA only: the base model with adapters switched off).
-    pub reference: String,
+    /// The reference model.
+    pub reference: DpoReference,
     /// Learning-rate multipliers of the vision tower and merger, as in `sft` (0 keeps the
     /// features the vision stage trained).
     pub vision_lr_scale: f64,
     pub merger_lr_scale: f64,
+}
+
+/// The reference model of a `dpo` stage (recipe key `reference`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DpoReference {
+    /// The policy as the stage begins (e.g. the SFT model).
+    Start,
+    /// LoRA only: the base model with adapters switched off.
+    Base,
+}
+
+impl DpoReference {
+    pub const ALL: [DpoReference; 2] = [DpoReference::Start, DpoReference::Base];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DpoReference::Start => "start",
+            DpoReference::Base => "base",
+        }
+    }
 }
 
 /// `eval`: greedy decoding on `[eval_data]`, scored.
@@ -216,8 +237,7 @@ pub struct DpoStage {
 pub struct EvalStage {
     /// Samples evaluated (0 = all of `[eval_data]`).
     pub limit: usize,
-    /// `in-place`, `bbox` or `inertia`.
-    pub iou_mode: String,
+    pub iou_mode: IouMode,
     /// Input/prediction image pairs logged to TensorBoard.
     pub images: usize,
 }
@@ -426,12 +446,8 @@ fn sft(f: &mut Fields) -> Stage {
         grad_checkpointing: f.bool("grad_checkpointing", false),
         monitor_every: f.usize("monitor_every", 0, |_| true, ""),
         monitor_samples: f.usize("monitor_samples", 32, |x| x > 0, "> 0"),
-        monitor_iou_mode: f.choice("monitor_iou_mode", "bbox", &["in-place", "bbox", "inertia"]),
-        monitor_metric: {
-            let names: Vec<&str> = MonitorMetric::ALL.iter().map(|m| m.name()).collect();
-            let m = f.choice("monitor_metric", "iou_mean", &names);
-            MonitorMetric::ALL.into_iter().find(|x| x.name() == m).unwrap_or(MonitorMetric::IouMean)
-        },
+        monitor_iou_mode: f.choice("monitor_iou_mode", IouMode::Bbox),
+        monitor_metric: f.choice("monitor_metric", MonitorMetric::IouMean),
         patience: f.usize("patience", 0, |_| true, ""),
         keep_best: f.bool("keep_best", true),
     })
@@ -441,11 +457,7 @@ fn sample(f: &mut Fields) -> Stage {
     Stage::Sample(SampleStage {
         images: f.usize("images", 64, |x| x > 0, "> 0"),
         k: f.usize("k", 8, |x| x >= 2, ">= 2"),
-        pairs: {
-            let names: Vec<&str> = PairStrategy::ALL.iter().map(|m| m.name()).collect();
-            let m = f.choice("pairs", "best-vs-worst", &names);
-            PairStrategy::ALL.into_iter().find(|x| x.name() == m).unwrap_or(PairStrategy::BestVsWorst)
-        },
+        pairs: f.choice("pairs", PairStrategy::BestVsWorst),
         margin: f.f64("margin", 0.0, |x| x >= 0.0, ">= 0"),
         threshold: f.f64("threshold", 0.5, |_| true, ""),
         invalid_as_rejected: f.bool("invalid_as_rejected", true),
@@ -456,14 +468,14 @@ fn sample(f: &mut Fields) -> Stage {
 
 fn dpo(f: &mut Fields) -> Stage {
     let d = DpoStage {
-        loss: f.choice("loss", "sigmoid", &["sigmoid", "ipo", "hinge", "robust"]),
+        loss: f.choice("loss", DpoLossKind::Sigmoid),
         beta: f.f64("beta", 0.1, |x| x > 0.0, "> 0"),
         label_smoothing: f.f64("label_smoothing", 0.0, |x| (0.0..0.5).contains(&x), "in [0, 0.5)"),
         nll_weight: f.f64("nll_weight", 0.0, |x| x >= 0.0, ">= 0"),
         epochs: f.usize("epochs", 1, |x| x > 0, "> 0"),
         optim: Optim::read(f, 5e-6, 1.0),
         rounds: f.usize("rounds", 1, |x| x > 0, "> 0"),
-        reference: f.choice("reference", "start", &["start", "base"]),
+        reference: f.choice("reference", DpoReference::Start),
         vision_lr_scale: f.f64("vision_lr_scale", 1.0, |x| x >= 0.0, ">= 0 (0 = frozen)"),
         merger_lr_scale: 0.0,
     };
@@ -477,7 +489,7 @@ fn dpo(f: &mut Fields) -> Stage {
 fn eval(f: &mut Fields) -> Stage {
     Stage::Eval(EvalStage {
         limit: f.usize("limit", 0, |_| true, ""),
-        iou_mode: f.choice("iou_mode", "in-place", &["in-place", "bbox", "inertia"]),
+        iou_mode: f.choice("iou_mode", IouMode::InPlace),
         images: f.usize("images", 4, |_| true, ""),
     })
 }

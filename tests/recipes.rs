@@ -162,7 +162,10 @@ fn closed_sets_are_typed_and_the_resolved_recipe_round_trips() {
         .replace("device = \"cuda\"\n", "")
         .replace("reference = \"base\"", "reference = \"start\"");
     let r = recipe::resolve(&full, &mut Default::default()).unwrap_or_else(|e| panic!("{e:#?}"));
-    assert_eq!((r.model.finetune, r.model.device, r.model.dtype), (Finetune::Full, DeviceSpec::Cuda(1), DType::F16));
+    assert_eq!(
+        (r.model.finetune, r.model.device, r.model.dtype),
+        (Finetune::Full, DeviceSpec::Cuda(1), DType::F16)
+    );
     assert!(r.lora.is_none());
     assert_eq!(recipe::resolve(&r.to_toml(), &mut Default::default()).unwrap(), r);
 }

@@ -44,11 +44,7 @@ fn lora_config(r: &Recipe) -> Option<LoraConfig> {
 impl Policy {
     /// Load the starting model `base` as the recipe says (fresh adapters for LoRA).
     pub fn load(r: &Recipe, base: &str) -> Result<Policy> {
-        let spec = ModelSpec {
-            path_or_id: base.to_string(),
-            device: r.model.device,
-            dtype: r.model.dtype,
-        };
+        let spec = ModelSpec { path_or_id: base.to_string(), device: r.model.device, dtype: r.model.dtype };
         let full = r.model.finetune == Finetune::Full;
         let lora = if full { None } else { lora_config(r) };
         cadrl_backend_tch::manual_seed(r.run.seed);

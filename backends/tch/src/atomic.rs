@@ -57,7 +57,8 @@ pub fn write_dir_atomic(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> 
         }
         std::fs::rename(path, &old).with_context(|| format!("moving {} aside", path.display()))?;
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     if old.exists() {
         std::fs::remove_dir_all(&old).ok();
     }
@@ -83,8 +84,10 @@ mod tests {
         write_dir_atomic(&d, |t| Ok(std::fs::write(t.join("b"), "3")?)).unwrap();
         assert!(!d.join("a").exists() && d.join("b").is_file(), "replaced as a whole");
         write_atomic(&root.join("f.txt"), b"x").unwrap();
-        let mut names: Vec<String> =
-            std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        let mut names: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into())
+            .collect();
         names.sort();
         assert_eq!(names, ["f.txt", "out"]);
         std::fs::remove_dir_all(&root).unwrap();

@@ -8,8 +8,9 @@
 //!   largest gaps first;
 //! - `vs-greedy`: the policy's greedy program (decoded by the sample stage as one more
 //!   candidate) anchors up to two pairs: the best sample against it and it against the
-//!   worst sample, each if the gap is above `margin`. Evaluation decodes greedily, so
-//!   these pairs push the probability mass that evaluation reads.
+//!   worst sample, each if the gap is above `margin` (a reference added by
+//!   `include_reference` counts as a sample). Evaluation decodes greedily, so these pairs
+//!   push the probability mass that evaluation reads.
 //!
 //! All strategies keep at most `max_pairs_per_image` pairs, never pair two identical
 //! programs, and leave invalid programs out unless `invalid_as_rejected` (an invalid

@@ -126,12 +126,25 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
+/// The rows of a JSONL file.
+fn jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 fn last_metrics(run: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    jsonl(&run.join("metrics.jsonl"))
+}
+
+/// Write `text` as `<dir>/<name>.toml`, run it with `overrides` (it must succeed) and
+/// return the run directory under `logs`.
+fn run_recipe(dir: &Path, logs: &Path, name: &str, text: &str, overrides: &[&str]) -> PathBuf {
+    let recipe = dir.join(format!("{name}.toml"));
+    std::fs::write(&recipe, text).unwrap();
+    let mut args = vec!["recipe", "run", recipe.to_str().unwrap()];
+    args.extend(overrides);
+    let out = cadrl(&args, dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    cadrl::pipeline::runs_in(logs).pop().unwrap()
 }
 
 fn report(run: &Path, stage: &str) -> serde_json::Value {
@@ -294,8 +307,6 @@ fn vision_stage_then_monitored_sft_keeps_the_best_weights_and_stops_early() {
         "[[stage]]\nkind = \"vision\"\nsteps = 4\nbatch_size = 4\nlr = 1e-3\neval_every = 2\nval_samples = 4\n\n[[stage]]\nkind = \"sft\"",
         1,
     );
-    let recipe = dir.join("monitor.toml");
-    std::fs::write(&recipe, text).unwrap();
     let overrides = [
         "sft.steps=6",
         "sft.monitor_every=1",
@@ -304,11 +315,7 @@ fn vision_stage_then_monitored_sft_keeps_the_best_weights_and_stops_early() {
         "sft.eval_every=0",
         "run.checkpoint_every=0",
     ];
-    let mut args = vec!["recipe", "run", recipe.to_str().unwrap()];
-    args.extend(overrides);
-    let out = cadrl(&args, &dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let run = cadrl::pipeline::runs_in(&logs).pop().unwrap();
+    let run = run_recipe(&dir, &logs, "monitor", &text, &overrides);
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
     let stage = |label: &str| {
@@ -345,35 +352,16 @@ fn vs_greedy_pairs_hold_the_greedy_program() {
     let dir = tmp("vsgreedy");
     let logs = dir.join("runs");
     let text = RECIPE.replace("LOGDIR", logs.to_str().unwrap());
-    let recipe = dir.join("vsgreedy.toml");
-    std::fs::write(&recipe, text).unwrap();
-    let args = [
-        "recipe",
-        "run",
-        recipe.to_str().unwrap(),
-        "sample.pairs=vs-greedy",
-        "dpo.rounds=1",
-        "run.checkpoint_every=0",
-    ];
-    let out = cadrl(&args, &dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let run = cadrl::pipeline::runs_in(&logs).pop().unwrap();
+    let overrides = ["sample.pairs=vs-greedy", "dpo.rounds=1", "run.checkpoint_every=0"];
+    let run = run_recipe(&dir, &logs, "vsgreedy", &text, &overrides);
     let stage = run.join("stages/03-sample");
-    let rows: Vec<serde_json::Value> = std::fs::read_to_string(stage.join("candidates.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = jsonl(&stage.join("candidates.jsonl"));
     // 4 images x (2 samples + the greedy program + the reference)
     assert_eq!(rows.len(), 16);
     let greedy: Vec<&serde_json::Value> = rows.iter().filter(|r| r["greedy"] == true).collect();
     assert_eq!(greedy.len(), 4, "one greedy program per image");
     assert!(greedy.iter().all(|r| r["k"] == 2 && r["reference"] == false));
-    let pairs: Vec<serde_json::Value> = std::fs::read_to_string(stage.join("pairs.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let pairs = jsonl(&stage.join("pairs.jsonl"));
     // the tiny model's greedy program is cut at 24 tokens (invalid): the reference beats it
     assert!(!pairs.is_empty(), "the reference against the greedy program makes pairs");
     for p in &pairs {

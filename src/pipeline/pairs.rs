@@ -47,62 +47,62 @@ pub struct PairRule {
 pub fn build(c: &[Scored], greedy: Option<usize>, rule: &PairRule) -> Vec<Pair> {
     let chosen_ok = |i: usize| c[i].valid;
     let rejected_ok = |i: usize| c[i].valid || rule.invalid_as_rejected;
-    let distinct = |i: usize, j: usize| c[i].text.trim() != c[j].text.trim();
     let gap = |(i, j): Pair| c[i].reward - c[j].reward;
+    // a pair is usable when each side may take its role, the texts differ and the gap is
+    // above the margin
+    let usable = |(i, j): Pair| {
+        i != j
+            && chosen_ok(i)
+            && rejected_ok(j)
+            && c[i].text.trim() != c[j].text.trim()
+            && gap((i, j)) > rule.margin
+    };
+    // the best chosen-able and the worst rejected-able candidate, `skip` left out
+    let best = |skip: Option<usize>| {
+        (0..c.len())
+            .filter(|&i| Some(i) != skip && chosen_ok(i))
+            .max_by(|&a, &b| c[a].reward.total_cmp(&c[b].reward).then(b.cmp(&a)))
+    };
+    let worst = |skip: Option<usize>| {
+        (0..c.len())
+            .filter(|&i| Some(i) != skip && rejected_ok(i))
+            .min_by(|&a, &b| c[a].reward.total_cmp(&c[b].reward).then(a.cmp(&b)))
+    };
     let mut cands: Vec<Pair> = vec![];
     match rule.strategy {
         PairStrategy::BestVsWorst => {
-            let best = (0..c.len())
-                .filter(|&i| chosen_ok(i))
-                .max_by(|&a, &b| c[a].reward.total_cmp(&c[b].reward).then(b.cmp(&a)));
-            let worst = (0..c.len())
-                .filter(|&i| rejected_ok(i))
-                .min_by(|&a, &b| c[a].reward.total_cmp(&c[b].reward).then(a.cmp(&b)));
-            if let (Some(b), Some(w)) = (best, worst)
-                && b != w
-                && distinct(b, w)
-                && gap((b, w)) > rule.margin
+            if let (Some(b), Some(w)) = (best(None), worst(None))
+                && usable((b, w))
             {
                 cands.push((b, w));
             }
         }
         PairStrategy::VsGreedy => {
             let Some(g) = greedy else { return vec![] };
-            let samples = || (0..c.len()).filter(move |&i| i != g);
-            let best = samples()
-                .filter(|&i| chosen_ok(i))
-                .max_by(|&a, &b| c[a].reward.total_cmp(&c[b].reward).then(b.cmp(&a)));
-            let worst = samples()
-                .filter(|&i| rejected_ok(i))
-                .min_by(|&a, &b| c[a].reward.total_cmp(&c[b].reward).then(a.cmp(&b)));
-            if let Some(b) = best
-                && distinct(b, g)
-                && gap((b, g)) > rule.margin
-                && rejected_ok(g)
+            if let Some(b) = best(Some(g))
+                && usable((b, g))
             {
                 cands.push((b, g));
             }
-            if let Some(w) = worst
-                && chosen_ok(g)
-                && distinct(g, w)
-                && gap((g, w)) > rule.margin
+            if let Some(w) = worst(Some(g))
+                && usable((g, w))
             {
                 cands.push((g, w));
             }
         }
         PairStrategy::Threshold => {
-            for i in (0..c.len()).filter(|&i| chosen_ok(i) && c[i].reward >= rule.threshold) {
-                for j in (0..c.len()).filter(|&j| rejected_ok(j) && c[j].reward < rule.threshold) {
-                    if distinct(i, j) && gap((i, j)) > rule.margin {
+            for i in (0..c.len()).filter(|&i| c[i].reward >= rule.threshold) {
+                for j in (0..c.len()).filter(|&j| c[j].reward < rule.threshold) {
+                    if usable((i, j)) {
                         cands.push((i, j));
                     }
                 }
             }
         }
         PairStrategy::AllAboveMargin => {
-            for i in (0..c.len()).filter(|&i| chosen_ok(i)) {
-                for j in (0..c.len()).filter(|&j| rejected_ok(j)) {
-                    if i != j && distinct(i, j) && gap((i, j)) > rule.margin {
+            for i in 0..c.len() {
+                for j in 0..c.len() {
+                    if usable((i, j)) {
                         cands.push((i, j));
                     }
                 }

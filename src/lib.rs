@@ -8,6 +8,7 @@ pub use cadrl_rewards as rewards;
 
 pub mod cli;
 pub mod data;
+pub mod difftest;
 pub mod pipeline;
 pub mod recipe;
 pub mod tensorboard;

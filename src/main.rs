@@ -29,6 +29,9 @@ enum Cmd {
     Recipe(cadrl::cli::recipe::RecipeArgs),
     /// Evaluate a model on a data set: VSR, IoU, Chamfer.
     Eval(cadrl::cli::eval::EvalArgs),
+    /// Differential test: the native executor against real CadQuery on drawn and
+    /// mutated programs; findings shrunk to minimal programs.
+    Difftest(cadrl::cli::difftest::DiffArgs),
 }
 
 fn main() {
@@ -41,6 +44,7 @@ fn main() {
         Cmd::Data(a) => cadrl::cli::data::run(&a),
         Cmd::Recipe(a) => cadrl::cli::recipe::run_cmd(&a),
         Cmd::Eval(a) => cadrl::cli::eval::run(&a),
+        Cmd::Difftest(a) => cadrl::cli::difftest::run(&a),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

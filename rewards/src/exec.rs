@@ -122,8 +122,6 @@ fn guarded(src: &str, var: &str) -> Outcome {
     }
 }
 
-// `!(volume > 0.0)` is deliberate: a NaN volume must count as empty.
-#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn execute_inner(src: &str, var: &str) -> Outcome {
     let prog = match parse_program(src) {
         Ok(p) => p,
@@ -138,8 +136,10 @@ fn execute_inner(src: &str, var: &str) -> Outcome {
     match run(&prog, var) {
         Ok(solid) => {
             // Unions of validated prisms (positive area and height, bounded coordinates,
-            // no coincident loops) are never empty; only booleans can empty a solid.
-            if may_be_empty(&solid.root) && !(crate::geom::volume(&solid) > 0.0) {
+            // no coincident loops) are never empty; only booleans can empty a solid, and
+            // what they leave by rounding alone (parts that only touch) is nothing, as
+            // in OCCT.
+            if may_be_empty(&solid.root) && crate::geom::is_empty(&solid) {
                 return Outcome::ExecError(Diag {
                     message: "the result is an empty solid".into(),
                     line: None,

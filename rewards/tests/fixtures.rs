@@ -29,9 +29,10 @@ fn volumes_bboxes_and_iou_match_occt() {
         let b = match (id, &cand) {
             (_, Outcome::Valid(b)) => b.clone(),
             // Perturbed candidates whose profile crosses itself: OCCT builds a solid that
-            // fails BRepCheck (`isValid() == False`), so they are invalid here.
-            ("00966577" | "00129614", Outcome::ExecError(d)) => {
-                assert!(d.message.contains("self-intersecting"), "{id}: {d:?}");
+            // fails BRepCheck (`isValid() == False`) here, but not in every such case
+            // (the differential tester found valid ones), so native leaves it to OCCT.
+            ("00966577" | "00129614", Outcome::Unsupported { construct, .. }) => {
+                assert!(construct.contains("crosses itself"), "{id}: {construct}");
                 continue;
             }
             // Two loops of one sketch cross; OCCT splits them into several faces in a way

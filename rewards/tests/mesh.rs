@@ -126,3 +126,19 @@ fn broken_meshes_are_refused_with_a_reason() {
     // without welding the per-face copies the box is not closed
     assert!(Mesh::new(v, t, f, -1.0).expect_err("unwelded").contains("not watertight"));
 }
+
+/// Two closed boxes of one compound touching along an edge (OCCT returns such
+/// compounds from booleans): the shared edge is used twice each way. The mesh is
+/// closed, and measures as the two boxes.
+#[test]
+fn solids_touching_along_an_edge_are_closed() {
+    let (mut v, mut t, mut f) = box_mesh(1.0, 1.0, 1.0);
+    let (v2, t2, f2) = box_mesh(1.0, 1.0, 1.0);
+    let n = v.len() as u32;
+    v.extend(v2.into_iter().map(|p| v3(p.x + 1.0, p.y + 1.0, p.z)));
+    t.extend(t2.into_iter().map(|[a, b, c]| [a + n, b + n, c + n]));
+    f.extend(f2);
+    let m = Mesh::new(v, t, f, 1e-9).expect("two boxes sharing an edge are closed");
+    assert!((m.volume() - 2.0).abs() < 1e-12);
+    assert!((mass_props(&Solid::from_mesh(m)).volume - 2.0).abs() < 1e-9);
+}

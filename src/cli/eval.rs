@@ -1,5 +1,5 @@
 //! `cadrl eval`: greedy decoding of a model (+ adapter) on a data set, scored; writes a
-//! report `{"n", "vsr", "iou_mean", "iou_median", "chamfer_median", "iou_mode"}`.
+//! report (`report.json`: n, bad_reference, vsr, iou_mean, iou_median, chamfer_median, distinct_rate, image_gain, ...; see `pipeline::score`).
 
 use std::path::PathBuf;
 

@@ -1,6 +1,7 @@
 //! Subcommands of the `cadrl` binary, one file each.
 
 pub mod data;
+pub mod difftest;
 pub mod eval;
 pub mod recipe;
 pub mod render;

@@ -10,7 +10,9 @@ use cadrl_rewards::metrics::iou::IouMode;
 
 use super::log::side_by_side;
 use super::rundir::write_atomic;
-use super::score::{EvalRecord, EvalReport, evaluate, execute_all, extract_code, report, report_markdown};
+use super::score::{
+    EvalRecord, EvalReport, evaluate, execute_all, extract_code, iou_mean, report, report_markdown,
+};
 use super::train::rgb;
 use super::{Cx, Metrics};
 use crate::data::Sample;
@@ -74,15 +76,8 @@ pub fn evaluate_samples(
             .into_par_iter()
             .map(|i| {
                 let (s, t) = (&chunk[i], &texts[i]);
-                evaluate(&s.id, t, &preds[i], &golds[i], o.mode).unwrap_or_else(|e| EvalRecord {
-                    id: s.id.clone(),
-                    valid: false,
-                    outcome: "bad_reference".into(),
-                    reason: Some(e),
-                    iou: 0.0,
-                    chamfer: None,
-                    prediction: t.clone(),
-                })
+                evaluate(&s.id, t, &preds[i], &golds[i], o.mode)
+                    .unwrap_or_else(|e| EvalRecord::bad_reference(&s.id, t, e))
             })
             .collect();
         out.extend(recs);
@@ -108,7 +103,7 @@ pub fn shuffled_iou_mean(
         .map(|i| Sample { image: samples[(i + n / 2) % n].image.clone(), ..samples[i].clone() })
         .collect();
     let recs = evaluate_samples(p, ex, &shown, o, |_| {})?;
-    Ok(Some(recs.iter().map(|r| r.iou).sum::<f64>() / n as f64))
+    Ok(iou_mean(&recs))
 }
 
 /// Predictions, the report and the image ablation, as every evaluation gives them.
@@ -212,5 +207,6 @@ pub fn report_scalars(rep: &EvalReport) -> Vec<(String, f64)> {
         ("eval/iou_mean_shuffled".to_string(), rep.iou_mean_shuffled.unwrap_or(f64::NAN)),
         ("eval/image_gain".to_string(), rep.image_gain.unwrap_or(f64::NAN)),
         ("eval/n".to_string(), rep.n as f64),
+        ("eval/bad_reference".to_string(), rep.bad_reference as f64),
     ]
 }

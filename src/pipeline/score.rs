@@ -8,6 +8,10 @@
 //! solid; `iou_mean` / `iou_median` over **all** samples with an invalid prediction
 //! counting as IoU 0 (so a model cannot gain by failing on hard parts); `chamfer_median`
 //! over valid predictions only (`null` when none is valid), cadrille's definition.
+//! A sample whose *reference* program does not execute (real GenCAD-Code has a few,
+//! e.g. with crossing loops) says nothing about the model: it is recorded with outcome
+//! `bad_reference`, counted in `bad_reference`, and left out of `n`, the VSR and every
+//! mean and median, as the published evaluations leave such samples out.
 
 use std::sync::Arc;
 
@@ -85,8 +89,39 @@ pub struct EvalRecord {
     pub prediction: String,
 }
 
+/// The outcome of a record whose reference program does not execute.
+pub const BAD_REFERENCE: &str = "bad_reference";
+
+impl EvalRecord {
+    /// The record of a sample whose reference does not execute (`reason` says why).
+    pub fn bad_reference(id: &str, prediction: &str, reason: String) -> EvalRecord {
+        EvalRecord {
+            id: id.to_string(),
+            valid: false,
+            outcome: BAD_REFERENCE.into(),
+            reason: Some(reason),
+            iou: 0.0,
+            chamfer: None,
+            prediction: prediction.to_string(),
+        }
+    }
+
+    /// Whether the sample's reference failed to execute (the record says nothing
+    /// about the model).
+    pub fn is_bad_reference(&self) -> bool {
+        self.outcome == BAD_REFERENCE
+    }
+}
+
+/// Mean IoU over the records whose reference executes (`None` when there are none).
+pub fn iou_mean(records: &[EvalRecord]) -> Option<f64> {
+    let v: Vec<f64> = records.iter().filter(|r| !r.is_bad_reference()).map(|r| r.iou).collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
 /// Score one executed prediction against its executed reference. `Err` if the reference
-/// itself is not valid (a data problem, reported by the caller).
+/// itself is not valid (a data problem: the caller records it with
+/// [`EvalRecord::bad_reference`]).
 pub fn evaluate(
     id: &str,
     prediction: &str,
@@ -118,7 +153,11 @@ pub fn evaluate(
 /// The report of an evaluation (`report.json`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct EvalReport {
+    /// Samples scored: those whose reference executes.
     pub n: usize,
+    /// Samples left out because their reference program does not execute.
+    #[serde(default)]
+    pub bad_reference: usize,
     pub vsr: f64,
     pub iou_mean: f64,
     pub iou_median: f64,
@@ -160,7 +199,8 @@ fn median(v: &mut [f64]) -> Option<f64> {
 }
 
 /// Aggregate records into a report.
-pub fn report(records: &[EvalRecord], mode: IouMode) -> EvalReport {
+pub fn report(all: &[EvalRecord], mode: IouMode) -> EvalReport {
+    let records: Vec<&EvalRecord> = all.iter().filter(|r| !r.is_bad_reference()).collect();
     let n = records.len();
     let valid = records.iter().filter(|r| r.valid).count();
     let mut ious: Vec<f64> = records.iter().map(|r| r.iou).collect();
@@ -175,6 +215,7 @@ pub fn report(records: &[EvalRecord], mode: IouMode) -> EvalReport {
     }
     EvalReport {
         n,
+        bad_reference: all.len() - n,
         vsr: if n == 0 { 0.0 } else { valid as f64 / n as f64 },
         iou_mean: if n == 0 { 0.0 } else { ious.iter().sum::<f64>() / n as f64 },
         iou_median: median(&mut ious).unwrap_or(0.0),
@@ -192,7 +233,7 @@ pub fn report_markdown(r: &EvalReport) -> String {
     let ch = r.chamfer_median.map_or("n/a".to_string(), |c| format!("{c:.6}"));
     let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.4}"));
     format!(
-        "| n | VSR | IoU mean ({m}) | IoU median | Chamfer median | distinct | IoU shuffled images | image gain | invalid |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n| {} | {:.3} | {:.4} | {:.4} | {ch} | {:.3} | {} | {} | {} |\n",
+        "| n | VSR | IoU mean ({m}) | IoU median | Chamfer median | distinct | IoU shuffled images | image gain | invalid | bad references |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |\n| {} | {:.3} | {:.4} | {:.4} | {ch} | {:.3} | {} | {} | {} | {} |\n",
         r.n,
         r.vsr,
         r.iou_mean,
@@ -201,6 +242,7 @@ pub fn report_markdown(r: &EvalReport) -> String {
         opt(r.iou_mean_shuffled),
         opt(r.image_gain),
         r.invalid.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", "),
+        r.bad_reference,
         m = r.iou_mode.name(),
     )
 }
@@ -236,6 +278,29 @@ mod tests {
         assert_eq!(r.invalid.get("syntax_error"), Some(&1));
         // three empty predictions: one distinct program
         assert!((r.distinct_rate - 1.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_references_are_left_out_and_counted() {
+        let rec = |valid: bool, iou: f64| EvalRecord {
+            id: "x".into(),
+            valid,
+            outcome: if valid { "valid".into() } else { "exec_error".into() },
+            reason: None,
+            iou,
+            chamfer: valid.then_some(0.01),
+            prediction: format!("p{iou}"),
+        };
+        let bad = EvalRecord::bad_reference("y", "q", "reference of `y` does not execute".into());
+        let recs = [rec(true, 0.8), bad.clone(), rec(false, 0.0), bad, rec(true, 0.4)];
+        let r = report(&recs, IouMode::InPlace);
+        assert_eq!((r.n, r.bad_reference), (3, 2));
+        assert!((r.vsr - 2.0 / 3.0).abs() < 1e-12, "{}", r.vsr);
+        assert!((r.iou_mean - 0.4).abs() < 1e-12);
+        assert!(!r.invalid.contains_key(BAD_REFERENCE));
+        assert!((r.distinct_rate - 1.0).abs() < 1e-12);
+        assert!((iou_mean(&recs).expect("a good reference") - 0.4).abs() < 1e-12);
+        assert!(report_markdown(&r).contains("| 2 |"));
     }
 
     #[test]

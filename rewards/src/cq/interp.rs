@@ -567,9 +567,10 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
         "circle" => {
             let a = args.bind(name, &["radius", "forConstruction"], 1)?;
             let r = float_arg(&a[0], 0.0, "radius")?;
-            if !(r > 0.0) || !r.is_finite() {
+            // a zero radius makes a circle (OCCT drops it from a face with other loops)
+            if !(r >= 0.0) || !r.is_finite() {
                 return exec(format!(
-                    "Standard_ConstructionError: circle radius must be positive and finite, got {r}"
+                    "Standard_ConstructionError: gp_Circ(): the circle radius should be a positive number, got {r}"
                 ));
             }
             if r > super::wp::MAX_COORD {
@@ -691,7 +692,8 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
                 Some(_) => return unsupported("box(centered=...) other than a bool or a triple of bools"),
             };
             let combine = bool_arg(&a[4], true, "combine")?;
-            if !(l > 0.0 && wd > 0.0 && h > 0.0 && (l * wd * h).is_finite()) {
+            // OCCT refuses sides no longer than Precision::Confusion() (1e-7)
+            if !(l > 1e-7 && wd > 1e-7 && h > 1e-7 && (l * wd * h).is_finite()) {
                 return exec("Standard_DomainError: box dimensions must be positive (BRepPrimAPI_MakeBox)");
             }
             let mut boxes = Vec::new();
@@ -724,7 +726,13 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
             }
             let others = match &a[0] {
                 Some(Value::Workplane(o)) => {
-                    let s = o.stack_solids();
+                    // union takes `solids().vals()` (empty results hold none); cut and
+                    // intersect take every shape (`_selectShapes(vals())`), so cutting an
+                    // empty result changes nothing and intersecting with one leaves nothing
+                    let mut s = o.stack_solids();
+                    if name == "union" {
+                        s.retain(|x| !crate::geom::is_empty(x));
+                    }
                     if s.is_empty() {
                         if name == "union" {
                             return exec(

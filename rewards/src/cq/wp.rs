@@ -238,13 +238,17 @@ impl Wp {
         Ok(self.new_object(out))
     }
 
-    /// `_findType((Solid,), searchStack=True, searchParents=True)`.
+    /// `_findType((Solid,), searchStack=True, searchParents=True)`: the solids on this
+    /// workplane's stack, or else its parent's, and so on. An empty result (a boolean
+    /// that left nothing: an empty compound in CadQuery) holds no solid, so the search
+    /// passes over it: `box.intersect(far_away).cut(x)` cuts `x` from `box`.
     pub fn find_solid(&self) -> Option<Solid> {
         let shapes: Vec<Solid> = self
             .objects
             .borrow()
             .iter()
             .filter_map(|o| if let Obj::Shape(s) = o { Some((**s).clone()) } else { None })
+            .filter(|s| !crate::geom::is_empty(s))
             .collect();
         if !shapes.is_empty() {
             return Some(Solid::union(shapes));
@@ -252,7 +256,7 @@ impl Wp {
         self.parent.as_ref().and_then(|p| p.find_solid())
     }
 
-    /// Solid shapes on this workplane's stack only (`solids().vals()` / `vals()`).
+    /// Shapes on this workplane's stack only (`vals()`), empty results included.
     pub fn stack_solids(&self) -> Vec<Solid> {
         self.objects
             .borrow()
@@ -356,8 +360,32 @@ fn wires_to_profile(frame: &Frame, wires: &[Rc<Wire>]) -> R<(Profile, f64)> {
         // Coplanar wires in a plane not parallel to the workplane, or non-planar wires.
         return unsupported("wires that do not lie in a plane parallel to the workplane");
     }
+    drop_tiny_circles(&mut loops)?;
     validate_loops(&loops, scale)?;
     Ok((Profile::new(loops), h0))
+}
+
+/// OCCT leaves a circle of radius up to 1e-8 out of a face that has other loops (no
+/// hole), builds an invalid solid from one of 1e-7, and no face from a lone one of
+/// radius 0. Between 1e-8 and 1e-6 the outcome is not modelled.
+fn drop_tiny_circles(loops: &mut Vec<Loop>) -> R<()> {
+    let tiny = |l: &Loop| matches!(l, Loop::Circle { r, .. } if *r <= 1e-8);
+    if loops.iter().all(tiny) {
+        return match loops.first() {
+            Some(Loop::Circle { r, .. }) if *r == 0.0 => {
+                exec("ValueError: Cannot build face(s): wires not planar")
+            }
+            _ if loops.is_empty() => Ok(()),
+            _ => exec(
+                "the result is not a valid solid (OCCT builds an invalid one from a circle of radius <= 1e-8)",
+            ),
+        };
+    }
+    loops.retain(|l| !tiny(l));
+    if loops.iter().any(|l| matches!(l, Loop::Circle { r, .. } if *r < 1e-6)) {
+        return unsupported("a circle of radius below 1e-6");
+    }
+    Ok(())
 }
 
 /// Most edges in one sketch on a plane that is not axis-aligned.
@@ -378,9 +406,6 @@ fn validate_loops(loops: &[Loop], scale: f64) -> R<()> {
         if !area.is_finite() {
             return exec("Standard_ConstructionError: non-finite profile");
         }
-        if area.abs() <= 1e-12 * (1.0 + scale * scale) {
-            return exec("ValueError: zero-area profile cannot be extruded");
-        }
         if let Loop::Path(segs) = l {
             let n = segs.len();
             for i in 0..n {
@@ -389,18 +414,32 @@ fn validate_loops(loops: &[Loop], scale: f64) -> R<()> {
                     // on themselves and loops touching themselves at a vertex are fine
                     // (zero area, and OCCT builds a valid face from them).
                     let adjacent = j == i + 1 || (i == 0 && j == n - 1);
-                    let hit = !adjacent && crate::geom::profile::segs_cross(&segs[i], &segs[j], tol);
-                    if hit {
-                        return exec("self-intersecting wire: OCCT builds an invalid face from it");
+                    // an arc can meet its neighbour a second time (it bulges through
+                    // it); away from the shared end (a tangent joint's double root is
+                    // only good to ~1e-8, so the margin is wide)
+                    let arcs = matches!(segs[i], Seg::Arc { .. }) || matches!(segs[j], Seg::Arc { .. });
+                    let crosses = if adjacent {
+                        arcs && crate::geom::profile::segs_cross(&segs[i], &segs[j], 1e-6 * (1.0 + scale))
+                    } else {
+                        crate::geom::profile::segs_cross(&segs[i], &segs[j], tol)
+                    };
+                    if crosses {
+                        // OCCT builds a face from it whose validity depends on the case
+                        // (often invalid, sometimes a valid solid after the booleans):
+                        // not modelled, so `auto` asks CadQuery
+                        return unsupported("a sketch loop that crosses itself");
                     }
                 }
             }
+        }
+        if area.abs() <= 1e-12 * (1.0 + scale * scale) {
+            return exec("ValueError: zero-area profile cannot be extruded");
         }
     }
     for i in 0..loops.len() {
         for j in i + 1..loops.len() {
             if same_loop(&loops[i], &loops[j], tol) {
-                return exec("two identical loops in one sketch: OCCT builds an invalid face from them");
+                return unsupported("two identical loops in one sketch");
             }
             if loops_cross(&loops[i], &loops[j], tol) {
                 return unsupported("loops of one sketch that cross each other");
@@ -475,8 +514,11 @@ pub fn extrude_prism(frame: &Frame, profile: Profile, h: f64, d: f64, both: bool
     if !aligned && edges > MAX_TILTED_EDGES {
         return unsupported(format!("a tilted sketch with {edges} edges (more than {MAX_TILTED_EDGES})"));
     }
-    if d.abs() <= 1e-12 {
-        return exec("Standard_ConstructionError: extrude distance is zero (BRepPrimAPI_MakePrism)");
+    // OCCT refuses a sweep vector no longer than Precision::Confusion() (1e-7)
+    if d.abs() <= 1e-7 {
+        return exec(format!(
+            "Standard_ConstructionError: BRepSweep_Translation::Constructor (extrude distance {d:e} is at most 1e-7)"
+        ));
     }
     let (w0, w1) = if both { (h - d.abs(), h + d.abs()) } else { (h.min(h + d), h.max(h + d)) };
     Ok(Solid::from_prism(Prism::new(*frame, profile, w0, w1)))

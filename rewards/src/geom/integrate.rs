@@ -3,7 +3,8 @@
 //! Rays are placed so that the quadrature is exact or nearly so for extruded
 //! profiles: rows (fixed y) at Gauss-Legendre nodes between the y-coordinates of
 //! every feature point (vertices, arc and circle extremes, extrusion ends), with a
-//! cosine map that removes the square-root behaviour of circles at their tangents;
+//! map that clusters nodes at the ends where a circle is tangent (`sin` at one end,
+//! cosine at both), which removes the square-root behaviour of chords there;
 //! inside a row, break points at every feature x and at every crossing of the row
 //! with a profile whose normal is z. Between break points the z-intervals of prisms
 //! whose normal is along x or z do not change, so one ray per piece is exact there;
@@ -61,23 +62,47 @@ enum Kind {
     Curved,
 }
 
-/// Nodes `(t, w)` on `[a, b]` for `n` Gauss points after a cosine map that clusters
-/// nodes at both ends (smooths sqrt-type end behaviour).
-fn nodes(a: f64, b: f64, pieces: usize, n: usize, cosine: bool, out: &mut Vec<(f64, f64)>) {
+/// Where a node map clusters Gauss nodes: at neither end, the low end, the high end
+/// or both. Chord lengths behave like a square root at a circle's tangent; a map that
+/// clusters there as `sin` does makes the integrand smooth (and exact for a quarter
+/// circle from its centre to its tangent, the common case between break points).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Cluster {
+    None,
+    Lo,
+    Hi,
+    Both,
+}
+
+impl Cluster {
+    fn at(lo: bool, hi: bool) -> Cluster {
+        match (lo, hi) {
+            (false, false) => Cluster::None,
+            (true, false) => Cluster::Lo,
+            (false, true) => Cluster::Hi,
+            (true, true) => Cluster::Both,
+        }
+    }
+}
+
+/// Nodes `(t, w)` on `[a, b]` for `n` Gauss points per piece after a map that
+/// clusters them as `cluster` says: `1 - cos(pi s / 2)` at the low end, `sin(pi s / 2)`
+/// at the high end, `(1 - cos(pi s)) / 2` at both.
+fn nodes(a: f64, b: f64, pieces: usize, n: usize, cluster: Cluster, out: &mut Vec<(f64, f64)>) {
+    use std::f64::consts::{FRAC_PI_2, PI};
     let rule = GL[n.clamp(1, 4) - 1];
     let h = 1.0 / pieces as f64;
     for k in 0..pieces {
         for &(g, w) in rule {
             let s = h * (k as f64 + 0.5 * (g + 1.0));
             let ws = 0.5 * h * w;
-            if cosine {
-                let pi = std::f64::consts::PI;
-                let t = a + (b - a) * 0.5 * (1.0 - (pi * s).cos());
-                let dt = (b - a) * 0.5 * pi * (pi * s).sin();
-                out.push((t, ws * dt));
-            } else {
-                out.push((a + (b - a) * s, ws * (b - a)));
-            }
+            let (u, du) = match cluster {
+                Cluster::None => (s, 1.0),
+                Cluster::Lo => (1.0 - (FRAC_PI_2 * s).cos(), FRAC_PI_2 * (FRAC_PI_2 * s).sin()),
+                Cluster::Hi => ((FRAC_PI_2 * s).sin(), FRAC_PI_2 * (FRAC_PI_2 * s).cos()),
+                Cluster::Both => (0.5 * (1.0 - (PI * s).cos()), 0.5 * PI * (PI * s).sin()),
+            };
+            out.push((a + (b - a) * u, ws * (b - a) * du));
         }
     }
 }
@@ -98,11 +123,21 @@ pub fn integrate(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64, f64,
     integrate_cells(solids, res, |x, y, w, _, iv| f(x, y, w, iv));
 }
 
-/// [`integrate`], also passing the break-point cell `[xa, xb] x [ya, yb]` the ray lies in.
+/// The break-point cell a quadrature ray lies in.
+#[derive(Clone, Copy, Debug)]
+pub struct Cell {
+    pub x: [f64; 2],
+    pub y: [f64; 2],
+    /// Whether the intervals change along x inside the cell (a tilted prism crosses
+    /// it); otherwise they hold over all of `x`.
+    pub curved: bool,
+}
+
+/// [`integrate`], also passing the break-point [`Cell`] the ray lies in.
 pub fn integrate_cells(
     solids: &[&Solid],
     res: Resolution,
-    mut f: impl FnMut(f64, f64, f64, [f64; 4], &[Intervals]),
+    mut f: impl FnMut(f64, f64, f64, Cell, &[Intervals]),
 ) {
     let bounds = solids.iter().fold(Aabb::EMPTY, |b, s| b.union(s.bounds));
     if bounds.is_empty() || !bounds.min.is_finite() || !bounds.max.is_finite() {
@@ -145,7 +180,7 @@ pub fn integrate_cells(
         }
     }
     let ybreaks = sorted_breaks(ys, y0, y1);
-    // y of circle/arc tangents: only intervals ending there need the cosine map
+    // y of circle/arc tangents: only intervals ending there need clustered nodes
     let mut ytan = Vec::new();
     let mut t2 = Vec::new();
     for p in &ps {
@@ -165,6 +200,27 @@ pub fn integrate_cells(
     }
     let ytol = 1e-9 * h;
     let is_tangent = |y: f64| ytan.iter().any(|t| (t - y).abs() <= ytol);
+    // x of circle/arc tangents of prisms whose normal has no x part (there the tangent's
+    // x does not move along the extrusion): a piece of a row ending at one clusters its
+    // nodes at that end only
+    let mut xtan = Vec::new();
+    for p in &ps {
+        let f = &p.prism.frame;
+        let d = super::vec::p2(f.x.x, f.y.x);
+        let n = d.norm();
+        if n <= 1e-12 || f.z.x.abs() > 1e-12 {
+            continue;
+        }
+        t2.clear();
+        for l in &p.prism.profile.loops {
+            l.tangents(d * (1.0 / n), &mut t2);
+        }
+        for q in &t2 {
+            xtan.push(f.to_world(q.x, q.y, p.prism.w0).x);
+        }
+    }
+    let xtol = 1e-9 * w;
+    let is_xtangent = |x: f64| xtan.iter().any(|t| (t - x).abs() <= xtol);
     let xfeat = sorted_breaks(xs, x0, x1);
     let mut ws = Workspace::default();
     let mut ivs: Vec<Intervals> = vec![Vec::new(); solids.len()];
@@ -179,8 +235,8 @@ pub fn integrate_cells(
         let (ya, yb) = (seg[0], seg[1]);
         let pieces = ((yb - ya) / h * res.pieces).ceil().max(1.0) as usize;
         rows.clear();
-        let cosine = is_tangent(ya) || is_tangent(yb);
-        nodes(ya, yb, pieces, res.points, cosine, &mut rows);
+        let cluster = Cluster::at(is_tangent(ya), is_tangent(yb));
+        nodes(ya, yb, pieces, res.points, cluster, &mut rows);
         for &(y, wy) in &rows {
             // Row break points.
             xb.clear();
@@ -222,9 +278,13 @@ pub fn integrate_cells(
                 cols.clear();
                 if curved {
                     let pieces = ((xe - xa) / w * res.pieces).ceil().max(1.0) as usize;
-                    nodes(xa, xe, pieces, res.points, true, &mut cols);
+                    let cluster = match Cluster::at(is_xtangent(xa), is_xtangent(xe)) {
+                        c @ (Cluster::Lo | Cluster::Hi) => c,
+                        _ => Cluster::Both,
+                    };
+                    nodes(xa, xe, pieces, res.points, cluster, &mut cols);
                 } else {
-                    nodes(xa, xe, 1, res.min_x_points, false, &mut cols);
+                    nodes(xa, xe, 1, res.min_x_points, Cluster::None, &mut cols);
                 }
                 for &(x, wx) in &cols {
                     let p = v3(x, y, 0.0);
@@ -252,7 +312,7 @@ pub fn integrate_cells(
                             ivs[i].clear();
                         }
                     }
-                    f(x, y, wx * wy, [xa, xe, ya, yb], &ivs);
+                    f(x, y, wx * wy, Cell { x: [xa, xe], y: [ya, yb], curved }, &ivs);
                 }
             }
         }
@@ -372,10 +432,23 @@ pub fn mass_props(s: &Solid) -> MassProps {
     let res = Resolution { min_x_points: 2, ..Resolution::default() };
     let mut m = [0.0f64; 10]; // V, x, y, z, xx, yy, zz, xy, xz, yz
     let mut bbox = Aabb::EMPTY;
+    // where a curved cell's edges would put the box: checked against the solid later
+    let mut edges: Vec<V3> = Vec::new();
     integrate_cells(&[s], res, |x, y, w, cell, iv| {
-        if !iv[0].is_empty() {
-            bbox.add_point(v3(cell[0], cell[2], iv[0][0].0));
-            bbox.add_point(v3(cell[1], cell[3], iv[0][0].0));
+        if let Some(&(z0, z1)) = iv[0].first() {
+            if cell.curved {
+                let z = 0.5 * (z0 + z1);
+                bbox.add_point(v3(x, y, z0));
+                edges.extend([
+                    v3(cell.x[0], y, z),
+                    v3(cell.x[1], y, z),
+                    v3(x, cell.y[0], z),
+                    v3(x, cell.y[1], z),
+                ]);
+            } else {
+                bbox.add_point(v3(cell.x[0], cell.y[0], z0));
+                bbox.add_point(v3(cell.x[1], cell.y[1], z0));
+            }
         }
         for &(z0, z1) in &iv[0] {
             let l = z1 - z0;
@@ -414,7 +487,7 @@ pub fn mass_props(s: &Solid) -> MassProps {
         [m[7] - v * c.x * c.y, m[5] - v * c.y * c.y, m[9] - v * c.y * c.z],
         [m[8] - v * c.x * c.z, m[9] - v * c.y * c.z, m[6] - v * c.z * c.z],
     ];
-    let exact = exact_bounds(s, bbox);
+    let exact = exact_bounds(s, bbox, &edges);
     MassProps { volume: v, centroid: c, covariance: cov, bbox: exact }
 }
 
@@ -425,29 +498,68 @@ pub fn exact_bbox(s: &Solid) -> Aabb {
     if union_only(&s.root) && !s.bounds.is_empty() { s.bounds } else { mass_props(s).bbox }
 }
 
-/// Snap sampled bounds outward to the nearest feature coordinate: every extreme of
-/// a CSG of prisms lies on a vertex, an arc extreme or an extrusion end, and the
-/// sampled rays can only fall short of it.
-fn exact_bounds(s: &Solid, sampled: Aabb) -> Aabb {
+/// Move sampled bounds outward to the farthest feature point (or `extra` candidate:
+/// the edges of curved cells, where the sampled rays stop short) that is on the solid:
+/// an extreme of a CSG of prisms whose faces are parallel to the axis' planes lies on a
+/// vertex, an arc extreme or an extrusion end, and the sampled rays can only fall short
+/// of it. (Where prisms of different orientations intersect, an extreme can lie on an
+/// intersection curve instead; the sampled box stays there.)
+fn exact_bounds(s: &Solid, sampled: Aabb, extra: &[V3]) -> Aabb {
     if sampled.is_empty() {
         return sampled;
     }
-    let mut feats: Vec<V3> = s.prisms.iter().flat_map(|p| p.feature_points()).collect();
-    feats.extend(s.meshes.iter().flat_map(|m| m.verts.iter().copied()));
+    // feature points with a point inside their own leaf to look towards (none for the
+    // extra candidates)
+    let mut feats: Vec<(V3, V3)> = extra.iter().map(|&q| (q, q)).collect();
+    for p in &s.prisms {
+        let c = p.aabb.center();
+        feats.extend(p.feature_points().into_iter().map(|q| (q, c)));
+    }
+    for m in &s.meshes {
+        let c = m.aabb.center();
+        feats.extend(m.verts.iter().map(|&q| (q, c)));
+    }
+    let eps = 1e-7 * s.bounds.diagonal().max(1e-300);
+    // Is `q` on the solid (in its closure)? Some point a hair away from it is inside:
+    // towards its leaf's centre, or along one of the 26 directions of a cube.
+    let reached = |q: V3, c: V3| {
+        let inward = (c - q).normalized().map(|d| q + d * eps);
+        inward.is_some_and(|p| s.contains(p))
+            || (-1..=1).any(|i| {
+                (-1..=1).any(|j| {
+                    (-1..=1).any(|k| {
+                        let d = v3(f64::from(i), f64::from(j), f64::from(k));
+                        (i, j, k) != (0, 0, 0) && s.contains(q + d * (eps / d.norm()))
+                    })
+                })
+            })
+    };
     let mut b = sampled;
-    // Sampled rays fall short of an extreme only by a sliver (a tangent point between
-    // Gauss nodes), so snap to a feature coordinate only within 0.1% of the extent.
     for axis in 0..3 {
         let (lo, hi) = (sampled.min.get(axis), sampled.max.get(axis));
+        // Sampled rays fall short of an extreme reached only at a vertex or a tangent
+        // between Gauss nodes: move out to the farthest feature point beyond the
+        // sampled box that is on the solid.
+        let mut below: Vec<&(V3, V3)> = feats.iter().filter(|(q, _)| q.get(axis) < lo).collect();
+        below.sort_by(|a, b| a.0.get(axis).total_cmp(&b.0.get(axis)));
+        let mut above: Vec<&(V3, V3)> = feats.iter().filter(|(q, _)| q.get(axis) > hi).collect();
+        above.sort_by(|a, b| b.0.get(axis).total_cmp(&a.0.get(axis)));
+        // without a point found on the solid, snap within 0.1% of the extent (a
+        // tangent point whose neighbourhood the probes miss)
         let window = 1e-3 * (hi - lo).abs().max(1e-12);
-        let cs = || feats.iter().map(|q| q.get(axis));
-        let below = cs().filter(|a| *a <= lo && lo - *a < window).fold(f64::INFINITY, f64::min);
-        let above = cs().filter(|a| *a >= hi && *a - hi < window).fold(f64::NEG_INFINITY, f64::max);
-        if below.is_finite() {
-            set(&mut b.min, axis, below);
+        let lo2 =
+            below.iter().find(|(q, c)| reached(*q, *c)).map(|(q, _)| q.get(axis)).or_else(|| {
+                below.iter().rev().map(|(q, _)| q.get(axis)).take_while(|a| lo - *a < window).last()
+            });
+        let hi2 =
+            above.iter().find(|(q, c)| reached(*q, *c)).map(|(q, _)| q.get(axis)).or_else(|| {
+                above.iter().rev().map(|(q, _)| q.get(axis)).take_while(|a| *a - hi < window).last()
+            });
+        if let Some(x) = lo2 {
+            set(&mut b.min, axis, x);
         }
-        if above.is_finite() {
-            set(&mut b.max, axis, above);
+        if let Some(x) = hi2 {
+            set(&mut b.max, axis, x);
         }
     }
     b
@@ -496,6 +608,44 @@ pub fn volume(s: &Solid) -> f64 {
     let mut v = 0.0;
     integrate(&[s], Resolution::default(), |_, _, w, iv| v += w * super::solid::total_length(&iv[0]));
     v
+}
+
+/// Whether a solid encloses no volume: what CadQuery calls an empty result (a
+/// boolean that leaves nothing is an empty compound, which `findSolid` passes over).
+/// A union of leaves is never empty; otherwise a few interior probe points are tried
+/// (cheap, and enough for almost every non-empty result), then the volume, which must
+/// exceed 1e-9 of the cube on the bounding box's longest side (so that faces meeting
+/// only by rounding, as in `a.cut(a)` or two parts touching, count as nothing, as they
+/// do in OCCT; the box itself is then a sliver, so its own volume is no scale).
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
+pub fn is_empty(s: &Solid) -> bool {
+    let b = s.bounds;
+    if b.is_empty() {
+        return true;
+    }
+    if union_only(&s.root) {
+        return false;
+    }
+    let d = b.extent();
+    let (short, long) = (d.x.min(d.y).min(d.z), d.x.max(d.y).max(d.z));
+    // a box thinner than 1e-9 of its length holds less than the volume bound below,
+    // and probes inside it land on faces that only touch
+    if !(short > 1e-9 * long && long.is_finite()) {
+        return true;
+    }
+    // golden-ratio fractions: never on a grid a program's coordinates sit on
+    const F: [f64; 4] = [0.118_033_988_7, 0.381_966_011_3, 0.618_033_988_7, 0.881_966_011_3];
+    for fx in F {
+        for fy in F {
+            for fz in F {
+                if s.contains(v3(b.min.x + fx * d.x, b.min.y + fy * d.y, b.min.z + fz * d.z)) {
+                    return false;
+                }
+            }
+        }
+    }
+    // NaN counts as empty
+    !(volume(s) > 1e-9 * long.powi(3))
 }
 
 fn union_only(n: &super::solid::Node) -> bool {

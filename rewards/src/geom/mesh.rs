@@ -3,7 +3,8 @@
 //! metrics, rewards and renderer as the exact prisms.
 //!
 //! A [`Mesh`] is welded (duplicate vertices merged), checked watertight (every
-//! directed edge has exactly one reverse twin) and indexed by a bounding-volume
+//! directed edge balanced by as many reverse twins: one, or two each way where solids
+//! of a compound touch along an edge) and indexed by a bounding-volume
 //! hierarchy. Ray/mesh intervals come from all triangle crossings of the line,
 //! sorted, with crossings of the same sense at the same parameter (a shared edge or
 //! vertex hit twice) counted once, and the inside taken where the winding number
@@ -424,14 +425,29 @@ fn weld(verts: &[V3], tol: f64) -> Vec<u32> {
     (0..n as u32).map(|i| find(&mut parent, i)).collect()
 }
 
-/// Directed edges without exactly one reverse twin.
+/// Directed edges not balanced by a reverse twin: for each undirected edge, |uses in
+/// one direction - uses in the other|. 0 for a closed, consistently oriented surface,
+/// including several closed solids that share an edge or a vertex (a compound of
+/// solids touching along an edge uses that edge twice each way).
 fn open_edges(tris: &[[u32; 3]]) -> usize {
-    let mut edges: Vec<(u32, u32)> =
-        tris.iter().flat_map(|t| [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])]).collect();
+    let mut edges: Vec<(u32, u32, i32)> = tris
+        .iter()
+        .flat_map(|t| [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])])
+        .map(|(a, b)| if a < b { (a, b, 1) } else { (b, a, -1) })
+        .collect();
     edges.sort_unstable();
-    let dup = edges.windows(2).filter(|w| w[0] == w[1]).count();
-    let missing = edges.iter().filter(|&&(a, b)| edges.binary_search(&(b, a)).is_err()).count();
-    dup + missing
+    let mut open = 0;
+    let mut i = 0;
+    while i < edges.len() {
+        let (a, b) = (edges[i].0, edges[i].1);
+        let mut bal = 0i32;
+        while i < edges.len() && edges[i].0 == a && edges[i].1 == b {
+            bal += edges[i].2;
+            i += 1;
+        }
+        open += bal.unsigned_abs() as usize;
+    }
+    open
 }
 
 fn point_triangle_dist(p: V3, [a, b, c]: [V3; 3]) -> f64 {

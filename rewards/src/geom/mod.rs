@@ -7,7 +7,7 @@ pub mod sample;
 pub mod solid;
 pub mod vec;
 
-pub use integrate::{MassProps, Overlap, exact_bbox, mass_props, overlap, volume};
+pub use integrate::{MassProps, Overlap, exact_bbox, is_empty, mass_props, overlap, volume};
 pub use mesh::Mesh;
 pub use profile::{Loop, Profile, Seg};
 pub use solid::{Leaf, Node, Prism, Solid, Workspace};

@@ -39,8 +39,11 @@ try:
     import cadquery as cq
     from OCP.BRep import BRep_Tool
     from OCP.BRepMesh import BRepMesh_IncrementalMesh
-    from OCP.TopAbs import TopAbs_REVERSED
+    from OCP.TopAbs import TopAbs_EDGE, TopAbs_REVERSED, TopAbs_VERTEX
+    from OCP.TopExp import TopExp, TopExp_Explorer
     from OCP.TopLoc import TopLoc_Location
+    from OCP.TopoDS import TopoDS
+    from OCP.TopTools import TopTools_IndexedMapOfShape
 except BaseException as e:  # noqa: BLE001
     send({"fatal": f"importing cadquery failed: {type(e).__name__}: {e}"})
     sys.exit(3)
@@ -141,11 +144,49 @@ def result_shape(value, var):
     raise LookupError(f"the result is not a solid: `{var}` is a {type(value).__name__}")
 
 
+def invalid_intermediate(ns):
+    """The name of a variable whose workplane (or one up its parent chain) holds a
+    solid that OCCT itself finds invalid, or None. OCCT builds such solids from
+    crossing loops and the like, and booleans on them are not ground truth: a valid
+    final result computed from one is reported as invalid too."""
+    seen = set()
+    for name, value in list(ns.items()):
+        wp = value if isinstance(value, cq.Workplane) else None
+        shapes = [value] if isinstance(value, cq.Shape) else []
+        while wp is not None and id(wp) not in seen:
+            seen.add(id(wp))
+            shapes.extend(v for v in wp.objects if isinstance(v, cq.Shape))
+            wp = wp.parent
+        for sh in shapes:
+            if id(sh) in seen:
+                continue
+            seen.add(id(sh))
+            if sh.Solids() and not sh.isValid():
+                return f"`{name}`"
+    return None
+
+
 def tessellate(shape, tol, ang):
-    """Vertices, triangles (outward, counter-clockwise) and a face id per triangle."""
+    """Vertices, triangles (outward, counter-clockwise) and a face id per triangle.
+
+    Watertight by construction: every triangulation node that lies on a B-rep edge
+    takes one position per edge node (its vertex's point at the edge's ends), whatever
+    face it comes from. Faces that meet at an edge are meshed from one discretisation
+    of that edge, but each face computes the node's point from its own surface, and
+    after booleans those differ by up to the edge's tolerance (1e-5 and more), far
+    beyond what welding by distance may merge.
+    """
     bb = shape.BoundingBox()
     diag = max(bb.DiagonalLength, 1e-9)
     BRepMesh_IncrementalMesh(shape.wrapped, tol * diag, False, ang, True)
+    edges, vertices = TopTools_IndexedMapOfShape(), TopTools_IndexedMapOfShape()
+    TopExp.MapShapes_s(shape.wrapped, TopAbs_EDGE, edges)
+    TopExp.MapShapes_s(shape.wrapped, TopAbs_VERTEX, vertices)
+    vpts = {}
+    for i in range(1, vertices.Extent() + 1):
+        p = BRep_Tool.Pnt_s(TopoDS.Vertex_s(vertices.FindKey(i)))
+        vpts[i] = (p.X(), p.Y(), p.Z())
+    canon = {}  # (edge, parameter) or ("v", vertex) -> point
     verts, tris, faces = [], [], []
     for fid, face in enumerate(shape.Faces()):
         loc = TopLoc_Location()
@@ -153,10 +194,35 @@ def tessellate(shape, tol, ang):
         if tri is None:
             raise RuntimeError(f"face {fid} has no triangulation")
         trsf = loc.Transformation()
-        base = len(verts) // 3
+        pts = []
         for i in range(1, tri.NbNodes() + 1):
             p = tri.Node(i).Transformed(trsf)
-            verts.extend((p.X(), p.Y(), p.Z()))
+            pts.append((p.X(), p.Y(), p.Z()))
+        exp = TopExp_Explorer(face.wrapped, TopAbs_EDGE)
+        while exp.More():
+            edge = TopoDS.Edge_s(exp.Current())
+            exp.Next()
+            poly = BRep_Tool.PolygonOnTriangulation_s(edge, tri, loc)
+            if poly is None:
+                continue
+            eid = edges.FindIndex(edge)
+            ends = [vertices.FindIndex(v) for v in (TopExp.FirstVertex_s(edge), TopExp.LastVertex_s(edge))]
+            m = poly.NbNodes()
+            for k in range(1, m + 1):
+                ni = poly.Node(k) - 1
+                if k in (1, m):
+                    # the nearer of the edge's vertices
+                    q = pts[ni]
+                    vid = min(ends, key=lambda v: sum((a - b) ** 2 for a, b in zip(vpts.get(v, q), q)))
+                    key = ("v", vid)
+                    canon.setdefault(key, vpts.get(vid, q))
+                else:
+                    key = (eid, round(poly.Parameter(k), 12) if poly.HasParameters() else k)
+                    canon.setdefault(key, pts[ni])
+                pts[ni] = canon[key]
+        base = len(verts) // 3
+        for p in pts:
+            verts.extend(p)
         rev = face.wrapped.Orientation() == TopAbs_REVERSED
         for i in range(1, tri.NbTriangles() + 1):
             a, b, c = tri.Triangle(i).Get()
@@ -186,6 +252,9 @@ def run(req):
         valid = bool(shape.isValid())
         if not valid:
             return {"id": rid, "kind": "exec_error", "message": "the result is not a valid solid (OCCT isValid() fails; e.g. self-intersecting)"}
+        bad = invalid_intermediate(ns)
+        if bad is not None:
+            return {"id": rid, "kind": "exec_error", "message": f"an intermediate solid is not valid (OCCT isValid() fails on {bad}): booleans on it are not ground truth"}
         verts, tris, faces, bb = tessellate(shape, req.get("tol", 5e-4), req.get("ang", 0.1))
         return {
             "id": rid, "kind": "valid", "is_valid": valid, "volume": shape.Volume(), "area": shape.Area(),

@@ -85,8 +85,21 @@ fn booleans_after_an_empty_result_act_on_the_nearest_solid_up_the_chain() {
             format!("e = {unit}.intersect({far})\nsolid = e.union({wp}.rect(0.2, 0.2).extrude(0.5))")
         }),
     ];
-    let progs: Vec<(&str, String)> = cases.iter().map(|(n, p)| (*n, format!("{HEAD}{p}\n"))).collect();
+    let mut progs: Vec<(&str, String)> = cases.iter().map(|(n, p)| (*n, format!("{HEAD}{p}\n"))).collect();
+    // two prisms that touch along a 45-degree face: nothing in common (found by the tester)
+    progs.push((
+        "touching along a diagonal face (empty)",
+        "import cadquery as cq\n\
+         a = cq.Workplane(cq.Plane(cq.Vector(-0.75, 0.0, -0.3), cq.Vector(1.0, 0.0, 0.0), cq.Vector(0.0, -1.0, 0.0))).moveTo(0.87, 0.0).lineTo(0.33, 0.54).lineTo(0.0, 0.54).lineTo(0.0, 0.0).close().extrude(0.54)\n\
+         b = cq.Workplane(cq.Plane(cq.Vector(0.12, 0.0, -0.3), cq.Vector(-1.0, 0.0, 0.0), cq.Vector(0.0, 1.0, 0.0))).moveTo(0.33, 0.33).lineTo(0.0, 0.33).lineTo(0.0, 0.0).close().extrude(-0.33)\n\
+         solid = a.intersect(b)\n"
+            .to_string(),
+    ));
     agree(&progs, 1e-6);
+    assert_eq!(
+        NativeExecutor.execute(&[progs[12].1.as_str()], "solid").expect("native")[0].kind(),
+        "exec_error"
+    );
     // the empty result is an error in both, the others solids
     let n = NativeExecutor.execute(&[progs[9].1.as_str(), progs[0].1.as_str()], "solid").expect("native");
     assert_eq!((n[0].kind(), n[1].kind()), ("exec_error", "valid"));
@@ -160,6 +173,14 @@ fn tiny_extrusions_fail_as_in_occt_and_degenerate_loops_are_unsupported() {
             "import cadquery as cq\nsolid = cq.Workplane('XY').circle(0).extrude(1)\n".into(),
         ),
         ("circle radius -1e-9", hole(-1e-9)),
+        (
+            "xDir 1e-9 off the normal (CadQuery builds it)",
+            "import cadquery as cq\nsolid = cq.Workplane(cq.Plane((0.1, 0, 0), (1e-9, 0, 1), (0, 0, 1))).rect(1, 2).extrude(1)\n".into(),
+        ),
+        (
+            "xDir parallel to the normal",
+            "import cadquery as cq\nsolid = cq.Workplane(cq.Plane((0, 0, 0), (0, 0, 2), (0, 0, 1))).rect(1, 2).extrude(1)\n".into(),
+        ),
     ]);
     agree(&p, 1e-6);
     let bowtie = "import cadquery as cq\nsolid = cq.Workplane('XY').moveTo(0, 0).lineTo(1, 1).lineTo(1, 0).lineTo(0, 1).close().extrude(1)\n";

@@ -438,6 +438,19 @@ fn make_plane(origin: V3, x: V3, n: V3) -> R<Frame> {
     if x.norm() == 0.0 {
         return exec("ValueError: xDir should be non null");
     }
+    // CadQuery fails only where normal x xDir is exactly zero (`gp_Vec::Normalized`);
+    // nearly parallel vectors give a frame whose x direction is mostly rounding, which
+    // native does not try to reproduce
+    let (xu, nu) = (x * (1.0 / x.norm()), n * (1.0 / n.norm()));
+    let sin = nu.cross(xu).norm();
+    if sin == 0.0 {
+        return exec(
+            "Standard_ConstructionError: gp_Vec::Normalized() - vector has zero norm (xDir is parallel to the normal)",
+        );
+    }
+    if sin <= 1e-12 {
+        return unsupported("a sketch plane whose xDir is parallel to its normal within 1e-12");
+    }
     Frame::from_origin_x_normal(origin, x, n).ok_or_else(|| {
         Fail::Exec("Standard_ConstructionError: xDir is parallel to the normal (gp_Ax3)".into())
     })

@@ -633,12 +633,26 @@ pub fn is_empty(s: &Solid) -> bool {
     if !(short > 1e-9 * long && long.is_finite()) {
         return true;
     }
-    // golden-ratio fractions: never on a grid a program's coordinates sit on
-    const F: [f64; 4] = [0.118_033_988_7, 0.381_966_011_3, 0.618_033_988_7, 0.881_966_011_3];
-    for fx in F {
-        for fy in F {
-            for fz in F {
-                if s.contains(v3(b.min.x + fx * d.x, b.min.y + fy * d.y, b.min.z + fz * d.z)) {
+    // Probe points: per axis a different low-discrepancy sequence, so that probes sit
+    // neither on a grid a program's coordinates use nor on a diagonal through the box
+    // (two parts touching along a 45-degree face); a probe counts only when the 8
+    // points a hair around it are inside too (a probe on a face is no evidence).
+    let eps = 1e-6 * long;
+    let frac = |i: usize, step: f64, start: f64| (start + step * i as f64).fract();
+    for i in 0..4 {
+        for j in 0..4 {
+            for k in 0..4 {
+                let p = v3(
+                    b.min.x + frac(i, 0.618_033_988_7, 0.131) * d.x,
+                    b.min.y + frac(j, 0.754_877_666_2, 0.173) * d.y,
+                    b.min.z + frac(k, 0.569_840_290_9, 0.219) * d.z,
+                );
+                let inside = s.contains(p)
+                    && (0..8).all(|c| {
+                        let o = |bit: usize| if c & bit == 0 { -eps } else { eps };
+                        s.contains(v3(p.x + o(1), p.y + o(2), p.z + o(4)))
+                    });
+                if inside {
                     return false;
                 }
             }

@@ -296,6 +296,38 @@ impl Summary {
     }
 }
 
+/// A construct with its numbers replaced by `#` (so that constructs group), at most 80
+/// characters: `a sketch with 1200 edges (more than 1000)` -> `a sketch with # edges (more than #)`.
+fn numbers_as_hash(c: &str) -> String {
+    let b = c.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let starts =
+            b[i].is_ascii_digit() && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'));
+        if starts {
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                i += 1;
+            }
+            if i + 1 < b.len()
+                && (b[i] == b'e' || b[i] == b'E')
+                && (b[i + 1].is_ascii_digit() || b[i + 1] == b'-' || b[i + 1] == b'+')
+            {
+                i += 2;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+            out.push('#');
+        } else {
+            let ch = c[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out.chars().take(80).collect()
+}
+
 /// Run both executors on programs and classify each (`None` = agree or native unsupported).
 fn classify_all(occt: &dyn Executor, progs: &[String]) -> Result<Vec<(Outcome, Outcome, Verdict)>> {
     let refs: Vec<&str> = progs.iter().map(String::as_str).collect();
@@ -323,7 +355,14 @@ pub fn run(o: &DiffOptions, occt: &dyn Executor, mut progress: impl FnMut(&Summa
     );
     let start = Instant::now();
     let mut sum = Summary { seed: o.seed, ..Summary::default() };
-    let mut seen: HashSet<String> = HashSet::new();
+    // programs already run, by a 64-bit hash of their text (hours of cases stay small)
+    let mut seen: HashSet<u64> = HashSet::new();
+    let hash = |p: &str| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        p.hash(&mut h);
+        h.finish()
+    };
     let mut next = 0u64;
     let mut failures_in_a_row = 0;
     loop {
@@ -340,7 +379,7 @@ pub fn run(o: &DiffOptions, occt: &dyn Executor, mut progress: impl FnMut(&Summa
         let mut owner: Vec<(usize, &'static str)> = Vec::new();
         for (ci, c) in cases.iter().enumerate() {
             for (role, p) in [("reference", &c.reference), ("candidate", &c.candidate)] {
-                if seen.insert(p.clone()) {
+                if seen.insert(hash(p)) {
                     progs.push(p.clone());
                     owner.push((ci, role));
                 }
@@ -370,7 +409,7 @@ pub fn run(o: &DiffOptions, occt: &dyn Executor, mut progress: impl FnMut(&Summa
             match v {
                 Verdict::Agree => {}
                 Verdict::NativeUnsupported(c) => {
-                    let key: String = c.chars().filter(|ch| !ch.is_ascii_digit()).take(80).collect();
+                    let key = numbers_as_hash(c);
                     *sum.native_unsupported.entry(key).or_default() += 1;
                 }
                 Verdict::Differ { class, detail } => {
@@ -473,6 +512,16 @@ mod tests {
         assert!(a.iter().any(|c| c.mutations == ["near_miss"]));
         let distinct: HashSet<&String> = a.iter().map(|c| &c.candidate).collect();
         assert!(distinct.len() > 30, "{}", distinct.len());
+    }
+
+    #[test]
+    fn constructs_group_without_their_numbers() {
+        assert_eq!(
+            numbers_as_hash("a sketch with 1200 edges (more than 1000)"),
+            "a sketch with # edges (more than #)"
+        );
+        assert_eq!(numbers_as_hash("a circle of radius below 1e-6"), "a circle of radius below #");
+        assert_eq!(numbers_as_hash("Workplane.fillet2d()"), "Workplane.fillet2d()");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Quick single-thread timing: `speed iou|chamfer|exec N` (use the process's user CPU
+//! Quick single-thread timing: `speed iou|bbox|inertia|chamfer|exec N` (use the process's user CPU
 //! time when the machine is busy).
 #![allow(clippy::unwrap_used)]
 fn main() {
@@ -25,6 +25,8 @@ fn main() {
             if let (Some(x), Some(y)) = (oa.solid(), ob.solid()) {
                 acc += match mode.as_str() {
                     "iou" => cadrl_rewards::metrics::iou(x, y, cadrl_rewards::metrics::IouMode::InPlace),
+                    "bbox" => cadrl_rewards::metrics::iou(x, y, cadrl_rewards::metrics::IouMode::Bbox),
+                    "inertia" => cadrl_rewards::metrics::iou(x, y, cadrl_rewards::metrics::IouMode::Inertia),
                     "chamfer" => cadrl_rewards::metrics::chamfer(x, y).unwrap_or(0.0),
                     _ => 0.0,
                 };

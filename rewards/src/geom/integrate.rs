@@ -426,10 +426,21 @@ pub struct MassProps {
     pub bbox: Aabb,
 }
 
-// `!(v > 0.0)` is deliberate: a NaN volume must take the empty-solid path.
-#[allow(clippy::neg_cmp_op_on_partial_ord)]
+/// Volume, centre of mass, second moments and exact bounds (finer pieces for a solid
+/// that fills little of its box, as [`overlap`]).
 pub fn mass_props(s: &Solid) -> MassProps {
     let res = Resolution { min_x_points: 2, ..Resolution::default() };
+    let p = mass_props_at(s, res);
+    let e = s.bounds.extent();
+    if p.volume > 0.0 && p.volume < SMALL_FILL * e.x * e.y * e.z {
+        return mass_props_at(s, Resolution { pieces: res.pieces * SMALL_REFINE, ..res });
+    }
+    p
+}
+
+// `!(v > 0.0)` is deliberate: a NaN volume must take the empty-solid path.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
+fn mass_props_at(s: &Solid, res: Resolution) -> MassProps {
     let mut m = [0.0f64; 10]; // V, x, y, z, xx, yy, zz, xy, xz, yz
     let mut bbox = Aabb::EMPTY;
     // where a curved cell's edges would put the box: checked against the solid later
@@ -588,10 +599,28 @@ impl Overlap {
     }
 }
 
+/// The quadrature's pieces follow the box it integrates over; a solid that fills less
+/// than this share of that box (a sliver left by intersections) gets pieces this many
+/// times finer, so that its resolution follows its own size (found by `cadrl difftest`:
+/// a sliver filling 2.6 % of its box was measured 3 % small, its pair's IoU 0.027 off).
+const SMALL_FILL: f64 = 0.03;
+const SMALL_REFINE: f64 = 4.0;
+
 pub fn overlap(a: &Solid, b: &Solid) -> Overlap {
+    let o = overlap_at(a, b, Resolution::default());
+    let e = a.bounds.union(b.bounds).extent();
+    let small = o.volume_a.min(o.volume_b);
+    if small > 0.0 && small < SMALL_FILL * e.x * e.y * e.z {
+        let r = Resolution::default();
+        return overlap_at(a, b, Resolution { pieces: r.pieces * SMALL_REFINE, ..r });
+    }
+    o
+}
+
+fn overlap_at(a: &Solid, b: &Solid, res: Resolution) -> Overlap {
     let mut o = Overlap { volume_a: 0.0, volume_b: 0.0, intersection: 0.0 };
     let mut tmp = Vec::new();
-    integrate(&[a, b], Resolution::default(), |_, _, w, iv| {
+    integrate(&[a, b], res, |_, _, w, iv| {
         let la = super::solid::total_length(&iv[0]);
         let lb = super::solid::total_length(&iv[1]);
         o.volume_a += w * la;
@@ -605,8 +634,18 @@ pub fn overlap(a: &Solid, b: &Solid) -> Overlap {
 }
 
 pub fn volume(s: &Solid) -> f64 {
+    let v = volume_at(s, Resolution::default());
+    let e = s.bounds.extent();
+    if v > 0.0 && v < SMALL_FILL * e.x * e.y * e.z {
+        let r = Resolution::default();
+        return volume_at(s, Resolution { pieces: r.pieces * SMALL_REFINE, ..r });
+    }
+    v
+}
+
+fn volume_at(s: &Solid, res: Resolution) -> f64 {
     let mut v = 0.0;
-    integrate(&[s], Resolution::default(), |_, _, w, iv| v += w * super::solid::total_length(&iv[0]));
+    integrate(&[s], res, |_, _, w, iv| v += w * super::solid::total_length(&iv[0]));
     v
 }
 

@@ -1,0 +1,36 @@
+# the reference of sliver_near_miss.py
+import cadquery as cq
+# Generating a workplane for sketch 0
+wp_sketch0 = cq.Workplane(cq.Plane(cq.Vector(0.0234375, 0.15625, -0.5859375), cq.Vector(1.0, 6.123233995736766e-17, -6.123233995736766e-17), cq.Vector(6.123233995736766e-17, -1.0, 6.123233995736766e-17)))
+loop0=wp_sketch0.moveTo(0.04523026315789474, 0.0).threePointArc((0.47491776315789475, 0.4296875), (0.04523026315789474, 0.859375)).lineTo(0.0, 0.859375).threePointArc((-0.4296875, 0.4296875), (0.0, 0.0)).close()
+loop1=wp_sketch0.moveTo(-0.13569078947368418, 0.31661184210526316).circle(0.16395970394736842)
+loop2=wp_sketch0.moveTo(0.18092105263157898, 0.40707236842105265).circle(0.06219161184210527)
+solid0=wp_sketch0.add(loop0).add(loop1).add(loop2).extrude(0.234375)
+solid=solid0
+# Generating a workplane for sketch 1
+wp_sketch1 = cq.Workplane(cq.Plane(cq.Vector(0.0078125, 0.015625, 0.2734375), cq.Vector(1.0, 0.0, 0.0), cq.Vector(0.0, 0.0, 1.0)))
+loop3=wp_sketch1.moveTo(0.2495691999501042, 0.0).threePointArc((0.2941351285126228, 0.044565928562518606), (0.2495691999501042, 0.08913185712503721)).lineTo(0.0, 0.08913185712503721).threePointArc((-0.044565928562518606, 0.044565928562518606), (0.0, 0.0)).close()
+loop4=wp_sketch1.moveTo(0.19609008567508185, 0.05347911427502233).circle(0.017826371425007443)
+solid1=wp_sketch1.add(loop3).add(loop4).extrude(-0.875)
+solid=solid.cut(solid1)
+# Generating a workplane for sketch 2
+wp_sketch2 = cq.Workplane(cq.Plane(cq.Vector(0.5, -0.0546875, -0.3515625), cq.Vector(3.749399456654644e-33, 1.0, -6.123233995736766e-17), cq.Vector(1.0, 0.0, 6.123233995736766e-17)))
+loop5=wp_sketch2.moveTo(0.05612829820766974, 0.0).lineTo(0.05612829820766974, 0.5332188329728625).lineTo(0.02806414910383487, 0.5332188329728625).lineTo(0.02806414910383487, 0.28064149103834873).lineTo(0.0, 0.28064149103834873).lineTo(0.0, 0.0).close()
+solid2=wp_sketch2.add(loop5).extrude(-0.796875)
+solid=solid.intersect(solid2)
+# Generating a workplane for sketch 3
+wp_sketch3 = cq.Workplane(cq.Plane(cq.Vector(-0.25, 0.15625, -0.5), cq.Vector(1.0, 6.123233995736766e-17, -6.123233995736766e-17), cq.Vector(6.123233995736766e-17, -1.0, 6.123233995736766e-17)))
+loop6=wp_sketch3.moveTo(0.5177772858004628, 0.0).threePointArc((0.5797367031738874, 0.025664430992807623), (0.6054011341666949, 0.08762384836623216)).lineTo(0.6054011341666949, 0.4859140682127421).threePointArc((0.5797367031738874, 0.5478734855861667), (0.5177772858004628, 0.5735379165789742)).lineTo(0.08762384836623216, 0.5735379165789742).threePointArc((0.025664430992807623, 0.5478734855861667), (0.0, 0.4859140682127421)).lineTo(0.0, 0.08762384836623216).threePointArc((0.025664430992807602, 0.025664430992807623), (0.08762384836623216, 0.0)).close()
+loop7=wp_sketch3.moveTo(0.13541867474781336, 0.20711091432018514).circle(0.07965804396930197)
+solid3=wp_sketch3.add(loop6).add(loop7).extrude(0.1015625)
+solid=solid.cut(solid3)
+# Generating a workplane for sketch 4
+wp_sketch4 = cq.Workplane(cq.Plane(cq.Vector(0.3515625, -0.078125, -0.0078125), cq.Vector(-1.0, 6.123233995736766e-17, -6.123233995736766e-17), cq.Vector(6.123233995736766e-17, 1.0, 6.123233995736766e-17)))
+loop8=wp_sketch4.moveTo(0.07508186406380879, 0.0).threePointArc((0.156420550132935, 0.08133868606912618), (0.07508186406380879, 0.16267737213825237)).lineTo(0.0, 0.16267737213825237).threePointArc((-0.08133868606912618, 0.08133868606912618), (0.0, 0.0)).close()
+solid4=wp_sketch4.add(loop8).extrude(0.1328125)
+solid=solid.intersect(solid4)
+# Generating a workplane for sketch 5
+wp_sketch5 = cq.Workplane(cq.Plane(cq.Vector(-0.2109375, -0.078125, -0.484375), cq.Vector(1.0, 0.0, 0.0), cq.Vector(0.0, -0.9996988186962042, -0.024541228522912288)))
+loop9=wp_sketch5.moveTo(0.5994360730704713, 0.0).lineTo(0.5994360730704713, 0.5678868060667623).threePointArc((0.29971803653523565, 0.3269290079438053), (0.0, 0.5678868060667623)).lineTo(0.0, 0.0).close()
+solid5=wp_sketch5.add(loop9).extrude(-0.1484375)
+solid=solid.intersect(solid5)

@@ -217,3 +217,19 @@ fn a_sliver_left_by_intersections_scores_as_in_occt() {
     let (vn, vo) = (mass_props(na).volume, oa.meshes[0].brep.expect("exact").volume);
     assert!((vn - vo).abs() < 5e-3 * vo, "native {vn} occt {vo}");
 }
+
+#[test]
+fn a_boolean_occt_gets_wrong_is_refused_not_scored() {
+    // OCCT's Common returns an empty compound for two valid, overlapping prisms; the
+    // worker checks it against OCCT's own point classification and refuses it, so
+    // `occt` gives no wrong solid (native measures the intersection)
+    let p = include_str!("fidelity/occt_common_failure.py");
+    let o = occt().execute(&[p], "solid").expect("occt");
+    match &o[0] {
+        Outcome::ExecError(d) => assert!(d.message.contains("OCCT boolean failure"), "{}", d.message),
+        other => panic!("{:?}", other.reason()),
+    }
+    let n = NativeExecutor.execute(&[p], "solid").expect("native");
+    let v = mass_props(n[0].solid().expect("native intersection")).volume;
+    assert!(v > 0.002 && v < 0.003, "{v}");
+}

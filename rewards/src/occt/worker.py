@@ -144,6 +144,50 @@ def result_shape(value, var):
     raise LookupError(f"the result is not a solid: `{var}` is a {type(value).__name__}")
 
 
+_ORIG_BOOL_OP = cq.Shape._bool_op
+
+
+def _overlap_witnesses(a, b):
+    """Points of a 5x5x5 set over the overlap of the two groups' boxes that OCCT's own
+    classifier puts inside a solid of each group."""
+    ba, bb = cq.Compound.makeCompound(a).BoundingBox(), cq.Compound.makeCompound(b).BoundingBox()
+    lo = (max(ba.xmin, bb.xmin), max(ba.ymin, bb.ymin), max(ba.zmin, bb.zmin))
+    hi = (min(ba.xmax, bb.xmax), min(ba.ymax, bb.ymax), min(ba.zmax, bb.zmax))
+    ext = [h - l for l, h in zip(lo, hi)]
+    if min(ext) <= 1e-9 * max(max(ext), 1e-300):
+        return 0
+    # per axis a different low-discrepancy sequence: no probe plane or diagonal through
+    # the box that the faces of two parts touching each other could hold
+    seq = [[(start + step * n) % 1.0 for n in range(5)] for start, step in ((0.131, 0.6180339887), (0.173, 0.7548776662), (0.219, 0.5698402909))]
+    hits = 0
+    for fx in seq[0]:
+        for fy in seq[1]:
+            for fz in seq[2]:
+                p = cq.Vector(lo[0] + fx * ext[0], lo[1] + fy * ext[1], lo[2] + fz * ext[2])
+                if any(s.isInside(p, 1e-9) for s in a) and any(s.isInside(p, 1e-9) for s in b):
+                    hits += 1
+    return hits
+
+
+def checked_bool_op(self, args, tools, op, parallel=True):
+    """CadQuery's boolean, refusing a failure OCCT does not report: a `Common` that
+    returns no solid although OCCT's own classifier finds points inside both operands
+    (seen on valid solids; with `findSolid` passing over the empty result, everything
+    after it would be built on the wrong solid)."""
+    args, tools = list(args), list(tools)
+    r = _ORIG_BOOL_OP(self, args, tools, op, parallel)
+    if type(op).__name__ == "BRepAlgoAPI_Common" and not r.Solids():
+        a = [x for s in args if isinstance(s, cq.Shape) for x in s.Solids()]
+        b = [x for s in tools if isinstance(s, cq.Shape) for x in s.Solids()]
+        hits = _overlap_witnesses(a, b) if a and b else 0
+        if hits >= 3:
+            raise RuntimeError(f"OCCT boolean failure: intersect returned nothing, but {hits} of 125 sample points lie inside both operands")
+    return r
+
+
+cq.Shape._bool_op = checked_bool_op
+
+
 def invalid_intermediate(ns):
     """The name of a variable whose workplane (or one up its parent chain) holds a
     solid that OCCT itself finds invalid, or None. OCCT builds such solids from

@@ -248,6 +248,23 @@ fn empty_operand(code: &str, rng: &mut ChaCha8Rng) -> Option<String> {
     Some(insert_after(code, k, &format!("solid=solid.{op}(solid.intersect({FAR}))")))
 }
 
+/// Byte spans of the arguments of every `call` (a pattern ending in `(`) on a line.
+fn call_args(line: &str, call: &str) -> Vec<(usize, usize)> {
+    line.match_indices(call)
+        .filter_map(|(i, m)| {
+            let a = i + m.len();
+            line[a..].find(')').map(|e| (a, a + e))
+        })
+        .collect()
+}
+
+/// The program `lines` with line `k` replaced by `new`.
+fn with_line(lines: &[&str], k: usize, new: &str) -> String {
+    let mut out: Vec<&str> = lines.to_vec();
+    out[k] = new;
+    out.join("\n") + "\n"
+}
+
 /// Swap the points of two `lineTo` calls of one loop (a bow tie: the loop crosses itself).
 fn crossing_loop(code: &str, rng: &mut ChaCha8Rng) -> Option<String> {
     let lines: Vec<&str> = code.lines().collect();
@@ -257,13 +274,7 @@ fn crossing_loop(code: &str, rng: &mut ChaCha8Rng) -> Option<String> {
     }
     let k = cands[rng.random_range(0..cands.len())];
     let l = lines[k];
-    let args: Vec<(usize, usize)> = l
-        .match_indices(".lineTo(")
-        .filter_map(|(i, m)| {
-            let a = i + m.len();
-            l[a..].find(')').map(|e| (a, a + e))
-        })
-        .collect();
+    let args = call_args(l, ".lineTo(");
     let i = rng.random_range(0..args.len());
     let mut j = rng.random_range(0..args.len() - 1);
     if j >= i {
@@ -271,9 +282,7 @@ fn crossing_loop(code: &str, rng: &mut ChaCha8Rng) -> Option<String> {
     }
     let (x, y) = if i < j { (args[i], args[j]) } else { (args[j], args[i]) };
     let new = format!("{}{}{}{}{}", &l[..x.0], &l[y.0..y.1], &l[x.1..y.0], &l[x.0..x.1], &l[y.1..]);
-    let mut out: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
-    out[k] = new;
-    Some(out.join("\n") + "\n")
+    Some(with_line(&lines, k, &new))
 }
 
 /// Make a sketch plane's x direction or normal not unit length, not orthogonal to the
@@ -287,13 +296,7 @@ fn odd_plane(code: &str, rng: &mut ChaCha8Rng) -> Option<String> {
     }
     let k = cands[rng.random_range(0..cands.len())];
     let l = lines[k];
-    let vecs: Vec<(usize, usize)> = l
-        .match_indices("cq.Vector(")
-        .filter_map(|(i, m)| {
-            let a = i + m.len();
-            l[a..].find(')').map(|e| (a, a + e))
-        })
-        .collect();
+    let vecs = call_args(l, "cq.Vector(");
     let parse = |s: &str| -> Option<[f64; 3]> {
         let v: Vec<f64> = s.split(',').map(|x| x.trim().parse().ok()).collect::<Option<_>>()?;
         (v.len() == 3).then(|| [v[0], v[1], v[2]])
@@ -316,9 +319,7 @@ fn odd_plane(code: &str, rng: &mut ChaCha8Rng) -> Option<String> {
     }
     let text = format!("{}, {}, {}", py_repr(v[0]), py_repr(v[1]), py_repr(v[2]));
     let new = replace_spans(l, &[(vecs[which].0, vecs[which].1, text)]);
-    let mut out: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
-    out[k] = new;
-    Some(out.join("\n") + "\n")
+    Some(with_line(&lines, k, &new))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@
 
 use super::mesh::{Mesh, MeshRow};
 use super::solid::{Intervals, Leaf, Solid, Workspace};
-use super::vec::{Aabb, V3, v3};
+use super::vec::{Aabb, Frame, V3, v3};
 
 const GL: [&[(f64, f64)]; 4] = [
     &[(0.0, 2.0)],
@@ -180,45 +180,32 @@ pub fn integrate_cells(
         }
     }
     let ybreaks = sorted_breaks(ys, y0, y1);
-    // y of circle/arc tangents: only intervals ending there need clustered nodes
-    let mut ytan = Vec::new();
-    let mut t2 = Vec::new();
-    for p in &ps {
-        let f = &p.prism.frame;
-        let d = super::vec::p2(f.x.y, f.y.y);
-        let n = d.norm();
-        if n <= 1e-12 {
-            continue;
+    // World coordinate `axis` of circle/arc tangents (where chords along that axis behave
+    // like a square root): only intervals ending there need clustered nodes. For x, only
+    // prisms whose normal has no x part (there the tangent's x does not move along the
+    // extrusion).
+    let tangents_along = |axis: usize, skip: &dyn Fn(&Frame) -> bool| {
+        let mut out = Vec::new();
+        let mut t2 = Vec::new();
+        for p in &ps {
+            let f = &p.prism.frame;
+            let d = super::vec::p2(f.x.get(axis), f.y.get(axis));
+            let n = d.norm();
+            if n <= 1e-12 || skip(f) {
+                continue;
+            }
+            t2.clear();
+            for l in &p.prism.profile.loops {
+                l.tangents(d * (1.0 / n), &mut t2);
+            }
+            out.extend(t2.iter().map(|q| f.to_world(q.x, q.y, p.prism.w0).get(axis)));
         }
-        t2.clear();
-        for l in &p.prism.profile.loops {
-            l.tangents(d * (1.0 / n), &mut t2);
-        }
-        for q in &t2 {
-            ytan.push(f.to_world(q.x, q.y, p.prism.w0).y);
-        }
-    }
+        out
+    };
+    let ytan = tangents_along(1, &|_| false);
+    let xtan = tangents_along(0, &|f| f.z.x.abs() > 1e-12);
     let ytol = 1e-9 * h;
     let is_tangent = |y: f64| ytan.iter().any(|t| (t - y).abs() <= ytol);
-    // x of circle/arc tangents of prisms whose normal has no x part (there the tangent's
-    // x does not move along the extrusion): a piece of a row ending at one clusters its
-    // nodes at that end only
-    let mut xtan = Vec::new();
-    for p in &ps {
-        let f = &p.prism.frame;
-        let d = super::vec::p2(f.x.x, f.y.x);
-        let n = d.norm();
-        if n <= 1e-12 || f.z.x.abs() > 1e-12 {
-            continue;
-        }
-        t2.clear();
-        for l in &p.prism.profile.loops {
-            l.tangents(d * (1.0 / n), &mut t2);
-        }
-        for q in &t2 {
-            xtan.push(f.to_world(q.x, q.y, p.prism.w0).x);
-        }
-    }
     let xtol = 1e-9 * w;
     let is_xtangent = |x: f64| xtan.iter().any(|t| (t - x).abs() <= xtol);
     let xfeat = sorted_breaks(xs, x0, x1);

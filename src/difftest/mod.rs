@@ -299,33 +299,9 @@ impl Summary {
 /// A construct with its numbers replaced by `#` (so that constructs group), at most 80
 /// characters: `a sketch with 1200 edges (more than 1000)` -> `a sketch with # edges (more than #)`.
 fn numbers_as_hash(c: &str) -> String {
-    let b = c.as_bytes();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < b.len() {
-        let starts =
-            b[i].is_ascii_digit() && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'));
-        if starts {
-            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
-                i += 1;
-            }
-            if i + 1 < b.len()
-                && (b[i] == b'e' || b[i] == b'E')
-                && (b[i + 1].is_ascii_digit() || b[i + 1] == b'-' || b[i + 1] == b'+')
-            {
-                i += 2;
-                while i < b.len() && b[i].is_ascii_digit() {
-                    i += 1;
-                }
-            }
-            out.push('#');
-        } else {
-            let ch = c[i..].chars().next().unwrap_or(' ');
-            out.push(ch);
-            i += ch.len_utf8();
-        }
-    }
-    out.chars().take(80).collect()
+    let edits: Vec<(usize, usize, String)> =
+        mutate::number_spans(c).into_iter().map(|(a, b)| (a, b, "#".to_string())).collect();
+    mutate::replace_spans(c, &edits).chars().take(80).collect()
 }
 
 /// Run both executors on programs and classify each (`None` = agree or native unsupported).

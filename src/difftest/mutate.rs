@@ -96,7 +96,8 @@ pub(crate) fn number_spans(s: &str) -> Vec<(usize, usize)> {
     out
 }
 
-fn replace_spans(s: &str, edits: &[(usize, usize, String)]) -> String {
+/// `s` with each span `(a, b)` replaced by its text (spans in order, not overlapping).
+pub(crate) fn replace_spans(s: &str, edits: &[(usize, usize, String)]) -> String {
     let mut out = String::with_capacity(s.len());
     let mut at = 0;
     for (a, b, t) in edits {

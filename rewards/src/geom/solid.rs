@@ -66,13 +66,16 @@ impl Prism {
     }
 
     /// World points where the prism's shape along the world axes changes: loop
-    /// vertices and the extreme points of arcs and circles along each world axis,
-    /// at both ends of the extrusion.
+    /// vertices and the extreme points of arcs and circles along each world axis and
+    /// where the outline seen along z touches them, at both ends of the extrusion.
     pub fn feature_points(&self) -> Vec<V3> {
         let f = &self.frame;
         let mut pts2 = Vec::new();
-        for axis in [v3(1.0, 0.0, 0.0), v3(0.0, 1.0, 0.0), v3(0.0, 0.0, 1.0)] {
-            let d = p2(axis.dot(f.x), axis.dot(f.y));
+        // the last direction: where the profile is tangent to world z seen in the sketch
+        // (the outline of a tilted prism seen along z passes there)
+        let z = v3(0.0, 0.0, 1.0);
+        let outline = p2(-z.dot(f.y), z.dot(f.x));
+        for d in [p2(f.x.x, f.y.x), p2(f.x.y, f.y.y), p2(z.dot(f.x), z.dot(f.y)), outline] {
             let n = d.norm();
             let dir = if n > 1e-12 { d * (1.0 / n) } else { p2(1.0, 0.0) };
             for l in &self.profile.loops {

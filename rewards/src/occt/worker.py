@@ -169,19 +169,34 @@ def _overlap_witnesses(a, b):
     return hits
 
 
+def _volume(solids):
+    return sum(s.Volume() for s in solids)
+
+
 def checked_bool_op(self, args, tools, op, parallel=True):
-    """CadQuery's boolean, refusing a failure OCCT does not report: a `Common` that
-    returns no solid although OCCT's own classifier finds points inside both operands
-    (seen on valid solids; with `findSolid` passing over the empty result, everything
-    after it would be built on the wrong solid)."""
+    """CadQuery's boolean, refusing failures OCCT does not report (seen on valid
+    solids): a `Common` that returns no solid, or a `Cut` that removes nothing, although
+    OCCT's own classifier finds points inside both operands. With `findSolid` passing
+    over an empty result, everything after such a failure would be built on the wrong
+    solid."""
     args, tools = list(args), list(tools)
     r = _ORIG_BOOL_OP(self, args, tools, op, parallel)
-    if type(op).__name__ == "BRepAlgoAPI_Common" and not r.Solids():
-        a = [x for s in args if isinstance(s, cq.Shape) for x in s.Solids()]
-        b = [x for s in tools if isinstance(s, cq.Shape) for x in s.Solids()]
-        hits = _overlap_witnesses(a, b) if a and b else 0
+    kind = type(op).__name__
+    if kind not in ("BRepAlgoAPI_Common", "BRepAlgoAPI_Cut"):
+        return r
+    a = [x for s in args if isinstance(s, cq.Shape) for x in s.Solids()]
+    b = [x for s in tools if isinstance(s, cq.Shape) for x in s.Solids()]
+    if not (a and b):
+        return r
+    if kind == "BRepAlgoAPI_Common":
+        failed, what = not r.Solids(), "intersect returned nothing"
+    else:
+        va = _volume(a)
+        failed, what = abs(_volume(r.Solids()) - va) <= 1e-9 * abs(va), "cut removed nothing"
+    if failed:
+        hits = _overlap_witnesses(a, b)
         if hits >= 3:
-            raise RuntimeError(f"OCCT boolean failure: intersect returned nothing, but {hits} of 125 sample points lie inside both operands")
+            raise RuntimeError(f"OCCT boolean failure: {what}, but {hits} of 125 sample points lie inside both operands")
     return r
 
 

@@ -17,9 +17,11 @@
 //! break points (kinks in the integrand), which is a second-order effect.
 //!
 //! Mesh leaves add every vertex y to the row break points, and per row the end
-//! points of their cross-section segments to the x break points: between those the
-//! z-intervals of a triangle mesh are linear in x, and the cross-section area is
-//! quadratic in y, so the same Gauss rules are exact for the tessellated shape.
+//! points of their cross-section segments to the x break points, and where segments of
+//! two meshes cross: between those the z-intervals of a triangle mesh are linear in x,
+//! and so are their intersections and unions, and the cross-section area is
+//! piecewise quadratic in y, so the same Gauss rules are (nearly) exact for the
+//! tessellated shapes.
 
 use super::mesh::{Mesh, MeshRow};
 use super::solid::{Intervals, Leaf, Solid, Workspace};
@@ -259,6 +261,11 @@ pub fn integrate_cells(
             for (m, r) in ms.iter().zip(mrows.iter_mut()) {
                 m.row(y, r);
                 Mesh::row_breaks(r, &mut xb);
+            }
+            for i in 0..mrows.len() {
+                for j in i + 1..mrows.len() {
+                    Mesh::row_crossings(&mrows[i], &mrows[j], &mut xb);
+                }
             }
             if xb.len() > nb {
                 let mut w = nb;

@@ -265,6 +265,29 @@ impl Mesh {
         out.extend(row.segs.iter().flat_map(|s| [s.0, s.2]));
     }
 
+    /// The x-coordinates where a face of one row crosses a face of the other: there the
+    /// intersection or union of two meshes' intervals kinks although neither row does.
+    pub fn row_crossings(a: &MeshRow, b: &MeshRow, out: &mut Vec<f64>) {
+        for &(xa0, za0, xa1, za1, _) in &a.segs {
+            let sa = (za1 - za0) / (xa1 - xa0);
+            for &(xb0, zb0, xb1, zb1, _) in &b.segs {
+                let (lo, hi) = (xa0.max(xb0), xa1.min(xb1));
+                if lo >= hi {
+                    continue;
+                }
+                let sb = (zb1 - zb0) / (xb1 - xb0);
+                if sa == sb {
+                    continue;
+                }
+                // za0 + sa (x - xa0) = zb0 + sb (x - xb0)
+                let x = (zb0 - za0 + sa * xa0 - sb * xb0) / (sa - sb);
+                if x > lo && x < hi {
+                    out.push(x);
+                }
+            }
+        }
+    }
+
     /// The z-intervals of the row at `x` (strictly between break points).
     pub fn row_intervals(&self, row: &mut MeshRow, x: f64, out: &mut Vec<(f64, f64)>) {
         row.hits.clear();

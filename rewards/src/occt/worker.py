@@ -38,8 +38,10 @@ def send(obj):
 try:
     import cadquery as cq
     from OCP.BRep import BRep_Tool
+    from OCP.BRepClass3d import BRepClass3d_SolidClassifier
     from OCP.BRepMesh import BRepMesh_IncrementalMesh
-    from OCP.TopAbs import TopAbs_EDGE, TopAbs_REVERSED, TopAbs_VERTEX
+    from OCP.gp import gp_Pnt
+    from OCP.TopAbs import TopAbs_EDGE, TopAbs_IN, TopAbs_REVERSED, TopAbs_VERTEX
     from OCP.TopExp import TopExp, TopExp_Explorer
     from OCP.TopLoc import TopLoc_Location
     from OCP.TopoDS import TopoDS
@@ -147,56 +149,73 @@ def result_shape(value, var):
 _ORIG_BOOL_OP = cq.Shape._bool_op
 
 
-def _overlap_witnesses(a, b):
-    """Points of a 5x5x5 set over the overlap of the two groups' boxes that OCCT's own
-    classifier puts inside a solid of each group."""
-    ba, bb = cq.Compound.makeCompound(a).BoundingBox(), cq.Compound.makeCompound(b).BoundingBox()
-    lo = (max(ba.xmin, bb.xmin), max(ba.ymin, bb.ymin), max(ba.zmin, bb.zmin))
-    hi = (min(ba.xmax, bb.xmax), min(ba.ymax, bb.ymax), min(ba.zmax, bb.zmax))
+# what a boolean keeps of a point, from whether it is inside the first and the second operand
+_KEEPS = {
+    "BRepAlgoAPI_Common": lambda ia, ib: ia and ib,
+    "BRepAlgoAPI_Cut": lambda ia, ib: ia and not ib,
+    "BRepAlgoAPI_Fuse": lambda ia, ib: ia or ib,
+}
+
+
+def _inside(classifiers, p):
+    for c in classifiers:
+        c.Perform(p, 1e-9)
+        if c.State() == TopAbs_IN:
+            return True
+    return False
+
+
+def _misclassified(kind, a, b, r):
+    """Points of a 5x5x5 set over the box where the boolean can hold material (the
+    operands' overlap for a Common, the first operand's box for a Cut, both for a Fuse)
+    that OCCT's own classifier puts inside the result but not in what the operands say,
+    or the other way round."""
+    box = lambda solids: cq.Compound.makeCompound(solids).BoundingBox()
+    ba, bb = box(a), box(b)
+    if kind == "BRepAlgoAPI_Common":
+        lo = (max(ba.xmin, bb.xmin), max(ba.ymin, bb.ymin), max(ba.zmin, bb.zmin))
+        hi = (min(ba.xmax, bb.xmax), min(ba.ymax, bb.ymax), min(ba.zmax, bb.zmax))
+    elif kind == "BRepAlgoAPI_Cut":
+        lo, hi = (ba.xmin, ba.ymin, ba.zmin), (ba.xmax, ba.ymax, ba.zmax)
+    else:
+        lo = (min(ba.xmin, bb.xmin), min(ba.ymin, bb.ymin), min(ba.zmin, bb.zmin))
+        hi = (max(ba.xmax, bb.xmax), max(ba.ymax, bb.ymax), max(ba.zmax, bb.zmax))
     ext = [h - l for l, h in zip(lo, hi)]
     if min(ext) <= 1e-9 * max(max(ext), 1e-300):
         return 0
+    keeps = _KEEPS[kind]
+    ca, cb, cr = ([BRepClass3d_SolidClassifier(s.wrapped) for s in x] for x in (a, b, r))
     # per axis a different low-discrepancy sequence: no probe plane or diagonal through
     # the box that the faces of two parts touching each other could hold
     seq = [[(start + step * n) % 1.0 for n in range(5)] for start, step in ((0.131, 0.6180339887), (0.173, 0.7548776662), (0.219, 0.5698402909))]
-    hits = 0
+    bad = 0
     for fx in seq[0]:
         for fy in seq[1]:
             for fz in seq[2]:
-                p = cq.Vector(lo[0] + fx * ext[0], lo[1] + fy * ext[1], lo[2] + fz * ext[2])
-                if any(s.isInside(p, 1e-9) for s in a) and any(s.isInside(p, 1e-9) for s in b):
-                    hits += 1
-    return hits
+                p = gp_Pnt(lo[0] + fx * ext[0], lo[1] + fy * ext[1], lo[2] + fz * ext[2])
+                if keeps(_inside(ca, p), _inside(cb, p)) != _inside(cr, p):
+                    bad += 1
+    return bad
 
 
-def _volume(solids):
-    return sum(s.Volume() for s in solids)
+_VERB = {"BRepAlgoAPI_Common": "intersect", "BRepAlgoAPI_Cut": "cut", "BRepAlgoAPI_Fuse": "union"}
 
 
 def checked_bool_op(self, args, tools, op, parallel=True):
-    """CadQuery's boolean, refusing failures OCCT does not report (seen on valid
-    solids): a `Common` that returns no solid, or a `Cut` that removes nothing, although
-    OCCT's own classifier finds points inside both operands. With `findSolid` passing
-    over an empty result, everything after such a failure would be built on the wrong
-    solid."""
+    """CadQuery's boolean, refusing failures OCCT does not report (seen on valid solids:
+    a Common that returns nothing or a sliver of the overlap, a Cut that removes nothing):
+    the result must agree with OCCT's own point classification of the operands at sample
+    points. With `findSolid` passing over an empty result, everything after such a failure
+    would be built on the wrong solid."""
     args, tools = list(args), list(tools)
     r = _ORIG_BOOL_OP(self, args, tools, op, parallel)
     kind = type(op).__name__
-    if kind not in ("BRepAlgoAPI_Common", "BRepAlgoAPI_Cut"):
-        return r
     a = [x for s in args if isinstance(s, cq.Shape) for x in s.Solids()]
     b = [x for s in tools if isinstance(s, cq.Shape) for x in s.Solids()]
-    if not (a and b):
-        return r
-    if kind == "BRepAlgoAPI_Common":
-        failed, what = not r.Solids(), "intersect returned nothing"
-    else:
-        va = _volume(a)
-        failed, what = abs(_volume(r.Solids()) - va) <= 1e-9 * abs(va), "cut removed nothing"
-    if failed:
-        hits = _overlap_witnesses(a, b)
-        if hits >= 3:
-            raise RuntimeError(f"OCCT boolean failure: {what}, but {hits} of 125 sample points lie inside both operands")
+    if kind in _KEEPS and a and b:
+        bad = _misclassified(kind, a, b, r.Solids())
+        if bad >= 3:
+            raise RuntimeError(f"OCCT boolean failure: the {_VERB[kind]} disagrees with OCCT's own point classification of its operands at {bad} of 125 sample points")
     return r
 
 

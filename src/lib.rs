@@ -6,6 +6,7 @@
 
 pub use cadrl_rewards as rewards;
 
+pub mod backend;
 pub mod cli;
 pub mod data;
 pub mod difftest;

@@ -20,14 +20,16 @@ enum Cmd {
     /// Render a CadQuery program in the GenCAD-Code image style.
     Render(cadrl::cli::render::RenderArgs),
     /// Sample CadQuery programs for an image from a Qwen2.5-VL checkpoint.
+    #[cfg(feature = "tch")]
     Generate(cadrl_backend_tch::cli::GenerateArgs),
     /// Teacher-forced per-token log-probs of a completion for an image.
+    #[cfg(feature = "tch")]
     Logprobs(cadrl_backend_tch::cli::LogprobsArgs),
     /// Data sets: synthetic GenCAD-style generation (`synth`) and statistics (`stats`).
     Data(cadrl::cli::data::DataArgs),
     /// Run a recipe (`run`) or check it (`check`).
     Recipe(cadrl::cli::recipe::RecipeArgs),
-    /// Evaluate a model on a data set: VSR, IoU, Chamfer.
+    /// Evaluate a model, or a file of predictions, on a data set: VSR, IoU, Chamfer.
     Eval(cadrl::cli::eval::EvalArgs),
     /// Differential test: the native executor against real CadQuery on drawn and
     /// mutated programs; findings shrunk to minimal programs.
@@ -39,7 +41,9 @@ fn main() {
     let res = match cli.cmd {
         Cmd::Score(a) => cadrl::cli::score::run(&a),
         Cmd::Render(a) => cadrl::cli::render::run(&a),
+        #[cfg(feature = "tch")]
         Cmd::Generate(a) => cadrl_backend_tch::cli::run_generate(&a),
+        #[cfg(feature = "tch")]
         Cmd::Logprobs(a) => cadrl_backend_tch::cli::run_logprobs(&a),
         Cmd::Data(a) => cadrl::cli::data::run(&a),
         Cmd::Recipe(a) => cadrl::cli::recipe::run_cmd(&a),

@@ -1,23 +1,29 @@
-//! `cadrl eval`: greedy decoding of a model (+ adapter) on a data set, scored; writes a
-//! report (`report.json`: n, bad_reference, vsr, iou_mean, iou_median, chamfer_median, distinct_rate, image_gain, ...; see `pipeline::score`).
+//! `cadrl eval`: greedy decoding of a model (+ adapter) on a data set, or predictions read
+//! from a file (no model backend needed), scored; writes a report (`report.json`: n, bad_reference, vsr, iou_mean, iou_median, chamfer_median, distinct_rate, image_gain, ...; see `pipeline::score`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use cadrl_backend_tch::{DType, DeviceSpec, ModelSpec, QwenVlPolicy};
+use cadrl_backend::{DType, DeviceSpec, ModelSpec};
 use cadrl_rewards::executor::{ExecutorKind, ExecutorSpec};
 use cadrl_rewards::metrics::iou::IouMode;
 use clap::Args;
 
+use crate::data::Sample;
 use crate::data::source::{self, DataSpec, Subset};
-use crate::pipeline::eval::{EvalOptions, evaluate_report, write_outputs};
-use crate::pipeline::score::report_markdown;
+use crate::pipeline::eval::{EvalOptions, evaluate_report, score_predictions, write_outputs};
+use crate::pipeline::score::{EvalRecord, EvalReport, report, report_markdown};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Checkpoint directory or Hugging Face model id.
+    #[arg(long, required_unless_present = "predictions", conflicts_with = "predictions")]
+    model: Option<String>,
+    /// Score these predictions instead of a model's: JSON lines with `id` and
+    /// `prediction` (a previous run's eval.jsonl works), one per sample of `--data`. No
+    /// image ablation (it needs the model).
     #[arg(long)]
-    model: String,
+    predictions: Option<PathBuf>,
     /// PEFT LoRA adapter directory.
     #[arg(long)]
     adapter: Option<PathBuf>,
@@ -56,11 +62,6 @@ pub struct EvalArgs {
 }
 
 pub fn run(a: &EvalArgs) -> Result<()> {
-    let spec = ModelSpec { path_or_id: a.model.clone(), device: a.device, dtype: a.dtype };
-    let mut p = QwenVlPolicy::load(&spec, None)?;
-    if let Some(ad) = &a.adapter {
-        p.load_adapter(ad).with_context(|| format!("loading adapter {}", ad.display()))?;
-    }
     let mut spec = DataSpec::from_path(&a.data);
     if let Some(n) = a.limit {
         spec.subset = Subset::First(n);
@@ -85,7 +86,24 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     let pb = indicatif::ProgressBar::new(samples.len() as u64);
     let ex = cadrl_rewards::executor::build(&ExecutorSpec::kind(a.executor))
         .map_err(|e| anyhow::anyhow!("executor: {e}"))?;
-    let (records, rep) = evaluate_report(&p, ex.as_ref(), &samples, &o, |n| pb.set_position(n as u64))?;
+    let (records, rep) = match (&a.model, &a.predictions) {
+        (_, Some(file)) => {
+            let texts = read_predictions(file, &samples)?;
+            let records = score_predictions(ex.as_ref(), &samples, &texts, &o)?;
+            let rep = report(&records, o.mode);
+            (records, rep)
+        }
+        (Some(model), None) => {
+            let spec = ModelSpec { path_or_id: model.clone(), device: a.device, dtype: a.dtype };
+            let mut p = crate::backend::default_backend()?.load(&spec, None)?;
+            if let Some(ad) = &a.adapter {
+                p.load_adapter(ad).with_context(|| format!("loading adapter {}", ad.display()))?;
+            }
+            evaluate_report(p.as_ref(), ex.as_ref(), &samples, &o, |n| pb.set_position(n as u64))?
+        }
+        (None, None) => anyhow::bail!("give --model or --predictions"),
+    };
+    let (records, rep): (Vec<EvalRecord>, EvalReport) = (records, rep);
     pb.finish_and_clear();
     eprint!("{}", report_markdown(&rep));
     match &a.out {
@@ -97,4 +115,32 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         None => println!("{}", serde_json::to_string(&rep)?),
     }
     Ok(())
+}
+
+/// The prediction for each sample, from JSON lines with `id` and `prediction`; every
+/// sample needs one, and a bad line is an error naming the file and line.
+fn read_predictions(file: &std::path::Path, samples: &[Sample]) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut by_id = std::collections::HashMap::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let at = || format!("{}:{}", file.display(), i + 1);
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{}: not JSON", at()))?;
+        let (Some(id), Some(pred)) = (v["id"].as_str(), v["prediction"].as_str()) else {
+            anyhow::bail!("{}: needs string fields `id` and `prediction`", at());
+        };
+        by_id.insert(id.to_string(), pred.to_string());
+    }
+    let missing: Vec<&str> =
+        samples.iter().filter(|s| !by_id.contains_key(&s.id)).map(|s| s.id.as_str()).collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "{}: no prediction for {} of {} samples (first: {})",
+            file.display(),
+            missing.len(),
+            samples.len(),
+            missing[..missing.len().min(5)].join(", ")
+        );
+    }
+    Ok(samples.iter().map(|s| by_id[&s.id].clone()).collect())
 }

@@ -5,7 +5,7 @@
 //! cache keeps it under `$HF_HUB_CACHE` (or `$HF_HOME/hub`, default
 //! `~/.cache/huggingface/hub`) as `datasets--{Org}--{Name}/snapshots/{commit}/...`,
 //! with `refs/{revision}` holding the commit (the same rules as the model lookup in
-//! `cadrl_backend_tch::loading::resolve_model_dir`). A split's shards are the
+//! `cadrl_backend::hub::resolve_model_dir`). A split's shards are the
 //! `.parquet` files under a root whose name starts with `{split}-` / `{split}_` or is
 //! `{split}.parquet`, or that lie in a folder named `{split}`; a root whose files
 //! name no split at all (`train`, `validation`, `test`, ...) gives all its files.
@@ -27,7 +27,7 @@ const SPLITS: [&str; 6] = ["train", "validation", "valid", "val", "test", "dev"]
 /// The hub cache directory (`HF_HUB_CACHE`, else `HF_HOME/hub`, else
 /// `~/.cache/huggingface/hub`).
 pub fn hf_cache_dir() -> PathBuf {
-    cadrl_backend_tch::loading::hf_cache_dir()
+    cadrl_backend::hub::hf_cache_dir()
 }
 
 /// True when `HF_HUB_OFFLINE` asks for no network.

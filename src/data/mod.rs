@@ -18,9 +18,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// GenCAD-Code's fixed instruction, used when a row has no `prompt` and as `[model].prompt`'s
-/// default. Written once, in the backend ([`cadrl_backend_tch::chat::DEFAULT_PROMPT`], its
+/// default. Written once, at the backend boundary ([`cadrl_backend::DEFAULT_PROMPT`], the
 /// prompt when none is given), so data, recipes and generation cannot drift apart.
-pub use cadrl_backend_tch::chat::DEFAULT_PROMPT as GENCAD_PROMPT;
+pub use cadrl_backend::DEFAULT_PROMPT as GENCAD_PROMPT;
 
 /// One training example: a render and the program that made it.
 #[derive(Clone, Debug)]

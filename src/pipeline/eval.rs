@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
-use cadrl_backend_tch::{GenerateOptions, QwenVlPolicy};
+use cadrl_backend::{GenerateOptions, Policy};
 use cadrl_rewards::metrics::iou::IouMode;
 
 use super::log::side_by_side;
@@ -49,7 +49,7 @@ pub fn build_executor(r: &crate::recipe::Recipe) -> Result<Box<dyn Executor>> {
 /// Greedy predictions for `samples`, scored. `on_batch` is called after each batch with
 /// the number of samples done (progress bars).
 pub fn evaluate_samples(
-    p: &QwenVlPolicy,
+    p: &dyn Policy,
     ex: &dyn Executor,
     samples: &[Sample],
     o: &EvalOptions,
@@ -68,29 +68,38 @@ pub fn evaluate_samples(
         let gens = p.generate(&imgs, &opts)?;
         let texts: Vec<String> =
             gens.into_iter().map(|c| c.into_iter().next().map(|c| c.text).unwrap_or_default()).collect();
-        let refs: Vec<String> = chunk.iter().map(|s| s.code.clone()).collect();
-        let preds = execute_all(ex, &texts, &o.var)?;
-        let golds = execute_all(ex, &refs, &o.var)?;
-        use rayon::prelude::*;
-        let recs: Vec<EvalRecord> = (0..chunk.len())
-            .into_par_iter()
-            .map(|i| {
-                let (s, t) = (&chunk[i], &texts[i]);
-                evaluate(&s.id, t, &preds[i], &golds[i], o.mode)
-                    .unwrap_or_else(|e| EvalRecord::bad_reference(&s.id, t, e))
-            })
-            .collect();
-        out.extend(recs);
+        out.extend(score_predictions(ex, chunk, &texts, o)?);
         on_batch(out.len());
     }
     Ok(out)
+}
+
+/// Score `texts[i]` as the prediction for `samples[i]` (a model's, or read from a file).
+pub fn score_predictions(
+    ex: &dyn Executor,
+    samples: &[Sample],
+    texts: &[String],
+    o: &EvalOptions,
+) -> Result<Vec<EvalRecord>> {
+    let refs: Vec<String> = samples.iter().map(|s| s.code.clone()).collect();
+    let preds = execute_all(ex, texts, &o.var)?;
+    let golds = execute_all(ex, &refs, &o.var)?;
+    use rayon::prelude::*;
+    Ok((0..samples.len())
+        .into_par_iter()
+        .map(|i| {
+            let (s, t) = (&samples[i], &texts[i]);
+            evaluate(&s.id, t, &preds[i], &golds[i], o.mode)
+                .unwrap_or_else(|e| EvalRecord::bad_reference(&s.id, t, e))
+        })
+        .collect())
 }
 
 /// The image ablation: IoU mean of greedy predictions when sample i is shown the image
 /// of sample (i + n/2) mod n (every sample another's image) and scored against its own
 /// reference. `None` for fewer than two samples.
 pub fn shuffled_iou_mean(
-    p: &QwenVlPolicy,
+    p: &dyn Policy,
     ex: &dyn Executor,
     samples: &[Sample],
     o: &EvalOptions,
@@ -108,7 +117,7 @@ pub fn shuffled_iou_mean(
 
 /// Predictions, the report and the image ablation, as every evaluation gives them.
 pub fn evaluate_report(
-    p: &QwenVlPolicy,
+    p: &dyn Policy,
     ex: &dyn Executor,
     samples: &[Sample],
     o: &EvalOptions,
@@ -135,7 +144,7 @@ pub fn write_outputs(dir: &Path, records: &[EvalRecord], rep: &EvalReport) -> Re
 
 pub fn eval(
     cx: &mut Cx,
-    p: &QwenVlPolicy,
+    p: &dyn Policy,
     st: &crate::recipe::EvalStage,
     data: &super::data::Dataset,
 ) -> Result<Metrics> {

@@ -145,8 +145,9 @@ pub fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<Path
             );
         }
     }
+    let backend = crate::backend::default_backend()?;
     if recipe.run.threads > 0 {
-        cadrl_backend_tch::set_num_threads(recipe.run.threads);
+        backend.set_num_threads(recipe.run.threads);
     }
     let mut log = Logger::open(&dir.root, opts.quiet)?;
     let mut state = dir.state()?;
@@ -191,7 +192,7 @@ pub fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<Path
                 let s = s.context("dpo without a preceding sample stage")?;
                 train::dpo(&mut cx, pol, st, &dir.stage_dir(s.index, "sample"))?
             }
-            (Stage::Eval(st), Some(pol)) => eval::eval(&mut cx, &pol.p, st, &eval_ds)?,
+            (Stage::Eval(st), Some(pol)) => eval::eval(&mut cx, pol.p.as_ref(), st, &eval_ds)?,
             (_, None) => bail!("internal: no policy for stage {}", p.label()),
         };
         if let (Stage::Vision(_) | Stage::Sft(_) | Stage::Dpo(_), Some(pol)) = (&p.stage, policy.as_mut()) {
@@ -245,10 +246,9 @@ fn init_stage(cx: &mut Cx, st: &crate::recipe::InitStage, train: &Dataset) -> Re
     let out = cx.dir.stage_dir(cx.index, "init");
     let programs: Vec<String> =
         train.pass(None)?.take(st.tokenizer_programs).map(|s| s.map(|s| s.code)).collect::<Result<_>>()?;
-    let cfg: cadrl_backend_tch::init::InitConfig = serde_json::from_value(st.model.clone())?;
-    let tok_dir = out.join("tokenizer");
-    let rep = cadrl_backend_tch::init::train_tokenizer(&programs, st.vocab_size, &tok_dir)?;
-    cadrl_backend_tch::init::write_random_checkpoint(&cfg, &tok_dir, &out.join("model"), cx.recipe.run.seed)?;
+    let cfg: cadrl_backend::InitConfig = serde_json::from_value(st.model.clone())?;
+    let backend = crate::backend::default_backend()?;
+    let rep = backend.init_checkpoint(&cfg, &programs, st.vocab_size, &out, cx.recipe.run.seed)?;
     cx.log.say(&format!(
         "init: tokenizer of {} tokens ({:.1} tokens per program), random model in {}",
         rep.vocab_size,

@@ -9,14 +9,16 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use cadrl_backend_tch::{LoraConfig, ModelSpec, QwenVlPolicy, TrainConfig};
+use cadrl_backend::{Backend, LoraConfig, ModelSpec, TrainConfig};
 
 use super::rundir::{Progress, write_atomic, write_dir_atomic};
 use crate::recipe::{Finetune, Recipe};
 
 /// The policy being trained and how to rebuild it.
 pub struct Policy {
-    pub p: QwenVlPolicy,
+    pub p: Box<dyn cadrl_backend::Policy>,
+    /// The backend that loaded it (seeds, threads).
+    pub backend: &'static dyn Backend,
     /// The starting checkpoint (hub id or directory).
     pub base: String,
     pub full: bool,
@@ -47,13 +49,13 @@ impl Policy {
         let spec = ModelSpec { path_or_id: base.to_string(), device: r.model.device, dtype: r.model.dtype };
         let full = r.model.finetune == Finetune::Full;
         let lora = if full { None } else { lora_config(r) };
-        cadrl_backend_tch::manual_seed(r.run.seed);
-        let mut p =
-            QwenVlPolicy::load(&spec, lora.clone()).with_context(|| format!("loading model {base}"))?;
+        let backend = crate::backend::default_backend()?;
+        backend.manual_seed(r.run.seed);
+        let mut p = backend.load(&spec, lora.clone()).with_context(|| format!("loading model {base}"))?;
         if full {
             p.enable_full_finetune();
         }
-        Ok(Policy { p, base: base.to_string(), full, spec, lora })
+        Ok(Policy { p, backend, base: base.to_string(), full, spec, lora })
     }
 
     /// Restore the policy saved in checkpoint `dir`, and for an in-stage checkpoint the
@@ -64,7 +66,7 @@ impl Policy {
             p.base = base.to_string();
             // side files (config, tokenizer) are copied from here by later saves; the
             // checkpoint being restored may be deleted once its stage ends
-            p.p.model_dir = cadrl_backend_tch::loading::resolve_model_dir(base)?;
+            p.p.set_model_dir(cadrl_backend::hub::resolve_model_dir(base)?);
             p
         } else {
             let mut p = Policy::load(r, base)?;

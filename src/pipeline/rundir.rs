@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 /// The workspace's one atomic writer (temporary sibling, then rename), used for every
 /// file of the run directory and every checkpoint.
-pub use cadrl_backend_tch::atomic::{write_atomic, write_dir_atomic};
+pub use cadrl_backend::atomic::{write_atomic, write_dir_atomic};
 
 /// One stage's metrics for the summary: plan index, stage label, `(metric, value)` pairs.
 pub type StageResult = (usize, String, Vec<(String, f64)>);

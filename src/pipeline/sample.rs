@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use cadrl_backend_tch::GenerateOptions;
+use cadrl_backend::GenerateOptions;
 use serde_json::json;
 
 use super::data::{Dataset, Stream};

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use cadrl_backend_tch::{DpoLoss, Example, ImageInput, PreferencePair, TrainConfig};
+use cadrl_backend::{DpoLoss, Example, ImageInput, PreferencePair, TrainConfig};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -123,7 +123,7 @@ pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: 
     for step in start..st.steps {
         let lr = cosine_lr(step, st.steps, o.warmup_steps, o.lr, o.min_lr_ratio);
         pol.p.set_lr(lr);
-        cadrl_backend_tch::manual_seed(mix(seed, step as u64));
+        pol.backend.manual_seed(mix(seed, step as u64));
         let batch: Vec<Example> =
             stream.take(o.batch_size)?.iter().map(|s| example(s, &r.model.prompt)).collect();
         let t0 = Instant::now();
@@ -259,7 +259,7 @@ impl<'a> Monitor<'a> {
         val_loss: Option<f64>,
     ) -> Result<bool> {
         let ex = self.ex.as_deref().context("monitoring is off")?;
-        let (records, rep) = evaluate_report(&pol.p, ex, &self.samples, &self.opts, |_| {})?;
+        let (records, rep) = evaluate_report(pol.p.as_ref(), ex, &self.samples, &self.opts, |_| {})?;
         let scalars = report_scalars(&rep);
         let refs: Vec<(&str, f64)> = scalars.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         cx.log.scalars(cx.state.global_step, &refs)?;
@@ -392,7 +392,7 @@ pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> R
         let brefs: Vec<(f64, f64)> = idx.iter().map(|&i| refs[i]).collect();
         let lr = cosine_lr(step, total, o.warmup_steps, o.lr, o.min_lr_ratio);
         pol.p.set_lr(lr);
-        cadrl_backend_tch::manual_seed(mix(seed, step as u64));
+        pol.backend.manual_seed(mix(seed, step as u64));
         let s = pol.p.dpo_step(&batch, Some(&brefs), &loss)?;
         if !s.loss.is_finite() {
             bail!("dpo step {step}: loss is {}", s.loss);

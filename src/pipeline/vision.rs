@@ -17,7 +17,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use cadrl_backend_tch::ImageInput;
+use cadrl_backend::ImageInput;
 use cadrl_rewards::exec::execute_native;
 use cadrl_rewards::geom::integrate::mass_props;
 use cadrl_rewards::geom::vec::v3;
@@ -203,7 +203,7 @@ pub fn vision(
     let var = r.executor.var.as_str();
     let o = &st.optim;
     let dims: usize = st.targets.iter().map(|t| t.len(st.grid)).sum();
-    let cfg = cadrl_backend_tch::TrainConfig { probe_outputs: dims, ..train_config(o) };
+    let cfg = cadrl_backend::TrainConfig { probe_outputs: dims, ..train_config(o) };
     // Standardisation from (up to) `fit_samples` training parts, the same on resume.
     // Only the programs are kept (not the decoded images).
     let codes: Vec<String> =
@@ -232,7 +232,7 @@ pub fn vision(
     for step in start..st.steps {
         let lr = cosine_lr(step, st.steps, o.warmup_steps, o.lr, o.min_lr_ratio);
         pol.p.set_lr(lr);
-        cadrl_backend_tch::manual_seed(mix(seed, step as u64));
+        pol.backend.manual_seed(mix(seed, step as u64));
         let batch = labelled(stream.take(o.batch_size)?, st, var);
         if batch.is_empty() {
             bail!("vision step {step}: no program of the batch runs to a solid");

@@ -166,8 +166,8 @@ macro_rules! choices {
 }
 
 choices!(
-    cadrl_backend_tch::DType,
-    cadrl_backend_tch::DpoLossKind,
+    cadrl_backend::DType,
+    cadrl_backend::DpoLossKind,
     cadrl_rewards::metrics::iou::IouMode,
     cadrl_rewards::executor::ExecutorKind,
     crate::data::source::OnError,
@@ -426,8 +426,8 @@ mod tests {
 
     #[test]
     fn every_choice_is_written_as_it_is_read() {
-        serde_is_name::<cadrl_backend_tch::DType>();
-        serde_is_name::<cadrl_backend_tch::DpoLossKind>();
+        serde_is_name::<cadrl_backend::DType>();
+        serde_is_name::<cadrl_backend::DpoLossKind>();
         serde_is_name::<cadrl_rewards::metrics::iou::IouMode>();
         serde_is_name::<cadrl_rewards::executor::ExecutorKind>();
         serde_is_name::<crate::data::source::OnError>();
@@ -443,7 +443,7 @@ mod tests {
         let t = parse("dtype = \"f64\"\nkind = 3\n").unwrap();
         let (mut ov, mut errors) = (Overrides::new(), vec![]);
         let mut f = Fields::new("[model]", 1, &t, &mut ov, &[], &mut errors);
-        assert_eq!(f.choice("dtype", cadrl_backend_tch::DType::BF16), cadrl_backend_tch::DType::BF16);
+        assert_eq!(f.choice("dtype", cadrl_backend::DType::BF16), cadrl_backend::DType::BF16);
         let kind = f.choice("kind", cadrl_rewards::executor::ExecutorKind::Occt);
         assert_eq!(kind, cadrl_rewards::executor::ExecutorKind::Occt);
         f.finish(&["dtype", "kind"]);

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use cadrl_backend_tch::{DType, DeviceSpec, DpoLossKind};
+pub use cadrl_backend::{DType, DeviceSpec, DpoLossKind};
 use cadrl_rewards::executor::{ExecutorKind, ExecutorSpec};
 pub use cadrl_rewards::metrics::iou::IouMode;
 pub use cadrl_rewards::reward::RewardSpec;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::fields::{Fields, Overrides, Spanned, Val};
 pub use crate::pipeline::vision::Target;
-use cadrl_backend_tch::DpoLossKind;
+use cadrl_backend::DpoLossKind;
 use cadrl_rewards::metrics::iou::IouMode;
 
 /// `init`: train a tokenizer on the training programs and write a random Qwen2.5-VL.
@@ -18,7 +18,7 @@ pub struct InitStage {
     pub vocab_size: usize,
     /// Training programs the tokenizer is trained on.
     pub tokenizer_programs: usize,
-    /// Model size and image resolution ([`cadrl_backend_tch::init::InitConfig`]).
+    /// Model size and image resolution ([`cadrl_backend::InitConfig`]).
     pub model: serde_json::Value,
 }
 
@@ -391,7 +391,7 @@ fn init(f: &mut Fields) -> Stage {
     let vocab_size = f.usize("vocab_size", 1024, |x| (300..=200_000).contains(&x), "300..=200000");
     let tokenizer_programs = f.usize("tokenizer_programs", 2000, |x| x > 0, "> 0");
     let model = match f.json_table("model") {
-        Some((v, at)) => match serde_json::from_value::<cadrl_backend_tch::init::InitConfig>(v.clone()) {
+        Some((v, at)) => match serde_json::from_value::<cadrl_backend::InitConfig>(v.clone()) {
             Ok(_) => v,
             Err(e) => {
                 f.err(format!("{at}: {e}"));

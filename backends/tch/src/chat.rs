@@ -6,9 +6,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use std::path::Path;
 
-/// GenCAD-Code's instruction, used when no prompt is given; the workspace's one copy of it
-/// (`cadrl::data::GENCAD_PROMPT` is this constant).
-pub const DEFAULT_PROMPT: &str = "Generate the CADQuery code needed to create the CAD for the provided image. Just the code, no other words.";
+/// GenCAD-Code's instruction, used when no prompt is given (defined at the boundary).
+pub use cadrl_backend::DEFAULT_PROMPT;
 
 /// Qwen2.5-VL's chat template, used when the checkpoint has none.
 pub const QWEN25VL_TEMPLATE: &str = "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n{% else %}{% for content in message['content'] %}{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'video' or 'video' in content %}{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";

@@ -11,91 +11,21 @@
 //! Plus an optional NLL term on the chosen completions (`nll_weight`, TRL's `rpo_alpha`):
 //! `nll_weight * mean NLL over chosen tokens`. Implicit rewards `β (logp - ref)` give the
 //! metrics `rewards/chosen`, `rewards/rejected`, `rewards/margins`, `rewards/accuracies`.
-use anyhow::{Result, bail};
-use std::str::FromStr;
 use tch::{Kind, Tensor};
 
-/// Which DPO loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DpoLossKind {
-    Sigmoid,
-    Ipo,
-    Hinge,
-    Robust,
-}
+pub use cadrl_backend::{DpoLoss, DpoLossKind, DpoStats};
 
-impl DpoLossKind {
-    pub const ALL: [DpoLossKind; 4] = [Self::Sigmoid, Self::Ipo, Self::Hinge, Self::Robust];
-
-    /// The name recipes use (also the serde name).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sigmoid => "sigmoid",
-            Self::Ipo => "ipo",
-            Self::Hinge => "hinge",
-            Self::Robust => "robust",
+/// Per-pair loss from the log-ratio difference    /// Per-pair loss from the log-ratio difference `h` (tensor of `[P]`).
+fn pair_losses(loss: &DpoLoss, h: &Tensor) -> Tensor {
+    let (b, e) = (loss.beta, loss.label_smoothing);
+    let z = h * b;
+    match loss.kind {
+        DpoLossKind::Sigmoid => z.log_sigmoid().neg() * (1.0 - e) - (-&z).log_sigmoid() * e,
+        DpoLossKind::Robust => {
+            (z.log_sigmoid().neg() * (1.0 - e) + (-&z).log_sigmoid() * e) / (1.0 - 2.0 * e)
         }
-    }
-}
-
-impl FromStr for DpoLossKind {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match Self::ALL.into_iter().find(|k| k.name() == s) {
-            Some(k) => Ok(k),
-            None => bail!("unknown DPO loss `{s}` (sigmoid, ipo, hinge, robust)"),
-        }
-    }
-}
-
-/// A DPO loss with its settings.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DpoLoss {
-    pub kind: DpoLossKind,
-    pub beta: f64,
-    /// ε for `sigmoid` (conservative DPO) and `robust`; ignored by the others.
-    pub label_smoothing: f64,
-    /// Weight of the mean NLL of the chosen completions (0 = off).
-    pub nll_weight: f64,
-}
-
-impl DpoLoss {
-    pub fn sigmoid(beta: f64) -> Self {
-        Self { kind: DpoLossKind::Sigmoid, beta, label_smoothing: 0.0, nll_weight: 0.0 }
-    }
-
-    /// Checks the settings (β > 0, 0 <= ε < 0.5, nll_weight >= 0).
-    pub fn validate(&self) -> Result<()> {
-        if !(self.beta > 0.0 && self.beta.is_finite()) {
-            bail!("beta must be > 0, got {}", self.beta);
-        }
-        if !(0.0..0.5).contains(&self.label_smoothing) {
-            bail!("label_smoothing must be in [0, 0.5), got {}", self.label_smoothing);
-        }
-        if !(self.nll_weight >= 0.0 && self.nll_weight.is_finite()) {
-            bail!("nll_weight must be >= 0, got {}", self.nll_weight);
-        }
-        Ok(())
-    }
-
-    /// Per-pair loss from the log-ratio difference `h` (tensor of `[P]`).
-    fn pair_losses(&self, h: &Tensor) -> Tensor {
-        let (b, e) = (self.beta, self.label_smoothing);
-        let z = h * b;
-        match self.kind {
-            DpoLossKind::Sigmoid => z.log_sigmoid().neg() * (1.0 - e) - (-&z).log_sigmoid() * e,
-            DpoLossKind::Robust => {
-                (z.log_sigmoid().neg() * (1.0 - e) + (-&z).log_sigmoid() * e) / (1.0 - 2.0 * e)
-            }
-            DpoLossKind::Hinge => (-z + 1.0).relu(),
-            DpoLossKind::Ipo => (h - 1.0 / (2.0 * b)).pow_tensor_scalar(2),
-        }
-    }
-
-    /// Whether log-probs are averaged per token (IPO) rather than summed.
-    pub fn averages_tokens(&self) -> bool {
-        self.kind == DpoLossKind::Ipo
+        DpoLossKind::Hinge => (-z + 1.0).relu(),
+        DpoLossKind::Ipo => (h - 1.0 / (2.0 * b)).pow_tensor_scalar(2),
     }
 }
 
@@ -127,33 +57,12 @@ pub(crate) fn loss_tensor(
     let d = pol - refs;
     let p = layout.pairs;
     let h = d.narrow(0, 0, p) - d.narrow(0, p, p);
-    let mut total = loss.pair_losses(&h).mean(Kind::Float);
+    let mut total = pair_losses(loss, &h).mean(Kind::Float);
     if loss.nll_weight > 0.0 {
         let chosen = lp.narrow(0, 0, layout.chosen_tokens);
         total += chosen.mean(Kind::Float).neg() * loss.nll_weight;
     }
     total * scale
-}
-
-/// Metrics of a DPO step, averaged over pairs (TRL's names in the comments).
-#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct DpoStats {
-    pub loss: f64,
-    pub grad_norm: f64,
-    pub lr: f64,
-    pub tokens: usize,
-    /// `rewards/chosen`: mean β (logp_c - ref_c).
-    pub rewards_chosen: f64,
-    /// `rewards/rejected`.
-    pub rewards_rejected: f64,
-    /// `rewards/margins`: mean of chosen minus rejected rewards.
-    pub rewards_margins: f64,
-    /// `rewards/accuracies`: share of pairs whose chosen reward beats the rejected one.
-    pub rewards_accuracies: f64,
-    /// `logps/chosen`: mean summed log-prob of the chosen completions.
-    pub logps_chosen: f64,
-    /// `logps/rejected`.
-    pub logps_rejected: f64,
 }
 
 /// Implicit-reward metrics from summed policy and reference log-probs per pair.

@@ -11,28 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
-/// Generation settings, the workspace's one sampling type (`temperature == 0` is greedy).
-/// [`crate::QwenVlPolicy::generate`] turns `prompt` into the prompt ids; [`generate`] gets
-/// those ids with the images and reads the sampling fields.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GenerateOptions {
-    /// The instruction given with each image (`None`: [`crate::chat::DEFAULT_PROMPT`]).
-    pub prompt: Option<String>,
-    /// Candidates per image.
-    pub n: usize,
-    pub temperature: f64,
-    pub top_p: f64,
-    /// 0 disables top-k.
-    pub top_k: usize,
-    pub max_new_tokens: usize,
-    pub seed: u64,
-}
-
-impl Default for GenerateOptions {
-    fn default() -> Self {
-        Self { prompt: None, n: 1, temperature: 1.0, top_p: 1.0, top_k: 0, max_new_tokens: 512, seed: 0 }
-    }
-}
+pub use cadrl_backend::GenerateOptions;
 
 /// One generated sequence (stop token included when reached).
 #[derive(Debug, Clone)]

@@ -5,9 +5,10 @@
 //! steps with LoRA or full fine-tuning, PEFT-format adapters. Modules follow the model
 //! structure: `config`, `loading`, `processor` (with `resize`), `chat`, `vision`, `text`, `model`, `lora`,
 //! `generate`, `train`, `checkpoint`, `cli`, and `init` (tokenizer training and random
-//! checkpoints for models trained from scratch); `atomic` holds the workspace's atomic file
-//! and directory writes.
-pub mod atomic;
+//! checkpoints for models trained from scratch). [`TchBackend`] implements the pipeline's
+//! boundary (`cadrl_backend::{Backend, Policy}`); the plain types come from there.
+pub use cadrl_backend::atomic;
+mod backend;
 pub mod chat;
 pub mod checkpoint;
 pub mod cli;
@@ -27,6 +28,7 @@ pub mod text;
 pub mod train;
 pub mod vision;
 
+pub use backend::TchBackend;
 pub use dpo::{DpoLoss, DpoLossKind, DpoStats};
 pub use lora::LoraConfig;
 pub use policy::{

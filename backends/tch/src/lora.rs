@@ -6,66 +6,20 @@ use crate::loading::{canonical_key, peft_module_path, read_safetensors};
 use crate::model::QwenVl;
 use crate::nn::{Linear, Lora};
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
 use tch::{Kind, Tensor};
 
-/// Decoder projection names targeted by default.
-pub const DEFAULT_TARGETS: [&str; 7] =
-    ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+pub use cadrl_backend::{DEFAULT_TARGETS, LoraConfig};
 
-/// LoRA hyper-parameters.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LoraConfig {
-    pub r: usize,
-    pub alpha: f64,
-    pub dropout: f64,
-    /// Module name suffixes (PEFT semantics: `name == t` or `name` ends with `.t`).
-    pub target_modules: Vec<String>,
-    /// Also adapt the vision tower (`qkv`, `attn.proj` and its MLP when targeted).
-    pub vision: bool,
-    pub use_rslora: bool,
-}
-
-impl Default for LoraConfig {
-    fn default() -> Self {
-        Self {
-            r: 16,
-            alpha: 32.0,
-            dropout: 0.05,
-            target_modules: DEFAULT_TARGETS.iter().map(|s| s.to_string()).collect(),
-            vision: false,
-            use_rslora: false,
-        }
+/// Whether the adapter targets the module of `canonical` name.
+fn matches(cfg: &LoraConfig, canonical: &str) -> bool {
+    if canonical.starts_with("visual.") && !cfg.vision {
+        return false;
     }
-}
-
-impl LoraConfig {
-    pub fn scale(&self) -> f64 {
-        if self.use_rslora { self.alpha / (self.r as f64).sqrt() } else { self.alpha / self.r as f64 }
-    }
-
-    /// Effective target names: with `vision`, the vision attention (`qkv`, `attn.proj`) is added.
-    pub fn effective_targets(&self) -> Vec<String> {
-        let mut t = self.target_modules.clone();
-        if self.vision {
-            for x in ["qkv", "attn.proj"] {
-                if !t.iter().any(|y| y == x) {
-                    t.push(x.to_string());
-                }
-            }
-        }
-        t
-    }
-
-    fn matches(&self, canonical: &str) -> bool {
-        if canonical.starts_with("visual.") && !self.vision {
-            return false;
-        }
-        self.effective_targets().iter().any(|t| canonical == t || canonical.ends_with(&format!(".{t}")))
-    }
+    cfg.effective_targets().iter().any(|t| canonical == t || canonical.ends_with(&format!(".{t}")))
 }
 
 /// Attach fresh adapters (A kaiming-uniform like PEFT, B zero). Returns the number adapted.
@@ -76,7 +30,7 @@ pub fn attach(model: &mut QwenVl, cfg: &LoraConfig) -> Result<usize> {
     let device = model.device;
     let mut n = 0;
     for lin in model.linears_mut(cfg.vision) {
-        if !cfg.matches(&lin.name) {
+        if !matches(cfg, &lin.name) {
             continue;
         }
         let (out_f, in_f) = (lin.out_features(), lin.in_features());

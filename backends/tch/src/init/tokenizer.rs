@@ -6,7 +6,7 @@ use super::write_json;
 use crate::atomic::write_dir_atomic;
 use crate::chat::QWEN25VL_TEMPLATE;
 use anyhow::{Context, Result, anyhow, bail};
-use serde::Serialize;
+
 use serde_json::json;
 use std::path::Path;
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
@@ -48,16 +48,7 @@ pub const QWEN25VL_ADDED_TOKENS: [(&str, bool); 22] = [
     ("<|file_sep|>", false),
 ];
 
-/// What [`train_tokenizer`] produced.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TokenizerReport {
-    /// Total vocabulary: learned BPE tokens plus the added tokens.
-    pub vocab_size: usize,
-    /// Learned BPE vocabulary (256 byte symbols plus merges).
-    pub learned_vocab_size: usize,
-    pub programs: usize,
-    pub mean_tokens_per_program: f64,
-}
+pub use cadrl_backend::TokenizerReport;
 
 type TrainTok =
     TokenizerImpl<BPE, NormalizerWrapper, PreTokenizerWrapper, PostProcessorWrapper, DecoderWrapper>;

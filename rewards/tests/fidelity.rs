@@ -185,10 +185,30 @@ fn tiny_extrusions_fail_as_in_occt_and_degenerate_loops_are_unsupported() {
     agree(&p, 1e-6);
     let bowtie = "import cadquery as cq\nsolid = cq.Workplane('XY').moveTo(0, 0).lineTo(1, 1).lineTo(1, 0).lineTo(0, 1).close().extrude(1)\n";
     let twice = "import cadquery as cq\nwp = cq.Workplane('XY')\nwp.rect(1, 1)\nwp.rect(1, 1)\nsolid = wp.extrude(1)\n";
-    let n = NativeExecutor.execute(&[bowtie, twice], "solid").expect("native");
+    // OCCT extrudes a rect with a side of 0 or 1e-8 to a "valid" solid of no volume
+    // (seed 7000 case 2839); with both sides 0 it fails, as native does
+    let flat =
+        |w: &str| format!("import cadquery as cq\nsolid = cq.Workplane('XY').rect({w}, 0.5).extrude(0.5)\n");
+    let (zero, tiny) = (flat("0.0"), flat("1e-8"));
+    let n = NativeExecutor.execute(&[bowtie, twice, &zero, &tiny], "solid").expect("native");
     for o in &n {
         assert!(matches!(o, Outcome::Unsupported { .. }), "{:?}", o.reason());
     }
+    // (the worker cannot tessellate that solid: `auto` then scores it as an error)
+    let o = occt().execute(&[&zero, &tiny], "solid").expect("occt");
+    for o in &o {
+        assert_eq!(o.kind(), "exec_error", "{:?}", o.reason());
+    }
+    let none = "import cadquery as cq\nsolid = cq.Workplane('XY').rect(0.0, 0.0).extrude(0.5)\n";
+    let (n, o) =
+        (NativeExecutor.execute(&[none], "solid").expect("n"), occt().execute(&[none], "solid").expect("o"));
+    assert_eq!(
+        (n[0].kind(), o[0].kind()),
+        ("exec_error", "exec_error"),
+        "{:?} {:?}",
+        n[0].reason(),
+        o[0].reason()
+    );
 }
 
 #[test]

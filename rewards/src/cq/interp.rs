@@ -607,13 +607,20 @@ fn wp_method(wp: &Rc<Wp>, name: &str, args: Args) -> R<Value> {
                 ),
                 Some(_) => return unsupported("rect(centered=...) other than a bool or a pair of bools"),
             };
+            let construction = bool_arg(&a[3], false, "forConstruction")?;
+            // OCCT's polygon merges corners closer than its confusion (1e-7) and makes a
+            // wire that runs out and back, which extrudes to a "valid" solid of no volume
+            // (both sides that small: an error); not modelled
+            if !construction && (xl.abs() <= 1e-7 || yl.abs() <= 1e-7) && xl.abs().max(yl.abs()) > 1e-7 {
+                return unsupported("rect() with a side of at most 1e-7 (OCCT builds a zero-volume solid)");
+            }
             let off = p2(if cx { 0.0 } else { xl / 2.0 }, if cy { 0.0 } else { yl / 2.0 });
             let pts: Vec<P2> = [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)]
                 .iter()
                 .map(|(sx, sy)| p2(sx * xl / 2.0, sy * yl / 2.0) + off)
                 .collect();
             let plane = wp.plane;
-            w(wp.each_wire(bool_arg(&a[3], false, "forConstruction")?, |c| polygon_wire(&plane, c, &pts))?)
+            w(wp.each_wire(construction, |c| polygon_wire(&plane, c, &pts))?)
         }
         "polygon" => {
             let a = args.bind(name, &["nSides", "diameter", "forConstruction", "circumscribed"], 2)?;

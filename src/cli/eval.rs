@@ -12,7 +12,7 @@ use clap::Args;
 use crate::data::Sample;
 use crate::data::source::{self, DataSpec, Subset};
 use crate::pipeline::eval::{EvalOptions, evaluate_report, score_predictions, write_outputs};
-use crate::pipeline::score::{EvalRecord, EvalReport, report, report_markdown};
+use crate::pipeline::score::{report, report_markdown};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -25,7 +25,7 @@ pub struct EvalArgs {
     #[arg(long)]
     predictions: Option<PathBuf>,
     /// PEFT LoRA adapter directory.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "predictions")]
     adapter: Option<PathBuf>,
     /// Data: a fixture-style JSONL file (or a directory holding data.jsonl), or GenCAD-Code
     /// parquet shards (a file or a directory).
@@ -103,7 +103,6 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         }
         (None, None) => anyhow::bail!("give --model or --predictions"),
     };
-    let (records, rep): (Vec<EvalRecord>, EvalReport) = (records, rep);
     pb.finish_and_clear();
     eprint!("{}", report_markdown(&rep));
     match &a.out {

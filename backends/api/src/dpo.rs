@@ -15,13 +15,18 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DpoLossKind {
+    /// DPO's logistic loss (with label smoothing: conservative DPO).
     Sigmoid,
+    /// IPO's squared loss on per-token averages.
     Ipo,
+    /// SLiC's hinge loss.
     Hinge,
+    /// Noise-robust DPO.
     Robust,
 }
 
 impl DpoLossKind {
+    /// Every kind, in the order messages list them.
     pub const ALL: [DpoLossKind; 4] = [Self::Sigmoid, Self::Ipo, Self::Hinge, Self::Robust];
 
     /// The name recipes use (also the serde name).
@@ -48,7 +53,9 @@ impl FromStr for DpoLossKind {
 /// A DPO loss with its settings.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DpoLoss {
+    /// Which loss.
     pub kind: DpoLossKind,
+    /// β: the scale of the implicit reward (TRL's `beta`).
     pub beta: f64,
     /// ε for `sigmoid` (conservative DPO) and `robust`; ignored by the others.
     pub label_smoothing: f64,
@@ -57,6 +64,7 @@ pub struct DpoLoss {
 }
 
 impl DpoLoss {
+    /// The standard DPO loss with `beta`.
     pub fn sigmoid(beta: f64) -> Self {
         Self { kind: DpoLossKind::Sigmoid, beta, label_smoothing: 0.0, nll_weight: 0.0 }
     }
@@ -84,9 +92,13 @@ impl DpoLoss {
 /// Metrics of a DPO step, averaged over pairs (TRL's names in the comments).
 #[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct DpoStats {
+    /// `loss`.
     pub loss: f64,
+    /// `grad_norm` before clipping.
     pub grad_norm: f64,
+    /// `learning_rate`.
     pub lr: f64,
+    /// Completion tokens in the batch.
     pub tokens: usize,
     /// `rewards/chosen`: mean β (logp_c - ref_c).
     pub rewards_chosen: f64,

@@ -7,14 +7,23 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InitConfig {
+    /// Decoder width.
     pub hidden_size: usize,
+    /// Decoder MLP width.
     pub intermediate_size: usize,
+    /// Decoder blocks.
     pub num_hidden_layers: usize,
+    /// Decoder query heads.
     pub num_attention_heads: usize,
+    /// Decoder key/value heads (grouped-query attention when fewer than the query heads).
     pub num_key_value_heads: usize,
+    /// Vision blocks.
     pub vision_depth: usize,
+    /// Vision width.
     pub vision_hidden_size: usize,
+    /// Vision attention heads.
     pub vision_heads: usize,
+    /// Vision MLP width.
     pub vision_intermediate_size: usize,
     /// Window of the windowed vision blocks, in pixels (a multiple of 28).
     pub vision_window_size: usize,
@@ -22,16 +31,21 @@ pub struct InitConfig {
     pub vision_fullatt_block_indexes: Vec<usize>,
     /// Merger output width; must equal `hidden_size` (kept for recipes that spell it out).
     pub out_hidden_size: Option<usize>,
+    /// Longest sequence the rotary tables cover.
     pub max_position_embeddings: usize,
+    /// Rotary base.
     pub rope_theta: f64,
     /// M-RoPE (temporal, height, width) sections; sum = head_dim / 2.
     pub mrope_section: Vec<usize>,
+    /// RMSNorm epsilon.
     pub rms_norm_eps: f64,
     /// Standard deviation of the normal initialisation of linear and embedding weights.
     pub initializer_range: f64,
+    /// Fewest pixels an image is resized to.
     pub image_min_pixels: usize,
     /// 224*224 turns a 448x448 GenCAD image into 16x16 patches = 64 merged visual tokens.
     pub image_max_pixels: usize,
+    /// Share the input embedding with the output head.
     pub tie_word_embeddings: bool,
 }
 
@@ -152,6 +166,8 @@ pub struct TokenizerReport {
     pub vocab_size: usize,
     /// Learned BPE vocabulary (256 byte symbols plus merges).
     pub learned_vocab_size: usize,
+    /// Programs it was trained on.
     pub programs: usize,
+    /// Mean tokens per program under the trained tokenizer.
     pub mean_tokens_per_program: f64,
 }

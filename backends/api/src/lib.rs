@@ -9,6 +9,7 @@
 //!
 //! This crate also holds what every side shares: the prompt, atomic file writes and
 //! checkpoint resolution in the Hugging Face cache.
+#![warn(missing_docs)]
 pub mod atomic;
 mod dpo;
 pub mod hub;

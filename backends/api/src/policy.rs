@@ -61,8 +61,11 @@ pub trait Policy {
     fn save_full(&self, dir: &Path) -> Result<()>;
     /// Optimiser state, so that a resumed stage continues exactly.
     fn save_optimizer(&self, path: &Path) -> Result<()>;
+    /// Load what [`Self::save_optimizer`] wrote.
     fn load_optimizer(&mut self, path: &Path) -> Result<()>;
+    /// The vision stage's probe weights.
     fn save_probe(&self, path: &Path) -> Result<()>;
+    /// Load what [`Self::save_probe`] wrote (attaching the probe).
     fn load_probe(&mut self, path: &Path) -> Result<()>;
 }
 

@@ -4,13 +4,19 @@ use serde::{Deserialize, Serialize};
 /// Optimiser and step settings.
 #[derive(Debug, Clone)]
 pub struct TrainConfig {
+    /// Learning rate (the pipeline's schedule sets it per step).
     pub lr: f64,
+    /// AdamW's decoupled weight decay.
     pub weight_decay: f64,
+    /// AdamW's first-moment decay.
     pub beta1: f64,
+    /// AdamW's second-moment decay.
     pub beta2: f64,
+    /// AdamW's epsilon.
     pub eps: f64,
     /// Clip the global gradient norm to this (<= 0: no clipping).
     pub max_grad_norm: f64,
+    /// Recompute decoder blocks in the backward pass instead of keeping activations.
     pub grad_checkpointing: bool,
     /// Examples (SFT) or pairs (DPO) per forward/backward; a larger batch is split and its
     /// gradients accumulated before one update (0 = the whole batch at once).
@@ -23,7 +29,7 @@ pub struct TrainConfig {
     /// `vision_lr_scale` for it: e.g. a frozen random tower (`vision_lr_scale = 0`) read
     /// through a trained merger. `None`: the merger follows `vision_lr_scale`.
     pub merger_lr_scale: Option<f64>,
-    /// Outputs of the vision stage's probe ([`crate::probe`]); > 0 trains the tower,
+    /// Outputs of the vision stage's probe ([`crate::Policy::vision_step`]); > 0 trains the tower,
     /// merger and probe on per-image targets instead of the decoder on text.
     pub probe_outputs: usize,
 }
@@ -53,13 +59,17 @@ pub const DEFAULT_TARGETS: [&str; 7] =
 /// LoRA hyper-parameters.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LoraConfig {
+    /// Rank.
     pub r: usize,
+    /// Scale numerator (`alpha / r`, or `alpha / sqrt(r)` with rsLoRA).
     pub alpha: f64,
+    /// Dropout on the adapter input while training.
     pub dropout: f64,
     /// Module name suffixes (PEFT semantics: `name == t` or `name` ends with `.t`).
     pub target_modules: Vec<String>,
     /// Also adapt the vision tower (`qkv`, `attn.proj` and its MLP when targeted).
     pub vision: bool,
+    /// rsLoRA scaling.
     pub use_rslora: bool,
 }
 
@@ -77,6 +87,7 @@ impl Default for LoraConfig {
 }
 
 impl LoraConfig {
+    /// The factor the adapter's output is multiplied by.
     pub fn scale(&self) -> f64 {
         if self.use_rslora { self.alpha / (self.r as f64).sqrt() } else { self.alpha / self.r as f64 }
     }

@@ -6,7 +6,9 @@ use std::str::FromStr;
 /// Compute device: `cpu`, `cuda` (device 0) or `cuda:N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceSpec {
+    /// The CPU.
     Cpu,
+    /// A CUDA device by index.
     Cuda(usize),
 }
 
@@ -44,12 +46,16 @@ impl serde::Serialize for DeviceSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
+    /// 32-bit float.
     F32,
+    /// bfloat16.
     BF16,
+    /// IEEE half precision.
     F16,
 }
 
 impl DType {
+    /// Every dtype, in the order messages list them.
     pub const ALL: [DType; 3] = [DType::F32, DType::BF16, DType::F16];
 
     /// The name recipes and the command line use (also the serde name).
@@ -83,20 +89,32 @@ impl FromStr for DType {
 pub struct ModelSpec {
     /// Local checkpoint directory or hub id (`Org/Name[@rev]`) in the HF cache.
     pub path_or_id: String,
+    /// Where to run it.
     pub device: DeviceSpec,
+    /// Weight dtype of the frozen base.
     pub dtype: DType,
 }
 
 /// An image given by path or as raw RGB8 pixels.
 #[derive(Debug, Clone)]
 pub enum ImageInput {
+    /// A PNG or JPEG file.
     Path(PathBuf),
-    Rgb8 { width: usize, height: usize, data: Vec<u8> },
+    /// Row-major RGB8 pixels.
+    Rgb8 {
+        /// Pixels per row.
+        width: usize,
+        /// Rows.
+        height: usize,
+        /// `3 * width * height` bytes.
+        data: Vec<u8>,
+    },
 }
 
 /// One generated program.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Candidate {
+    /// The decoded text.
     pub text: String,
     /// Generated ids, including the end-of-turn token when generation stopped on it.
     pub token_ids: Vec<u32>,
@@ -107,43 +125,57 @@ pub struct Candidate {
 /// A (image, prompt, completion) training/scoring example.
 #[derive(Debug, Clone)]
 pub struct Example {
+    /// The picture of the part.
     pub image: ImageInput,
+    /// The instruction (`None`: [`crate::DEFAULT_PROMPT`]).
     pub prompt: Option<String>,
+    /// The program to score or learn.
     pub completion: String,
 }
 
 /// A DPO preference pair on one image.
 #[derive(Debug, Clone)]
 pub struct PreferencePair {
+    /// The picture of the part.
     pub image: ImageInput,
+    /// The instruction (`None`: [`crate::DEFAULT_PROMPT`]).
     pub prompt: Option<String>,
+    /// The preferred program.
     pub chosen: String,
+    /// The other program.
     pub rejected: String,
 }
 
 /// Statistics of one optimiser step.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct StepStats {
+    /// The loss of the batch.
     pub loss: f64,
+    /// The global gradient norm before clipping.
     pub grad_norm: f64,
+    /// The learning rate the step used.
     pub lr: f64,
+    /// Completion tokens in the batch.
     pub tokens: usize,
 }
 
-/// Generation settings, the workspace's one sampling type (`temperature == 0` is greedy).
-/// [`crate::QwenVlPolicy::generate`] turns `prompt` into the prompt ids; [`generate`] gets
-/// those ids with the images and reads the sampling fields.
+/// Generation settings, the workspace's one sampling type (`temperature == 0` is greedy;
+/// temperature, then top-k, then top-p, in transformers' order).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerateOptions {
-    /// The instruction given with each image (`None`: [`crate::chat::DEFAULT_PROMPT`]).
+    /// The instruction given with each image (`None`: [`crate::DEFAULT_PROMPT`]).
     pub prompt: Option<String>,
     /// Candidates per image.
     pub n: usize,
+    /// Softmax temperature.
     pub temperature: f64,
+    /// Nucleus sampling mass (1 disables it).
     pub top_p: f64,
     /// 0 disables top-k.
     pub top_k: usize,
+    /// Most tokens generated per candidate.
     pub max_new_tokens: usize,
+    /// Seed of the candidates' RNGs (the same seed and options give the same candidates).
     pub seed: u64,
 }
 

@@ -45,7 +45,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::jsonl::{OnError, RowError, RowGate};
-use super::source::Subset;
+use super::subset::Subset;
 use super::{GENCAD_PROMPT, Sample};
 
 /// Rows held by the shuffle buffer when a seed is given.

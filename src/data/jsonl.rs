@@ -26,6 +26,7 @@ use rand::seq::{SliceRandom, index};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
+use super::subset::Subset;
 use super::{GENCAD_PROMPT, Sample};
 
 /// What to do with a corrupt row (`"skip"` or `"fail"` in a recipe).
@@ -113,14 +114,6 @@ impl RowGate {
             }
         }
     }
-}
-
-/// Which rows to yield.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Subset {
-    All,
-    First(usize),
-    Random { n: usize, seed: u64 },
 }
 
 /// A configured JSONL data set; [`Loader::iter`] opens a fresh pass over it.

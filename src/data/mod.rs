@@ -10,6 +10,7 @@ pub mod gencad_write;
 pub mod hub;
 pub mod jsonl;
 pub mod source;
+pub mod subset;
 pub mod synth;
 
 use cadrl_rewards::exec::execute_native;

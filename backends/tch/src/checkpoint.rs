@@ -1,7 +1,7 @@
 //! Saving full checkpoints (after full fine-tuning) in Hugging Face layout with legacy
 //! transformers key names, loadable by transformers and by `QwenVl::load`.
+use crate::model::QwenVl;
 use crate::nn::Linear;
-use crate::policy::QwenVlPolicy;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,8 +15,7 @@ fn push_lin(v: &mut Vec<(String, Tensor)>, l: &Linear) {
 }
 
 /// All named base tensors in checkpoint layout.
-pub fn named_tensors(p: &QwenVlPolicy) -> Vec<(String, Tensor)> {
-    let m = &p.model;
+pub fn named_tensors(m: &QwenVl) -> Vec<(String, Tensor)> {
     let vc = &m.cfg.vision;
     let mut v = vec![];
     v.push((
@@ -85,10 +84,10 @@ pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()
     Ok(())
 }
 
-/// Save the full model plus side files.
-pub fn save_full(p: &QwenVlPolicy, dir: &Path) -> Result<()> {
+/// Save the full model plus the side files (config, tokenizer, ...) of `model_dir`.
+pub fn save_full(m: &QwenVl, model_dir: &Path, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    write_safetensors(&named_tensors(p), &dir.join("model.safetensors"))?;
+    write_safetensors(&named_tensors(m), &dir.join("model.safetensors"))?;
     for f in [
         "config.json",
         "generation_config.json",
@@ -99,7 +98,7 @@ pub fn save_full(p: &QwenVlPolicy, dir: &Path) -> Result<()> {
         "chat_template.json",
         "special_tokens_map.json",
     ] {
-        let src = p.model_dir.join(f);
+        let src = model_dir.join(f);
         if src.exists() {
             std::fs::copy(&src, dir.join(f)).with_context(|| format!("copying {}", src.display()))?;
         }

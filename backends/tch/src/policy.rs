@@ -534,6 +534,6 @@ impl QwenVlPolicy {
     /// Save all weights (full fine-tuning) as `model.safetensors` plus the checkpoint's
     /// config/tokenizer/processor files, in the legacy transformers key layout.
     pub fn save_full(&self, dir: &Path) -> Result<()> {
-        crate::checkpoint::save_full(self, dir)
+        crate::checkpoint::save_full(&self.model, &self.model_dir, dir)
     }
 }

@@ -190,7 +190,10 @@ fn tiny_extrusions_fail_as_in_occt_and_degenerate_loops_are_unsupported() {
     let flat =
         |w: &str| format!("import cadquery as cq\nsolid = cq.Workplane('XY').rect({w}, 0.5).extrude(0.5)\n");
     let (zero, tiny) = (flat("0.0"), flat("1e-8"));
-    let n = NativeExecutor.execute(&[bowtie, twice, &zero, &tiny], "solid").expect("native");
+    // a loop that folds back on itself: zero signed area, a "valid" zero-volume solid in
+    // CadQuery (seed 8000 case 3747)
+    let folded = "import cadquery as cq\nsolid = cq.Workplane('XY').moveTo(0.75, 0.0).lineTo(1e-09, 0.75).lineTo(0.0, 0.0).lineTo(0.0, 0.75).close().extrude(0.375)\n";
+    let n = NativeExecutor.execute(&[bowtie, twice, &zero, &tiny, folded], "solid").expect("native");
     for o in &n {
         assert!(matches!(o, Outcome::Unsupported { .. }), "{:?}", o.reason());
     }

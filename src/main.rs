@@ -25,6 +25,9 @@ enum Cmd {
     /// Teacher-forced per-token log-probs of a completion for an image.
     #[cfg(feature = "tch")]
     Logprobs(cadrl_backend_tch::cli::LogprobsArgs),
+    /// Time one phase of a model (log-probs, greedy decoding, an SFT or DPO step,
+    /// sampling) on one image and completion, as the device check does.
+    Measure(cadrl::cli::measure::MeasureArgs),
     /// Data sets: synthetic GenCAD-style generation (`synth`) and statistics (`stats`).
     Data(cadrl::cli::data::DataArgs),
     /// Run a recipe (`run`) or check it (`check`).
@@ -45,6 +48,7 @@ fn main() {
         Cmd::Generate(a) => cadrl_backend_tch::cli::run_generate(&a),
         #[cfg(feature = "tch")]
         Cmd::Logprobs(a) => cadrl_backend_tch::cli::run_logprobs(&a),
+        Cmd::Measure(a) => cadrl::cli::measure::run(&a),
         Cmd::Data(a) => cadrl::cli::data::run(&a),
         Cmd::Recipe(a) => cadrl::cli::recipe::run_cmd(&a),
         Cmd::Eval(a) => cadrl::cli::eval::run(&a),

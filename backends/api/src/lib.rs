@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 pub mod atomic;
 mod dpo;
+mod grpo;
 pub mod hub;
 mod init;
 mod policy;
@@ -19,6 +20,7 @@ mod train;
 mod types;
 
 pub use dpo::{DpoLoss, DpoLossKind, DpoStats};
+pub use grpo::{GrpoLoss, GrpoLossType, GrpoStats, Rollout, Weights};
 pub use init::{InitConfig, TokenizerReport};
 pub use policy::{Backend, Policy};
 pub use train::{DEFAULT_TARGETS, LoraConfig, TrainConfig};

@@ -1,7 +1,7 @@
 //! The two traits of the boundary: a loaded [`Policy`] and the [`Backend`] that makes one.
 use crate::{
-    Candidate, DpoLoss, DpoStats, Example, GenerateOptions, ImageInput, InitConfig, LoraConfig, ModelSpec,
-    PreferencePair, StepStats, TokenizerReport, TrainConfig,
+    Candidate, DpoLoss, DpoStats, Example, GenerateOptions, GrpoLoss, GrpoStats, ImageInput, InitConfig,
+    LoraConfig, ModelSpec, PreferencePair, Rollout, StepStats, TokenizerReport, TrainConfig, Weights,
 };
 use anyhow::Result;
 use std::path::{Path, PathBuf};
@@ -46,6 +46,22 @@ pub trait Policy {
         reference: Option<&[(f64, f64)]>,
         loss: &DpoLoss,
     ) -> Result<DpoStats>;
+    /// Per-token log-probs of sampled completions (their token ids) under `weights`, of
+    /// `logits / temperature` (the distribution they were sampled from), no gradients.
+    fn rollout_logprobs(
+        &mut self,
+        rollouts: &[Rollout],
+        weights: Weights,
+        temperature: f64,
+    ) -> Result<Vec<Vec<f32>>>;
+    /// One GRPO-family update on a step's rollouts with `loss` (TRL's definitions).
+    fn grpo_step(&mut self, rollouts: &[Rollout], loss: &GrpoLoss) -> Result<GrpoStats>;
+    /// Keep a copy of the trained weights as they are now ([`Weights::Snapshot`]).
+    fn snapshot(&mut self) -> Result<()>;
+    /// Write the snapshot, so that a resumed stage scores with the same weights.
+    fn save_snapshot(&self, path: &Path) -> Result<()>;
+    /// Read what [`Self::save_snapshot`] wrote.
+    fn load_snapshot(&mut self, path: &Path) -> Result<()>;
     /// One update of the vision tower, merger and probe on per-image targets.
     fn vision_step(&mut self, images: &[ImageInput], targets: &[Vec<f32>]) -> Result<StepStats>;
     /// The probe's outputs per image.

@@ -3,8 +3,8 @@
 use crate::{DpoLoss, DpoStats, QwenVlPolicy};
 use anyhow::Result;
 use cadrl_backend::{
-    Backend, Candidate, Example, GenerateOptions, ImageInput, InitConfig, LoraConfig, ModelSpec, Policy,
-    PreferencePair, StepStats, TokenizerReport, TrainConfig,
+    Backend, Candidate, Example, GenerateOptions, GrpoLoss, GrpoStats, ImageInput, InitConfig, LoraConfig,
+    ModelSpec, Policy, PreferencePair, Rollout, StepStats, TokenizerReport, TrainConfig, Weights,
 };
 use std::path::{Path, PathBuf};
 
@@ -82,6 +82,26 @@ impl Policy for QwenVlPolicy {
         loss: &DpoLoss,
     ) -> Result<DpoStats> {
         QwenVlPolicy::dpo_step(self, pairs, reference, loss)
+    }
+    fn rollout_logprobs(
+        &mut self,
+        rollouts: &[Rollout],
+        weights: Weights,
+        temperature: f64,
+    ) -> Result<Vec<Vec<f32>>> {
+        QwenVlPolicy::rollout_logprobs(self, rollouts, weights, temperature)
+    }
+    fn grpo_step(&mut self, rollouts: &[Rollout], loss: &GrpoLoss) -> Result<GrpoStats> {
+        QwenVlPolicy::grpo_step(self, rollouts, loss)
+    }
+    fn snapshot(&mut self) -> Result<()> {
+        QwenVlPolicy::snapshot(self)
+    }
+    fn save_snapshot(&self, path: &Path) -> Result<()> {
+        QwenVlPolicy::save_snapshot(self, path)
+    }
+    fn load_snapshot(&mut self, path: &Path) -> Result<()> {
+        QwenVlPolicy::load_snapshot(self, path)
     }
     fn vision_step(&mut self, images: &[ImageInput], targets: &[Vec<f32>]) -> Result<StepStats> {
         QwenVlPolicy::vision_step(self, images, targets)

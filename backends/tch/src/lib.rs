@@ -4,7 +4,7 @@
 //! Face checkpoint (local dir or hub cache id), generation, teacher-forced log-probs, SFT
 //! steps with LoRA or full fine-tuning, PEFT-format adapters. Modules follow the model
 //! structure: `config`, `loading`, `processor` (with `resize`), `chat`, `vision`, `text`, `model`, `lora`,
-//! `generate`, `train`, `checkpoint`, `cli`, and `init` (tokenizer training and random
+//! `generate`, `train`, `dpo` and `grpo` (the losses), `checkpoint`, `cli`, and `init` (tokenizer training and random
 //! checkpoints for models trained from scratch). [`TchBackend`] implements the pipeline's
 //! boundary (`cadrl_backend::{Backend, Policy}`); the plain types come from there.
 pub use cadrl_backend::atomic;
@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod dpo;
 pub mod generate;
+pub mod grpo;
 pub mod init;
 pub mod loading;
 pub mod lora;
@@ -30,6 +31,7 @@ pub mod vision;
 
 pub use backend::TchBackend;
 pub use dpo::{DpoLoss, DpoLossKind, DpoStats};
+pub use grpo::{GrpoLoss, GrpoLossType, GrpoStats, Rollout, Weights};
 pub use lora::LoraConfig;
 pub use policy::{
     Candidate, DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, PreferencePair,

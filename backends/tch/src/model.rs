@@ -167,14 +167,33 @@ impl QwenVl {
     /// Per-token log-probs (f32 tensor `[N]`) of `targets` at the given (row, position) slots,
     /// where position p predicts token p+1.
     pub fn gather_logprobs(&self, hidden: &Tensor, rows: &[i64], cols: &[i64], targets: &[i64]) -> Tensor {
+        self.score_tokens(hidden, rows, cols, targets, 1.0, false).0
+    }
+
+    /// [`Self::gather_logprobs`] of `logits / temperature`, and with `entropy` the entropy
+    /// of that distribution at each slot (detached; a metric).
+    pub fn score_tokens(
+        &self,
+        hidden: &Tensor,
+        rows: &[i64],
+        cols: &[i64],
+        targets: &[i64],
+        temperature: f64,
+        entropy: bool,
+    ) -> (Tensor, Option<Tensor>) {
         let d = self.device;
         let h = hidden.index(&[
             Some(Tensor::from_slice(rows).to_device(d)),
             Some(Tensor::from_slice(cols).to_device(d)),
         ]);
-        let logits = self.text.logits(&h);
+        let mut logits = self.text.logits(&h);
+        if temperature != 1.0 {
+            logits /= temperature;
+        }
         let lp = logits.log_softmax(-1, Kind::Float);
-        lp.gather(1, &Tensor::from_slice(targets).to_device(d).unsqueeze(1), false).squeeze_dim(1)
+        let ent =
+            entropy.then(|| tch::no_grad(|| (lp.exp() * &lp).sum_dim_intlist(-1, false, Kind::Float).neg()));
+        (lp.gather(1, &Tensor::from_slice(targets).to_device(d).unsqueeze(1), false).squeeze_dim(1), ent)
     }
 
     pub fn linears_mut(&mut self, include_vision: bool) -> Vec<&mut Linear> {

@@ -10,7 +10,7 @@ use crate::lora::{self, LoraConfig};
 use crate::model::QwenVl;
 use crate::nn::Ctx;
 use crate::processor::{ProcessedImage, Processor, ProcessorConfig};
-use crate::train::{AdamW, Targets, TrainConfig, logprobs_for_training};
+use crate::train::{AdamW, Head, Targets, TrainConfig, logprobs_for_training};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
@@ -19,6 +19,13 @@ use tch::{Device, Kind, Tensor};
 pub use cadrl_backend::{
     Candidate, DType, DeviceSpec, Example, ImageInput, ModelSpec, PreferencePair, StepStats,
 };
+
+/// A completion to score, as token ids, with its image and prompt.
+pub(crate) struct Scored<'a> {
+    pub image: &'a ImageInput,
+    pub prompt: Option<&'a str>,
+    pub completion: Vec<i64>,
+}
 
 /// Qwen2.5-VL policy on libtorch.
 pub struct QwenVlPolicy {
@@ -33,6 +40,8 @@ pub struct QwenVlPolicy {
     full_finetune: bool,
     /// The vision stage's probe ([`crate::probe`]), while one is trained.
     pub(crate) probe: Option<crate::probe::Probe>,
+    /// A copy of the trained weights ([`crate::grpo`]: the RL reference `start`).
+    pub(crate) snapshot: Option<Vec<Tensor>>,
 }
 
 impl std::fmt::Debug for QwenVlPolicy {
@@ -104,6 +113,7 @@ impl QwenVlPolicy {
             optimizer: None,
             full_finetune: false,
             probe: None,
+            snapshot: None,
         })
     }
 
@@ -177,16 +187,33 @@ impl QwenVlPolicy {
         ctx: &Ctx,
         vision_grad: bool,
     ) -> Result<(crate::model::Batch, Targets, Tensor)> {
+        let items: Vec<Scored<'_>> = examples
+            .iter()
+            .map(|e| {
+                let ids = self.tokenizer.completion_ids(&e.completion)?.into_iter().map(i64::from).collect();
+                Ok(Scored { image: &e.image, prompt: e.prompt.as_deref(), completion: ids })
+            })
+            .collect::<Result<_>>()?;
+        self.prepare_ids(&items, ctx, vision_grad)
+    }
+
+    /// [`Self::prepare`] for completions given as token ids.
+    pub(crate) fn prepare_ids(
+        &self,
+        items: &[Scored<'_>],
+        ctx: &Ctx,
+        vision_grad: bool,
+    ) -> Result<(crate::model::Batch, Targets, Tensor)> {
         // Each distinct image is processed and encoded once (K completions of one image,
         // DPO pairs); examples then pick their features.
         let mut uniq: Vec<&ImageInput> = vec![];
         let mut which = vec![];
-        for e in examples {
-            match uniq.iter().position(|u| same_image(u, &e.image)) {
+        for e in items {
+            match uniq.iter().position(|u| same_image(u, e.image)) {
                 Some(i) => which.push(i),
                 None => {
                     which.push(uniq.len());
-                    uniq.push(&e.image);
+                    uniq.push(e.image);
                 }
             }
         }
@@ -196,10 +223,9 @@ impl QwenVlPolicy {
         let mut grids = vec![];
         let mut plens = vec![];
         let mut comps = vec![];
-        for (e, p) in examples.iter().zip(&processed) {
-            let mut ids = self.prompt_ids(e.prompt.as_deref(), p)?;
-            let c: Vec<i64> =
-                self.tokenizer.completion_ids(&e.completion)?.into_iter().map(i64::from).collect();
+        for (e, p) in items.iter().zip(&processed) {
+            let mut ids = self.prompt_ids(e.prompt, p)?;
+            let c = e.completion.clone();
             plens.push(ids.len());
             ids.extend(&c);
             comps.push(c);
@@ -304,7 +330,7 @@ impl QwenVlPolicy {
         Ok(())
     }
 
-    fn vision_grad(&self) -> bool {
+    pub(crate) fn vision_grad(&self) -> bool {
         let c = &self.train_cfg;
         (self.full_finetune && (c.vision_lr_scale > 0.0 || c.merger_lr_scale.is_some_and(|m| m > 0.0)))
             || (c.vision_lr_scale > 0.0 && self.lora.as_ref().is_some_and(|l| l.vision))
@@ -319,18 +345,35 @@ impl QwenVlPolicy {
     ) -> Result<(f64, Vec<f32>, Targets)> {
         let ctx = Ctx { lora_on: true, train: true };
         let (batch, targets, feats) = self.prepare(examples, &ctx, self.vision_grad())?;
-        let f = |lp: &Tensor| loss_fn(lp, &targets);
-        let (loss, lp) = logprobs_for_training(
+        let (loss, lp, _) = self.backward_prepared(&batch, &targets, &feats, Head::PLAIN, loss_fn)?;
+        Ok((loss, lp, targets))
+    }
+
+    /// Forward + backward of a prepared micro-batch; the detached loss, per-token
+    /// log-probs and (with `head.entropy`) entropies.
+    pub(crate) fn backward_prepared(
+        &self,
+        batch: &crate::model::Batch,
+        targets: &Targets,
+        feats: &Tensor,
+        head: Head,
+        loss_fn: &dyn Fn(&Tensor, &Targets) -> Tensor,
+    ) -> Result<(f64, Vec<f32>, Option<Vec<f32>>)> {
+        let ctx = Ctx { lora_on: true, train: true };
+        let f = |lp: &Tensor| loss_fn(lp, targets);
+        let (loss, lp, ent) = logprobs_for_training(
             &self.model,
-            &batch,
-            Some(&feats),
-            &targets,
+            batch,
+            Some(feats),
+            targets,
             &ctx,
             self.train_cfg.grad_checkpointing,
+            head,
             &f,
         )?;
-        let lp = Vec::<f32>::try_from(lp.to_device(Device::Cpu).to_kind(Kind::Float))?;
-        Ok((f64::try_from(loss)?, lp, targets))
+        let cpu = |t: Tensor| Vec::<f32>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Float));
+        let ent = ent.map(cpu).transpose()?;
+        Ok((f64::try_from(loss)?, cpu(lp)?, ent))
     }
 
     /// Clip the accumulated gradients and apply one optimizer update at the current lr.

@@ -165,9 +165,23 @@ impl Targets {
     }
 }
 
-/// Per-token log-probs `[N]` (with grad when enabled), optionally checkpointed. With
-/// checkpointing the backward of `loss_fn(logprobs)` is run inside and the loss returned
-/// detached; otherwise the caller back-propagates.
+/// How the LM head scores the targets in training: log-probs of `logits / temperature`
+/// (1 but in RL), and whether to return the per-token entropy too.
+#[derive(Debug, Clone, Copy)]
+pub struct Head {
+    pub temperature: f64,
+    pub entropy: bool,
+}
+
+impl Head {
+    /// Plain log-probs, no entropy (SFT, DPO).
+    pub const PLAIN: Head = Head { temperature: 1.0, entropy: false };
+}
+
+/// Per-token log-probs `[N]` (with grad when enabled), optionally checkpointed, and the
+/// per-token entropy when `head.entropy`. Runs the backward of `loss_fn(logprobs)` and
+/// returns the loss and log-probs detached.
+#[allow(clippy::too_many_arguments)]
 pub fn logprobs_for_training(
     model: &QwenVl,
     batch: &Batch,
@@ -175,14 +189,18 @@ pub fn logprobs_for_training(
     targets: &Targets,
     ctx: &Ctx,
     checkpoint: bool,
+    head: Head,
     loss_fn: &dyn Fn(&Tensor) -> Tensor,
-) -> Result<(Tensor, Tensor)> {
+) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+    let score = |h: &Tensor| {
+        model.score_tokens(h, &targets.rows, &targets.cols, &targets.ids, head.temperature, head.entropy)
+    };
     if !checkpoint {
         let h = model.hidden(batch, feats, ctx)?;
-        let lp = model.gather_logprobs(&h, &targets.rows, &targets.cols, &targets.ids);
+        let (lp, ent) = score(&h);
         let loss = loss_fn(&lp);
         loss.backward();
-        return Ok((loss.detach(), lp.detach()));
+        return Ok((loss.detach(), lp.detach(), ent));
     }
     let e = model.embed(&batch.ids, feats)?;
     let mask = if batch.left_pad.iter().any(|&p| p > 0) {
@@ -204,7 +222,7 @@ pub fn logprobs_for_training(
     });
     let top = inputs[n].detach().set_requires_grad(true);
     let h = model.text.final_norm(&top);
-    let lp = model.gather_logprobs(&h, &targets.rows, &targets.cols, &targets.ids);
+    let (lp, ent) = score(&h);
     let loss = loss_fn(&lp);
     loss.backward();
     let mut g = top.grad();
@@ -220,5 +238,5 @@ pub fn logprobs_for_training(
     if e.requires_grad() {
         (e * &g).sum(Kind::Float).backward();
     }
-    Ok((loss.detach(), lp.detach()))
+    Ok((loss.detach(), lp.detach(), ent))
 }

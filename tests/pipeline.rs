@@ -373,3 +373,117 @@ fn vs_greedy_pairs_hold_the_greedy_program() {
     assert!(m.iter().any(|x| x.get("sample/best_minus_greedy_mean").is_some()));
     assert!(m.iter().any(|x| x.get("rewards/accuracies").is_some()), "the DPO stage trained on them");
 }
+
+/// init -> sft (LoRA) -> rl -> eval: the rl stage runs with several updates per sampled
+/// batch (old log-probs) and a KL to the adapters-off base (so every update moves the
+/// weights, even while the tiny model's programs all score 0), logs TRL's metric names;
+/// killed with SIGKILL after its second in-stage checkpoint and resumed, it ends with the
+/// same metrics at every step and the same final eval as an uninterrupted run.
+#[test]
+fn rl_stage_killed_and_resumed_ends_with_the_same_metrics() {
+    let _turn = turn();
+    let dir = tmp("rl");
+    let logs = dir.join("runs");
+    let at_sft = RECIPE.find("[[stage]]\nkind = \"sft\"").unwrap();
+    let text = RECIPE[..at_sft].replace("LOGDIR", &logs.display().to_string()).replace(
+        "[model]\nfinetune = \"full\"",
+        "[model]\nfinetune = \"lora\"\n\n[lora]\nrank = 4\nalpha = 8\ndropout = 0.1",
+    ) + r#"
+[[stage]]
+kind = "sft"
+steps = 3
+batch_size = 4
+lr = 1e-2
+
+[[stage]]
+kind = "rl"
+steps = 6
+images = 2
+num_generations = 3
+num_iterations = 2
+loss_type = "bnpo"
+epsilon_high = 0.28
+beta = 0.5
+reference = "base"
+micro_batch = 3
+lr = 1e-2
+log_every = 2
+
+[[stage]]
+kind = "eval"
+limit = 2
+"#;
+    let recipe = dir.join("rl.toml");
+    std::fs::write(&recipe, &text).unwrap();
+    let r = recipe.to_str().unwrap();
+
+    let out = cadrl(&["recipe", "run", r, "--quiet"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let full = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let m_full = last_metrics(&full);
+    for key in [
+        "reward",
+        "reward_std",
+        "rewards/iou/mean",
+        "rewards/valid/std",
+        "frac_reward_zero_std",
+        "completions/mean_length",
+        "completions/clipped_ratio",
+        "clip_ratio/low_mean",
+        "clip_ratio/high_mean",
+        "clip_ratio/region_mean",
+        "kl",
+        "entropy",
+        "sample/valid_rate",
+        "time/generate_s",
+        "time/score_s",
+        "time/old_logprobs_s",
+        "time/ref_logprobs_s",
+        "time/update_s",
+        "train/loss",
+    ] {
+        assert!(m_full.iter().any(|x| x.get(key).is_some()), "{key} never logged");
+    }
+    let kls: Vec<f64> = m_full.iter().filter_map(|x| x.get("kl").and_then(|v| v.as_f64())).collect();
+    assert_eq!(kls.len(), 12, "6 steps x 2 updates");
+    assert!(kls.iter().all(|&k| k > 0.0), "the LoRA policy differs from its base: {kls:?}");
+
+    // the same run, killed (SIGKILL) once its second in-stage checkpoint exists
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cadrl"))
+        .args(["recipe", "run", r, "--quiet"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let killed = loop {
+        let run = cadrl::pipeline::runs_in(&logs).into_iter().find(|p| *p != full);
+        if let Some(run) = run.filter(|p| p.join("checkpoints/02-rl/step-2").is_dir()) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break run;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(!killed.join("summary.md").exists(), "killed before the end");
+    let out = cadrl(&["recipe", "run", r, "--quiet", "--resume", killed.to_str().unwrap()], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m_res = last_metrics(&killed);
+    let first_rl = m_full.iter().find(|x| x.get("kl").is_some()).unwrap()["step"].as_u64().unwrap();
+    let last_step = m_full.iter().filter_map(|x| x["step"].as_u64()).max().unwrap();
+    for step in first_rl..=last_step {
+        for key in ["train/loss", "kl", "entropy", "train/grad_norm", "reward", "completions/mean_length"] {
+            if let Some(a) = at(&m_full, step, key) {
+                let b = at(&m_res, step, key)
+                    .unwrap_or_else(|| panic!("{key} at step {step} missing after resume"));
+                assert!(
+                    (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+                    "{key} at step {step}: {a} uninterrupted, {b} resumed"
+                );
+            }
+        }
+    }
+    assert_eq!(report(&full, "03-eval"), report(&killed, "03-eval"), "final eval differs after resume");
+    std::fs::remove_dir_all(&dir).ok();
+}

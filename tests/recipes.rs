@@ -338,3 +338,57 @@ fn overrides_reach_every_stage_of_a_kind_or_one_by_position() {
     assert_ne!(evals[1].1, 1);
     assert!(!Path::new(&r.run.log_dir).as_os_str().is_empty());
 }
+
+/// The `rl` stage: its closed sets are typed, its knobs checked (a misspelt or
+/// out-of-range one is an error naming it), and it cannot follow a random model.
+#[test]
+fn rl_stage_knobs_are_typed_and_checked() {
+    let grpo = root().join("recipes/grpo_iou.toml");
+    let r = recipe::load(&grpo, &[]).unwrap();
+    let rl = r.stage.iter().find_map(|s| if let Stage::Rl(x) = s { Some(x.clone()) } else { None }).unwrap();
+    assert_eq!(rl.loss_type, cadrl_backend::GrpoLossType::DrGrpo);
+    assert_eq!(rl.scale_rewards, recipe::ScaleRewards::None);
+    assert_eq!((rl.num_generations, rl.top_n, rl.epsilon, rl.beta), (16, 4, 0.1, 0.0));
+    let e = recipe::load(
+        &grpo,
+        &[
+            "rl.num_generaitons=8".into(),
+            "rl.top_n=20".into(),
+            "rl.loss_type=ppo".into(),
+            "rl.scale_rewards=sometimes".into(),
+            "rl.epsilon=1.5".into(),
+            "rl.beta=-0.1".into(),
+            "rl.micro_batch=0".into(),
+        ],
+    )
+    .unwrap_err();
+    let all = e.errors.join("\n");
+    for want in [
+        "num_generaitons",
+        "top_n",
+        "`ppo` is not one of grpo, bnpo, dr_grpo, dapo",
+        "`sometimes` is not one of group, batch, none",
+        "epsilon",
+        "beta",
+        "micro_batch",
+    ] {
+        assert!(e.errors.iter().any(|m| m.contains(want)), "no `{want}` in\n{all}");
+    }
+    // clip-higher defaults to epsilon
+    let text = std::fs::read_to_string(&grpo).unwrap();
+    let text: String =
+        text.lines().filter(|l| !l.starts_with("epsilon_high")).map(|l| format!("{l}\n")).collect();
+    let mut ov = cadrl::recipe::fields::parse_overrides(&["rl.epsilon=0.3".into()]).unwrap();
+    let r = recipe::resolve(&text, &mut ov).unwrap();
+    assert!(r.stage.iter().any(|s| matches!(s, Stage::Rl(x) if x.epsilon_high == 0.3)));
+    // straight after `init`, with no `sft` between, is refused
+    let tiny = std::fs::read_to_string(root().join("recipes/tiny.toml")).unwrap();
+    let at = tiny.find("[[stage]]\nkind = \"vision\"").unwrap();
+    let bad = format!("{}[[stage]]\nkind = \"rl\"\nsteps = 2\n", &tiny[..at]);
+    let e = recipe::resolve(&bad, &mut Default::default()).unwrap_err();
+    assert!(e.iter().any(|m| m.contains("(rl)") && m.contains("needs an `sft` stage")), "{}", e.join("\n"));
+    // beta > 0 with the adapters-off reference needs adapters
+    let tiny_rl = root().join("recipes/tiny_rl.toml");
+    let e = recipe::load(&tiny_rl, &["rl.beta=0.04".into(), "rl.reference=base".into()]).unwrap_err();
+    assert!(e.errors.iter().any(|m| m.contains("reference = \"base\"")), "{}", e.errors.join("\n"));
+}

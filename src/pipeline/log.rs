@@ -15,6 +15,21 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::tensorboard::SummaryWriter;
 
+/// A run killed while writing `metrics.jsonl` can leave a partial last line: cut it, so
+/// that the resumed run appends whole lines only.
+fn drop_partial_line(p: &Path) -> Result<()> {
+    let Ok(bytes) = std::fs::read(p) else { return Ok(()) };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .with_context(|| format!("opening {}", p.display()))?;
+    f.set_len(keep as u64).with_context(|| format!("cutting the partial last line of {}", p.display()))
+}
+
 /// The run's logger.
 pub struct Logger {
     tb: SummaryWriter,
@@ -33,6 +48,7 @@ impl Logger {
     pub fn open(dir: &Path, quiet: bool) -> Result<Logger> {
         let tb = SummaryWriter::create(dir)?;
         let p = dir.join("metrics.jsonl");
+        drop_partial_line(&p)?;
         let jsonl = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -54,7 +70,9 @@ impl Logger {
                 serde_json::Number::from_f64(*v).map_or(serde_json::Value::Null, Into::into),
             );
         }
-        writeln!(self.jsonl, "{}", serde_json::Value::Object(obj)).context("writing metrics.jsonl")?;
+        // one write per line: a run killed mid-line leaves at most that line partial
+        let line = format!("{}\n", serde_json::Value::Object(obj));
+        self.jsonl.write_all(line.as_bytes()).context("writing metrics.jsonl")?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ pub mod eval;
 pub mod log;
 pub mod pairs;
 pub mod policy;
+pub mod rl;
 pub mod rundir;
 pub mod sample;
 pub mod score;
@@ -192,10 +193,13 @@ pub fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<Path
                 let s = s.context("dpo without a preceding sample stage")?;
                 train::dpo(&mut cx, pol, st, &dir.stage_dir(s.index, "sample"))?
             }
+            (Stage::Rl(st), Some(pol)) => rl::rl(&mut cx, pol, st, &train_ds)?,
             (Stage::Eval(st), Some(pol)) => eval::eval(&mut cx, pol.p.as_ref(), st, &eval_ds)?,
             (_, None) => bail!("internal: no policy for stage {}", p.label()),
         };
-        if let (Stage::Vision(_) | Stage::Sft(_) | Stage::Dpo(_), Some(pol)) = (&p.stage, policy.as_mut()) {
+        if let (Stage::Vision(_) | Stage::Sft(_) | Stage::Dpo(_) | Stage::Rl(_), Some(pol)) =
+            (&p.stage, policy.as_mut())
+        {
             pol.save(&dir.checkpoint_dir(p.index, p.stage.kind()).join("final"), None)?;
             let ck = dir.checkpoint_dir(p.index, p.stage.kind());
             for e in std::fs::read_dir(&ck)?.flatten() {
@@ -230,7 +234,7 @@ fn restore_latest(
 ) -> Result<Policy> {
     let last = plan.iter().rfind(|p| {
         state.completed.contains(&p.index)
-            && matches!(p.stage, Stage::Vision(_) | Stage::Sft(_) | Stage::Dpo(_))
+            && matches!(p.stage, Stage::Vision(_) | Stage::Sft(_) | Stage::Dpo(_) | Stage::Rl(_))
     });
     match last {
         Some(p) => {

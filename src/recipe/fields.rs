@@ -168,6 +168,7 @@ macro_rules! choices {
 choices!(
     cadrl_backend::DType,
     cadrl_backend::DpoLossKind,
+    cadrl_backend::GrpoLossType,
     cadrl_rewards::metrics::iou::IouMode,
     cadrl_rewards::executor::ExecutorKind,
     crate::data::source::OnError,
@@ -176,6 +177,7 @@ choices!(
     super::stages::MonitorMetric,
     super::stages::PairStrategy,
     super::stages::DpoReference,
+    super::stages::ScaleRewards,
 );
 
 /// Reads the keys of one table; errors go to the shared list.

@@ -28,8 +28,8 @@ pub use cadrl_rewards::reward::RewardSpec;
 use crate::data::source::{OnError, SourceKind, Subset};
 use fields::{Fields, Overrides, Spanned, Val};
 pub use stages::{
-    DpoReference, DpoStage, EvalStage, InitStage, MonitorMetric, Optim, PairStrategy, SampleStage, SftStage,
-    Stage, VisionStage,
+    DpoReference, DpoStage, EvalStage, InitStage, MonitorMetric, Optim, PairStrategy, RlStage, SampleStage,
+    ScaleRewards, SftStage, Stage, VisionStage,
 };
 
 /// `[run]`: naming, seeds, checkpoints.
@@ -401,6 +401,16 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
     }
     if stage.iter().any(|s| matches!(s, Stage::Sample(_) | Stage::Dpo(_))) && reward.is_empty() {
         errors.push("a `sample` stage needs at least one [[reward]]".into());
+    }
+    if stage.iter().any(|s| matches!(s, Stage::Rl(_))) && reward.is_empty() {
+        errors.push("an `rl` stage needs at least one [[reward]]".into());
+    }
+    if model.finetune == Finetune::Full
+        && stage
+            .iter()
+            .any(|s| matches!(s, Stage::Rl(r) if r.beta > 0.0 && r.reference == DpoReference::Base))
+    {
+        errors.push("an rl stage has beta > 0 with reference = \"base\" (adapters off) but [model].finetune = \"full\" has no adapters".into());
     }
     if model.finetune == Finetune::Full
         && stage.iter().any(|s| matches!(s, Stage::Dpo(d) if d.reference == DpoReference::Base))

@@ -1,4 +1,4 @@
-//! The `[[stage]]` tables of a recipe: `init`, `vision`, `sft`, `sample`, `dpo`, `eval`.
+//! The `[[stage]]` tables of a recipe: `init`, `vision`, `sft`, `sample`, `dpo`, `rl`, `eval`.
 //!
 //! Stages run in the order written. `dpo` right after a `sample` stage may say
 //! `rounds = R`: the (sample, dpo) pair then runs R times, each round sampling from the
@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::fields::{Fields, Overrides, Spanned, Val};
 pub use crate::pipeline::vision::Target;
-use cadrl_backend::DpoLossKind;
+use cadrl_backend::{DpoLossKind, GrpoLossType};
 use cadrl_rewards::metrics::iou::IouMode;
 
 /// `init`: train a tokenizer on the training programs and write a random Qwen2.5-VL.
@@ -232,6 +232,70 @@ impl DpoReference {
     }
 }
 
+/// `rl`: online RL of the GRPO family (GRPO, Dr. GRPO, DAPO, CPPO): each step samples
+/// `num_generations` programs for each of `images` training images with `[generation]`'s
+/// settings, scores them with the recipe's rewards, and updates the policy on advantages
+/// relative to each image's group (TRL's `GRPOTrainer` names and definitions).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RlStage {
+    /// Sampling steps (each is `num_iterations` optimizer updates).
+    pub steps: usize,
+    /// Training images per step.
+    pub images: usize,
+    /// Completions per image (G).
+    pub num_generations: usize,
+    /// CPPO: only the `top_n` completions of each image with the largest |advantage| enter
+    /// the update (0 = all).
+    pub top_n: usize,
+    /// Updates per sampled batch (μ); the log-probs at sampling time are the old ones.
+    pub num_iterations: usize,
+    pub loss_type: GrpoLossType,
+    /// How rewards become advantages: minus the group mean, divided by the std of the
+    /// group, of the batch, or not at all.
+    pub scale_rewards: ScaleRewards,
+    /// Clipping range below one.
+    pub epsilon: f64,
+    /// Clipping range above one (DAPO's clip-higher when larger than `epsilon`).
+    pub epsilon_high: f64,
+    /// KL coefficient (0: no reference).
+    pub beta: f64,
+    /// The KL reference: the policy as the stage begins, or the base with adapters off.
+    pub reference: DpoReference,
+    /// Truncated completions (cut at `max_new_tokens`) leave the loss.
+    pub mask_truncated_completions: bool,
+    /// Completions per forward pass (gradients accumulate over the step's completions).
+    pub micro_batch: usize,
+    pub lr: f64,
+    pub warmup_steps: usize,
+    /// Cosine decay to `lr * min_lr_ratio` (1 = constant after warm-up).
+    pub min_lr_ratio: f64,
+    pub weight_decay: f64,
+    pub max_grad_norm: f64,
+    /// Steps between logged programs (the best of the step's first image; 0 = off).
+    pub log_every: usize,
+}
+
+/// How an `rl` stage scales advantages (TRL's `scale_rewards`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScaleRewards {
+    Group,
+    Batch,
+    None,
+}
+
+impl ScaleRewards {
+    pub const ALL: [ScaleRewards; 3] = [ScaleRewards::Group, ScaleRewards::Batch, ScaleRewards::None];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScaleRewards::Group => "group",
+            ScaleRewards::Batch => "batch",
+            ScaleRewards::None => "none",
+        }
+    }
+}
+
 /// `eval`: greedy decoding on `[eval_data]`, scored.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct EvalStage {
@@ -250,6 +314,7 @@ pub enum Stage {
     Sft(SftStage),
     Sample(SampleStage),
     Dpo(DpoStage),
+    Rl(RlStage),
     Eval(EvalStage),
 }
 
@@ -261,12 +326,13 @@ impl Stage {
             Stage::Sft(_) => "sft",
             Stage::Sample(_) => "sample",
             Stage::Dpo(_) => "dpo",
+            Stage::Rl(_) => "rl",
             Stage::Eval(_) => "eval",
         }
     }
 }
 
-const KINDS: [&str; 6] = ["init", "vision", "sft", "sample", "dpo", "eval"];
+const KINDS: [&str; 7] = ["init", "vision", "sft", "sample", "dpo", "rl", "eval"];
 
 /// Resolve every `[[stage]]` table; errors are appended.
 pub fn resolve_all(
@@ -308,6 +374,7 @@ pub fn resolve_all(
             "sft" => sft(&mut f),
             "sample" => sample(&mut f),
             "dpo" => dpo(&mut f),
+            "rl" => rl(&mut f),
             _ => eval(&mut f),
         };
         if let Stage::Dpo(d) = &stage
@@ -320,6 +387,16 @@ pub fn resolve_all(
             && !out.iter().any(|s| matches!(s, Stage::Sample(_)))
         {
             f.err(format!("{}: a `dpo` stage needs a `sample` stage before it (its pairs)", f.place()));
+        }
+        // a model made by `init` writes nothing until an `sft` stage has trained it
+        if let Stage::Rl(_) = &stage
+            && let Some(at) = out.iter().rposition(|s| matches!(s, Stage::Init(_)))
+            && !out[at..].iter().any(|s| matches!(s, Stage::Sft(_)))
+        {
+            f.err(format!(
+                "{}: an `rl` stage needs an `sft` stage between `init` and it (a random model writes no programs)",
+                f.place()
+            ));
         }
         f.finish(&known(&kind));
         out.push(stage);
@@ -380,6 +457,27 @@ fn known(kind: &str) -> Vec<&'static str> {
             "reference",
             "vision_lr_scale",
             "merger_lr_scale",
+        ],
+        "rl" => &[
+            "steps",
+            "images",
+            "num_generations",
+            "top_n",
+            "num_iterations",
+            "loss_type",
+            "scale_rewards",
+            "epsilon",
+            "epsilon_high",
+            "beta",
+            "reference",
+            "mask_truncated_completions",
+            "micro_batch",
+            "lr",
+            "warmup_steps",
+            "min_lr_ratio",
+            "weight_decay",
+            "max_grad_norm",
+            "log_every",
         ],
         _ => &["limit", "iou_mode", "images"],
     };
@@ -484,6 +582,41 @@ fn dpo(f: &mut Fields) -> Stage {
         ..d
     };
     Stage::Dpo(d)
+}
+
+fn rl(f: &mut Fields) -> Stage {
+    let steps = f.usize("steps", 100, |x| x > 0, "> 0");
+    let images = f.usize("images", 4, |x| x > 0, "> 0");
+    let num_generations = f.usize("num_generations", 8, |x| x >= 2, ">= 2");
+    let top_n = f.usize("top_n", 0, |x| x <= num_generations, "0 (all) or <= num_generations");
+    let per_step = images * if top_n > 0 { top_n } else { num_generations };
+    let epsilon = f.f64("epsilon", 0.2, |x| (0.0..1.0).contains(&x), "in [0, 1)");
+    Stage::Rl(RlStage {
+        steps,
+        images,
+        num_generations,
+        top_n,
+        num_iterations: f.usize("num_iterations", 1, |x| x > 0, "> 0"),
+        loss_type: f.choice("loss_type", GrpoLossType::Dapo),
+        scale_rewards: f.choice("scale_rewards", ScaleRewards::Group),
+        epsilon,
+        epsilon_high: f.f64("epsilon_high", epsilon, |x| x >= 0.0, ">= 0"),
+        beta: f.f64("beta", 0.0, |x| x >= 0.0, ">= 0"),
+        reference: f.choice("reference", DpoReference::Start),
+        mask_truncated_completions: f.bool("mask_truncated_completions", false),
+        micro_batch: f.usize(
+            "micro_batch",
+            per_step,
+            |x| x > 0 && x <= per_step,
+            "1..=images x (top_n or num_generations)",
+        ),
+        lr: f.f64("lr", 1e-6, |x| x > 0.0, "> 0"),
+        warmup_steps: f.usize("warmup_steps", 0, |_| true, ""),
+        min_lr_ratio: f.f64("min_lr_ratio", 1.0, |x| (0.0..=1.0).contains(&x), "in [0, 1]"),
+        weight_decay: f.f64("weight_decay", 0.0, |x| x >= 0.0, ">= 0"),
+        max_grad_norm: f.f64("max_grad_norm", 1.0, |x| x >= 0.0, ">= 0 (0 = off)"),
+        log_every: f.usize("log_every", 10, |_| true, ""),
+    })
 }
 
 fn eval(f: &mut Fields) -> Stage {

@@ -120,6 +120,10 @@ pub struct Candidate {
     pub token_ids: Vec<u32>,
     /// Log-probs of `token_ids` under the model (temperature 1, no filtering).
     pub logprobs: Vec<f32>,
+    /// Whether generation ended on the end-of-turn token (false: cut at
+    /// `max_new_tokens`, a truncated completion).
+    #[serde(default)]
+    pub finished: bool,
 }
 
 /// A (image, prompt, completion) training/scoring example.

@@ -102,7 +102,7 @@ pub fn generate(
         let cap = l + p.max_new_tokens as i64;
         let mut cu = KvCache::new(&model.text.cfg, bu, cap, model.kind, model.device);
         cu.valid.narrow(1, 0, l).copy_(&batch.valid);
-        let e = model.embed(&batch.ids, Some(&feats))?;
+        let e = model.embed_batch(&batch, Some(&feats))?;
         let mask = causal_mask(&cu.valid.narrow(1, 0, l), 0, l);
         let h = model.text.forward(&e, &batch.positions, Some(&mask), Some(&mut cu), &ctx);
         let rep: Vec<i64> = (0..bu).flat_map(|i| std::iter::repeat_n(i, n)).collect();

@@ -34,6 +34,9 @@ pub struct Batch {
     /// Per row: next text position (max position + 1) for decoding.
     pub next_pos: Vec<i64>,
     pub len: i64,
+    /// `[B, L]` bool: the `<|image_pad|>` slots that take image features (those of the
+    /// prompts; one sampled in a completion is a plain token, as it was when sampled).
+    pub image_slots: Tensor,
 }
 
 impl QwenVl {
@@ -45,8 +48,14 @@ impl QwenVl {
         Ok(Self { cfg, vision, text, device, kind })
     }
 
-    /// 3D positions of one unpadded sequence (images in order of `grids`) and the next position.
-    pub fn rope_index(&self, ids: &[i64], grids: &[[usize; 3]]) -> Result<(Vec<[i64; 3]>, i64)> {
+    /// 3D positions of one unpadded sequence (images in order of `grids`) and the next
+    /// position. Image token groups are read in the first `limit` tokens only (the prompt).
+    pub fn rope_index(
+        &self,
+        ids: &[i64],
+        grids: &[[usize; 3]],
+        limit: usize,
+    ) -> Result<(Vec<[i64; 3]>, i64)> {
         let m = self.cfg.vision.spatial_merge_size;
         let img = self.cfg.image_token_id;
         let mut out = Vec::with_capacity(ids.len());
@@ -54,7 +63,7 @@ impl QwenVl {
         let mut gi = 0;
         let mut i = 0;
         while i < ids.len() {
-            if ids[i] == img {
+            if ids[i] == img && i < limit {
                 let Some(&[t, h, w]) = grids.get(gi) else { bail!("more image token groups than images") };
                 gi += 1;
                 let (lt, lh, lw) = (t as i64, (h / m) as i64, (w / m) as i64);
@@ -92,19 +101,36 @@ impl QwenVl {
         pad_id: i64,
         left: bool,
     ) -> Result<Batch> {
+        self.make_batch_prompted(seqs, grids, pad_id, left, None)
+    }
+
+    /// [`Self::make_batch`] where row r's images are in its first `prompt_lens[r]` tokens
+    /// (completions may hold sampled `<|image_pad|>` tokens: plain tokens there).
+    pub fn make_batch_prompted(
+        &self,
+        seqs: &[Vec<i64>],
+        grids: &[Vec<[usize; 3]>],
+        pad_id: i64,
+        left: bool,
+        prompt_lens: Option<&[usize]>,
+    ) -> Result<Batch> {
         let b = seqs.len();
         let l = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
         let mut ids = vec![pad_id; b * l];
         let mut valid = vec![false; b * l];
         let mut pos = vec![0i64; 3 * b * l];
+        let mut slots = vec![false; b * l];
         let mut left_pad = vec![];
         let mut next_pos = vec![];
+        let img = self.cfg.image_token_id;
         for (r, s) in seqs.iter().enumerate() {
             let off = if left { l - s.len() } else { 0 };
-            let (p, next) = self.rope_index(s, &grids[r])?;
+            let limit = prompt_lens.map_or(usize::MAX, |p| p[r]);
+            let (p, next) = self.rope_index(s, &grids[r], limit)?;
             for (j, &t) in s.iter().enumerate() {
                 ids[r * l + off + j] = t;
                 valid[r * l + off + j] = true;
+                slots[r * l + off + j] = t == img && j < limit;
                 for a in 0..3 {
                     pos[a * b * l + r * l + off + j] = p[j][a];
                 }
@@ -121,6 +147,7 @@ impl QwenVl {
             left_pad,
             next_pos,
             len: li,
+            image_slots: Tensor::from_slice(&slots).view([bi, li]).to_device(d),
         })
     }
 
@@ -135,11 +162,20 @@ impl QwenVl {
 
     /// Token embeddings with image features scattered into the `<|image_pad|>` slots (row-major).
     pub fn embed(&self, ids: &Tensor, feats: Option<&Tensor>) -> Result<Tensor> {
+        self.embed_slots(ids, &ids.eq(self.cfg.image_token_id), feats)
+    }
+
+    /// A batch's embeddings: image features in its [`Batch::image_slots`].
+    pub fn embed_batch(&self, batch: &Batch, feats: Option<&Tensor>) -> Result<Tensor> {
+        self.embed_slots(&batch.ids, &batch.image_slots, feats)
+    }
+
+    fn embed_slots(&self, ids: &Tensor, slots: &Tensor, feats: Option<&Tensor>) -> Result<Tensor> {
         let e = Tensor::embedding(&self.text.embed, ids, -1, false, false);
         match feats {
             None => Ok(e),
             Some(f) => {
-                let mask = ids.eq(self.cfg.image_token_id);
+                let mask = slots.shallow_clone();
                 let n = i64::try_from(mask.sum(Kind::Int64))?;
                 if n != f.size()[0] {
                     bail!(
@@ -154,7 +190,7 @@ impl QwenVl {
 
     /// Decoder hidden states `[B, L, H]` for a batch (no cache).
     pub fn hidden(&self, batch: &Batch, feats: Option<&Tensor>, ctx: &Ctx) -> Result<Tensor> {
-        let e = self.embed(&batch.ids, feats)?;
+        let e = self.embed_batch(batch, feats)?;
         if batch.left_pad.iter().any(|&p| p > 0) {
             let mask = causal_mask(&batch.valid, 0, batch.len);
             Ok(self.text.forward(&e, &batch.positions, Some(&mask), None, ctx))

@@ -162,17 +162,20 @@ impl QwenVlPolicy {
             .iter()
             .map(|p| Ok((p, self.prompt_ids(opts.prompt.as_deref(), p)?)))
             .collect::<Result<_>>()?;
-        let raw = generate(&self.model, &items, opts, &self.stop_ids(), self.tokenizer.pad_id as i64)?;
+        let stop = self.stop_ids();
+        let raw = generate(&self.model, &items, opts, &stop, self.tokenizer.pad_id as i64)?;
         raw.into_iter()
             .map(|cands| {
                 cands
                     .into_iter()
                     .map(|c| {
                         let ids: Vec<u32> = c.token_ids.iter().map(|&x| x as u32).collect();
+                        let finished = c.token_ids.last().is_some_and(|t| stop.contains(t));
                         Ok(Candidate {
                             text: self.tokenizer.decode(&ids)?,
                             token_ids: ids,
                             logprobs: c.logprobs,
+                            finished,
                         })
                     })
                     .collect::<Result<Vec<_>>>()
@@ -232,7 +235,13 @@ impl QwenVlPolicy {
             seqs.push(ids);
             grids.push(vec![p.grid_thw]);
         }
-        let batch = self.model.make_batch(&seqs, &grids, self.tokenizer.pad_id as i64, false)?;
+        let batch = self.model.make_batch_prompted(
+            &seqs,
+            &grids,
+            self.tokenizer.pad_id as i64,
+            false,
+            Some(&plens),
+        )?;
         let refs: Vec<&ProcessedImage> = uproc.iter().collect();
         let ufeats = if vision_grad {
             self.model.image_features(&refs, ctx)

@@ -202,7 +202,7 @@ pub fn logprobs_for_training(
         loss.backward();
         return Ok((loss.detach(), lp.detach(), ent));
     }
-    let e = model.embed(&batch.ids, feats)?;
+    let e = model.embed_batch(batch, feats)?;
     let mask = if batch.left_pad.iter().any(|&p| p > 0) {
         Some(causal_mask(&batch.valid, 0, batch.len))
     } else {

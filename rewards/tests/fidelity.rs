@@ -10,7 +10,9 @@
 //! - loops that cross themselves or repeat are `unsupported` (OCCT's answer depends
 //!   on the case), never a wrong number or a wrong error;
 //! - OCCT compounds whose solids touch along an edge are closed meshes (they were
-//!   refused as "not watertight").
+//!   refused as "not watertight");
+//! - rows break where the boundaries of different prisms cross (a part left between
+//!   such a crossing and the next feature point was measured empty).
 
 use cadrl_rewards::exec::{Executor, NativeExecutor, Outcome};
 use cadrl_rewards::geom::mass_props;
@@ -384,4 +386,25 @@ fn a_hole_centred_on_the_line_of_an_arc_chord_is_a_hole() {
              loop1 = wp.moveTo(0.06677631578947368, 0.90625).circle(0.03577302631578948)\n\
              solid = wp.add(loop0).add(loop1).extrude(0.2265625)\n";
     agree(&[("hole on an arc's chord line", p.to_string())], 1e-4);
+}
+
+#[test]
+fn a_part_between_a_crossing_and_a_feature_point_is_measured() {
+    // the last cut leaves a part 3.2e-3 tall in y, from where the cutter's side crosses
+    // the ring's outer circle (y = 0.04988) to a notch of the first body (y = 0.05304):
+    // no row fell between them and the result was "empty" (seed 8000 case 4607). Exact:
+    // the region x > 0.21525912, y < 0.05304276 inside the circle about
+    // (0.1014001, 0.0782874) of radius 0.1173499, 0.2421875 tall
+    let p = include_str!("fidelity/kink_between_break_points.py");
+    let n = NativeExecutor.execute(&[p], "solid").expect("native");
+    let a = n[0].solid().unwrap_or_else(|| panic!("{:?}", n[0].reason()));
+    let v = mass_props(a).volume;
+    assert!((v - 2.908429e-7).abs() < 0.02 * 2.908429e-7, "{v}");
+    // OCCT's exact volume; its mesh chords the short arc (IoU 0.998, not `agree`'s 0.999)
+    let o = occt().execute(&[p], "solid").expect("occt");
+    let b = o[0].solid().expect("occt solid");
+    let vo = b.meshes[0].brep.expect("exact").volume;
+    assert!((v - vo).abs() < 1e-6 * vo, "native {v} occt {vo}");
+    let j = iou(a, b, IouMode::InPlace);
+    assert!(j > 0.995, "IoU {j}");
 }

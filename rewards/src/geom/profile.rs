@@ -62,6 +62,28 @@ impl Seg {
         let side_q = chord.cross(q - a);
         side_q * side_mid >= 0.0 || q.dist(a) < 1e-12 || q.dist(b) < 1e-12
     }
+    /// Calls `f(t)` for each parameter `t` where the line `o + t*d` crosses the edge.
+    fn line_crossings(&self, o: P2, d: P2, mut f: impl FnMut(f64)) {
+        match *self {
+            Seg::Line { a, b } => {
+                let e = b - a;
+                let den = d.cross(e);
+                if den.abs() > 1e-300 {
+                    let w = a - o;
+                    let t = w.cross(e) / den;
+                    let u = w.cross(d) / den;
+                    if (0.0..=1.0).contains(&u) {
+                        f(t);
+                    }
+                }
+            }
+            Seg::Arc { a, b, mid, c, r } => circle_line(c, r, o, d, |q, t| {
+                if Seg::on_arc(a, b, mid, q) {
+                    f(t)
+                }
+            }),
+        }
+    }
     /// Length of the edge.
     pub fn length(&self) -> f64 {
         match *self {
@@ -183,25 +205,7 @@ impl Loop {
             Loop::Circle { c, r } => circle_line(c, r, o, d, |_, t| out.push(t)),
             Loop::Path(ref segs) => {
                 for s in segs {
-                    match *s {
-                        Seg::Line { a, b } => {
-                            let e = b - a;
-                            let den = d.cross(e);
-                            if den.abs() > 1e-300 {
-                                let w = a - o;
-                                let t = w.cross(e) / den;
-                                let u = w.cross(d) / den;
-                                if (0.0..=1.0).contains(&u) {
-                                    out.push(t);
-                                }
-                            }
-                        }
-                        Seg::Arc { a, b, mid, c, r } => circle_line(c, r, o, d, |q, t| {
-                            if Seg::on_arc(a, b, mid, q) {
-                                out.push(t)
-                            }
-                        }),
-                    }
+                    s.line_crossings(o, d, |t| out.push(t));
                 }
             }
         }
@@ -360,19 +364,17 @@ pub fn segs_cross(s: &Seg, t: &Seg, tol: f64) -> bool {
     hits.iter().any(|h| ends.iter().all(|e| e.dist(*h) > tol))
 }
 
-fn seg_seg_points(s: &Seg, t: &Seg, out: &mut Vec<P2>) {
+/// Points where two edges meet (appended to `out`; tangent points may repeat).
+pub(crate) fn seg_seg_points(s: &Seg, t: &Seg, out: &mut Vec<P2>) {
     // Parametrise `s` as a line/circle and test the other against it.
     match (*s, *t) {
         (Seg::Line { a, b }, other) | (other, Seg::Line { a, b }) => {
             let d = b - a;
-            let l = Loop::Path(vec![other]);
-            let mut ts = Vec::new();
-            l.line_crossings(a, d, &mut ts);
-            for tt in ts {
+            other.line_crossings(a, d, |tt| {
                 if (0.0..=1.0).contains(&tt) {
                     out.push(a + d * tt);
                 }
-            }
+            });
         }
         (
             Seg::Arc { a: a1, b: b1, mid: m1, c: c1, r: r1 },

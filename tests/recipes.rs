@@ -7,8 +7,8 @@ use std::process::Command;
 
 use cadrl::data::source::{OnError, Subset};
 use cadrl::recipe::{
-    self, DType, DataSource, DeviceSpec, DpoLossKind, DpoReference, Finetune, IouMode, MonitorMetric,
-    PairStrategy, Stage,
+    self, BackendKind, DType, DataSource, DeviceSpec, DpoLossKind, DpoReference, Finetune, IouMode,
+    MonitorMetric, PairStrategy, Stage,
 };
 use cadrl_rewards::executor::ExecutorKind;
 
@@ -391,4 +391,60 @@ fn rl_stage_knobs_are_typed_and_checked() {
     let tiny_rl = root().join("recipes/tiny_rl.toml");
     let e = recipe::load(&tiny_rl, &["rl.beta=0.04".into(), "rl.reference=base".into()]).unwrap_err();
     assert!(e.errors.iter().any(|m| m.contains("reference = \"base\"")), "{}", e.errors.join("\n"));
+}
+
+/// `[model] backend` is read once into `BackendKind`; `transformers` only samples and
+/// scores, so `recipe check` refuses each training stage of such a recipe by name (all of
+/// them at once), keeps sample and eval, and a bad name lists the backends with its line.
+#[test]
+fn a_transformers_recipe_has_no_training_stage() {
+    let hf = TYPED.replace("dtype = \"bf16\"", "dtype = \"bf16\"\nbackend = \"transformers\"");
+    let e = recipe::resolve(&hf, &mut Default::default()).unwrap_err();
+    let all = e.join("\n");
+    for (i, kind) in [(0, "sft"), (2, "dpo")] {
+        let want = format!(
+            "stage {i} ({kind}) trains the model, but [model].backend = \"transformers\" only samples and scores"
+        );
+        assert!(e.iter().any(|m| m.starts_with(&want)), "no `{want}` in\n{all}");
+    }
+    assert!(!all.contains("(sample)") && !all.contains("(eval)"), "{all}");
+    assert_eq!(e.len(), 2, "{all}");
+
+    // the command line: `recipe check` fails and names the stage
+    let dir = std::env::temp_dir().join(format!("cadrl-recipe-hf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("hf.toml");
+    std::fs::write(&p, &hf).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cadrl")).args(["recipe", "check"]).arg(&p).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stage 0 (sft) trains the model") && err.contains("stage 2 (dpo)"), "{err}");
+    // the same through an override, and for init and vision stages too
+    let tiny = root().join("recipes/tiny.toml");
+    let e = recipe::load(&tiny, &["model.backend=transformers".into()]).unwrap_err();
+    for kind in ["init", "vision", "sft", "dpo"] {
+        assert!(e.errors.iter().any(|m| m.contains(&format!("({kind}) trains the model"))), "{kind}: {e}");
+    }
+
+    // sample and eval only: accepted, typed, and round-trips
+    let ok = hf
+        .replace("[[stage]]\nkind = \"sft\"\nmonitor_iou_mode = \"inertia\"\nmonitor_metric = \"vsr\"\n", "")
+        .replace("[[stage]]\nkind = \"dpo\"\nloss = \"ipo\"\nreference = \"base\"\n", "");
+    let r = recipe::resolve(&ok, &mut Default::default()).unwrap_or_else(|e| panic!("{e:#?}\n{ok}"));
+    assert_eq!(r.model.backend, BackendKind::Transformers);
+    assert_eq!(r.stage.iter().map(|s| s.kind()).collect::<Vec<_>>(), ["sample", "eval"]);
+    let text = r.to_toml();
+    assert!(text.contains("backend = \"transformers\""), "{text}");
+    assert_eq!(recipe::resolve(&text, &mut Default::default()).unwrap(), r);
+    // the default is tch, written out
+    let r = recipe::resolve(TYPED, &mut Default::default()).unwrap();
+    assert_eq!(r.model.backend, BackendKind::Tch);
+    assert!(r.to_toml().contains("backend = \"tch\""));
+
+    // a bad name: key, line and the choices
+    let bad = TYPED.replace("dtype = \"bf16\"", "dtype = \"bf16\"\nbackend = \"torch\"");
+    let e = recipe::resolve(&bad, &mut Default::default()).unwrap_err();
+    let want = "[model].backend (line 9): `torch` is not one of tch, transformers";
+    assert!(e.iter().any(|m| m == want), "no `{want}` in\n{}", e.join("\n"));
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -9,6 +9,7 @@ use cadrl_rewards::executor::{ExecutorKind, ExecutorSpec};
 use cadrl_rewards::metrics::iou::IouMode;
 use clap::Args;
 
+use crate::backend::BackendKind;
 use crate::data::Sample;
 use crate::data::source::{self, DataSpec, Subset};
 use crate::pipeline::eval::{EvalOptions, evaluate_report, score_predictions, write_outputs};
@@ -59,6 +60,10 @@ pub struct EvalArgs {
     /// Instruction given with each image (default: the row's prompt).
     #[arg(long)]
     prompt: Option<String>,
+    /// Which backend runs the model: tch (libtorch) or transformers (a Python worker with
+    /// transformers + PEFT; `$CADRL_HF_PYTHON` or `$CADRL_TORCH_PYTHON`).
+    #[arg(long, value_enum, default_value_t = BackendKind::Tch, conflicts_with = "predictions")]
+    backend: BackendKind,
 }
 
 pub fn run(a: &EvalArgs) -> Result<()> {
@@ -95,7 +100,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         }
         (Some(model), None) => {
             let spec = ModelSpec { path_or_id: model.clone(), device: a.device, dtype: a.dtype };
-            let mut p = crate::backend::default_backend()?.load(&spec, None)?;
+            let mut p = crate::backend::backend(a.backend)?.load(&spec, None)?;
             if let Some(ad) = &a.adapter {
                 p.load_adapter(ad).with_context(|| format!("loading adapter {}", ad.display()))?;
             }

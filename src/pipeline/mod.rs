@@ -146,7 +146,7 @@ pub fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<Path
             );
         }
     }
-    let backend = crate::backend::default_backend()?;
+    let backend = crate::backend::backend(recipe.model.backend)?;
     if recipe.run.threads > 0 {
         backend.set_num_threads(recipe.run.threads);
     }
@@ -251,7 +251,7 @@ fn init_stage(cx: &mut Cx, st: &crate::recipe::InitStage, train: &Dataset) -> Re
     let programs: Vec<String> =
         train.pass(None)?.take(st.tokenizer_programs).map(|s| s.map(|s| s.code)).collect::<Result<_>>()?;
     let cfg: cadrl_backend::InitConfig = serde_json::from_value(st.model.clone())?;
-    let backend = crate::backend::default_backend()?;
+    let backend = crate::backend::backend(cx.recipe.model.backend)?;
     let rep = backend.init_checkpoint(&cfg, &programs, st.vocab_size, &out, cx.recipe.run.seed)?;
     cx.log.say(&format!(
         "init: tokenizer of {} tokens ({:.1} tokens per program), random model in {}",

@@ -1,4 +1,4 @@
-//! The policy as the pipeline holds it: the Qwen2.5-VL backend plus what a checkpoint
+//! The policy as the pipeline holds it: the recipe's backend plus what a checkpoint
 //! needs (LoRA adapter or full weights, optimizer state, progress).
 //!
 //! A checkpoint directory holds `adapter/` (PEFT format) or `model/` (a full Hugging
@@ -48,8 +48,10 @@ impl Policy {
     pub fn load(r: &Recipe, base: &str) -> Result<Policy> {
         let spec = ModelSpec { path_or_id: base.to_string(), device: r.model.device, dtype: r.model.dtype };
         let full = r.model.finetune == Finetune::Full;
-        let lora = if full { None } else { lora_config(r) };
-        let backend = crate::backend::default_backend()?;
+        // a backend that does not train gets no fresh adapters (recipes with one have no
+        // training stage: `recipe::resolve` refuses them)
+        let lora = if full || !r.model.backend.trains() { None } else { lora_config(r) };
+        let backend = crate::backend::backend(r.model.backend)?;
         backend.manual_seed(r.run.seed);
         let mut p = backend.load(&spec, lora.clone()).with_context(|| format!("loading model {base}"))?;
         if full {

@@ -166,6 +166,7 @@ macro_rules! choices {
 }
 
 choices!(
+    crate::backend::BackendKind,
     cadrl_backend::DType,
     cadrl_backend::DpoLossKind,
     cadrl_backend::GrpoLossType,
@@ -428,6 +429,7 @@ mod tests {
 
     #[test]
     fn every_choice_is_written_as_it_is_read() {
+        serde_is_name::<crate::backend::BackendKind>();
         serde_is_name::<cadrl_backend::DType>();
         serde_is_name::<cadrl_backend::DpoLossKind>();
         serde_is_name::<cadrl_rewards::metrics::iou::IouMode>();

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use crate::backend::BackendKind;
 pub use cadrl_backend::{DType, DeviceSpec, DpoLossKind};
 use cadrl_rewards::executor::{ExecutorKind, ExecutorSpec};
 pub use cadrl_rewards::metrics::iou::IouMode;
@@ -38,7 +39,7 @@ pub struct RunCfg {
     pub name: String,
     pub log_dir: PathBuf,
     pub seed: u64,
-    /// libtorch intra-op threads (0 = libtorch's default).
+    /// torch intra-op threads: libtorch's, or the transformers worker's (0 = the default).
     pub threads: usize,
     /// Training steps between checkpoints inside sft/dpo (0 = stage ends only).
     pub checkpoint_every: usize,
@@ -49,6 +50,9 @@ pub struct RunCfg {
 pub struct ModelCfg {
     /// Hub id or local directory; empty when an `init` stage creates the model.
     pub path: String,
+    /// Which backend loads it: `tch` (every stage) or `transformers` (sampling and
+    /// scoring only: no training stage).
+    pub backend: BackendKind,
     /// `cpu`, `cuda` or `cuda:N` (written back as `cpu` / `cuda:N`).
     pub device: DeviceSpec,
     pub dtype: DType,
@@ -291,6 +295,7 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
     let mut f = Fields::new("[model]", line, t, ov, &pre("model"), &mut errors);
     let model = ModelCfg {
         path: f.str("path", ""),
+        backend: f.choice("backend", BackendKind::Tch),
         device: f.parsed("device", DeviceSpec::Cpu, |s| {
             s.parse().map_err(|_| format!("`{s}` is not cpu, cuda or cuda:N"))
         }),
@@ -298,7 +303,7 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
         finetune: f.choice("finetune", Finetune::Lora),
         prompt: f.str("prompt", crate::data::GENCAD_PROMPT),
     };
-    f.finish(&["path", "device", "dtype", "finetune", "prompt"]);
+    f.finish(&["path", "backend", "device", "dtype", "finetune", "prompt"]);
 
     let has_lora = root.iter().any(|(k, _)| k == "lora");
     let (t, line) = table(&root, "lora", &mut errors);
@@ -418,6 +423,14 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
         errors.push("a dpo stage has reference = \"base\" (adapters off) but [model].finetune = \"full\" has no adapters".into());
     }
     for (i, s) in stage.iter().enumerate() {
+        if !model.backend.trains() && s.trains() {
+            errors.push(format!(
+                "stage {i} ({}) trains the model, but [model].backend = \"{}\" only samples and scores \
+                 (use backend = \"tch\", or keep only sample and eval stages)",
+                s.kind(),
+                model.backend.name()
+            ));
+        }
         if let Stage::Sft(s) = s
             && s.monitor_every > 0
             && s.monitor_metric == MonitorMetric::ValLoss

@@ -330,6 +330,12 @@ impl Stage {
             Stage::Eval(_) => "eval",
         }
     }
+
+    /// Whether it trains or creates the model (`init`, `vision`, `sft`, `dpo`); `sample`
+    /// and `eval` only generate and score.
+    pub fn trains(&self) -> bool {
+        !matches!(self, Stage::Sample(_) | Stage::Eval(_))
+    }
 }
 
 const KINDS: [&str; 7] = ["init", "vision", "sft", "sample", "dpo", "rl", "eval"];

@@ -4,7 +4,8 @@
 //! for: sample, score, train a step with a loss the pipeline names, save and load in
 //! Hugging Face + PEFT layout) and [`Backend`] (how one is loaded, seeded and made from
 //! scratch), in the plain types of this crate. `cadrl-backend-tch` implements them on
-//! libtorch; a build of `cadrl` without it still scores, renders, makes data and
+//! libtorch, `cadrl-backend-hf` (sampling and scoring only) on transformers + PEFT in a
+//! Python worker; a build of `cadrl` without either still scores, renders, makes data and
 //! evaluates prediction files.
 //!
 //! This crate also holds what every side shares: the prompt, atomic file writes and

@@ -12,17 +12,16 @@
 //! checkpoint resolution in the Hugging Face cache.
 #![warn(missing_docs)]
 pub mod atomic;
-mod dpo;
-mod grpo;
 pub mod hub;
 mod init;
+pub mod loss;
 mod policy;
 mod train;
 mod types;
 
-pub use dpo::{DpoLoss, DpoLossKind, DpoStats};
-pub use grpo::{GrpoLoss, GrpoLossType, GrpoStats, Rollout, Weights};
 pub use init::{InitConfig, TokenizerReport};
+pub use loss::dpo::{DpoLoss, DpoLossKind, DpoStats};
+pub use loss::grpo::{GrpoLoss, GrpoLossType, GrpoStats, Rollout, Weights};
 pub use policy::{Backend, Policy};
 pub use train::{DEFAULT_TARGETS, LoraConfig, TrainConfig};
 pub use types::{

@@ -4,7 +4,7 @@
 //! Face checkpoint (local dir or hub cache id), generation, teacher-forced log-probs, SFT
 //! steps with LoRA or full fine-tuning, PEFT-format adapters. Modules follow the model
 //! structure: `config`, `loading`, `processor` (with `resize`), `chat`, `vision`, `text`, `model`, `lora`,
-//! `generate`, `train`, `dpo` and `grpo` (the losses), `checkpoint`, `cli`, and `init` (tokenizer training and random
+//! `generate`, `train`, `loss` (`dpo`, `grpo`), `checkpoint`, `cli`, and `init` (tokenizer training and random
 //! checkpoints for models trained from scratch). [`TchBackend`] implements the pipeline's
 //! boundary (`cadrl_backend::{Backend, Policy}`); the plain types come from there.
 pub use cadrl_backend::atomic;
@@ -13,12 +13,11 @@ pub mod chat;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
-pub mod dpo;
 pub mod generate;
-pub mod grpo;
 pub mod init;
 pub mod loading;
 pub mod lora;
+pub mod loss;
 pub mod model;
 pub mod nn;
 pub mod policy;
@@ -30,9 +29,9 @@ pub mod train;
 pub mod vision;
 
 pub use backend::TchBackend;
-pub use dpo::{DpoLoss, DpoLossKind, DpoStats};
-pub use grpo::{GrpoLoss, GrpoLossType, GrpoStats, Rollout, Weights};
 pub use lora::LoraConfig;
+pub use loss::dpo::{DpoLoss, DpoLossKind, DpoStats};
+pub use loss::grpo::{GrpoLoss, GrpoLossType, GrpoStats, Rollout, Weights};
 pub use policy::{
     Candidate, DType, DeviceSpec, Example, GenerateOptions, ImageInput, ModelSpec, PreferencePair,
     QwenVlPolicy, StepStats,

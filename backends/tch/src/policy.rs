@@ -2,11 +2,11 @@
 //! generate candidates, teacher-forced log-probs, SFT steps, adapter save/load/merge.
 use crate::chat::{ChatTokenizer, DEFAULT_PROMPT};
 use crate::config::GenerationDefaults;
-use crate::dpo::{DpoLoss, DpoStats, PairLayout};
 pub use crate::generate::GenerateOptions;
 use crate::generate::generate;
 use crate::loading::resolve_model_dir;
 use crate::lora::{self, LoraConfig};
+use crate::loss::dpo::{DpoLoss, DpoStats, PairLayout};
 use crate::model::QwenVl;
 use crate::nn::Ctx;
 use crate::processor::{ProcessedImage, Processor, ProcessorConfig};
@@ -40,7 +40,7 @@ pub struct QwenVlPolicy {
     full_finetune: bool,
     /// The vision stage's probe ([`crate::probe`]), while one is trained.
     pub(crate) probe: Option<crate::probe::Probe>,
-    /// A copy of the trained weights ([`crate::grpo`]: the RL reference `start`).
+    /// A copy of the trained weights ([`crate::loss::grpo`]: the RL reference `start`).
     pub(crate) snapshot: Option<Vec<Tensor>>,
 }
 
@@ -510,7 +510,7 @@ impl QwenVlPolicy {
                     pairs: p as i64,
                     chosen_tokens: t.counts[..p].iter().sum::<usize>() as i64,
                 };
-                crate::dpo::loss_tensor(loss, lp, &layout, &ref_sums, scale)
+                crate::loss::dpo::loss_tensor(loss, lp, &layout, &ref_sums, scale)
             };
             let (l, lp, t) = self.backward(&ex, &loss_fn)?;
             stats.loss += l;
@@ -524,7 +524,7 @@ impl QwenVlPolicy {
             pol.extend((0..p).map(|i| (sums[i], sums[p + i])));
             counts.extend((0..p).map(|i| (t.counts[i], t.counts[p + i])));
         }
-        let m = crate::dpo::pair_metrics(loss, &pol, &refs, &counts);
+        let m = crate::loss::dpo::pair_metrics(loss, &pol, &refs, &counts);
         let grad_norm = self.update()?;
         Ok(DpoStats { loss: stats.loss, grad_norm, lr: self.train_cfg.lr, tokens: stats.tokens, ..m })
     }

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 mod common;
 
-use cadrl_backend_tch::grpo::{LossSums, StepScale, TokenBatch, loss_tensor};
+use cadrl_backend_tch::loss::grpo::{LossSums, StepScale, TokenBatch, loss_tensor};
 use cadrl_backend_tch::{GrpoLoss, GrpoLossType};
 use serde_json::{Value, json};
 use std::process::Command;

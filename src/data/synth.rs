@@ -15,12 +15,17 @@
 //!
 //! Generation is deterministic: sample `i` of seed `s` uses ChaCha8 seeded with `s`
 //! on stream `i`, retrying (on the same stream) until a program passes.
+//!
+//! Geometry is the rewards crate's (`V3`, `P2`, `Aabb`); what is defined here is what
+//! the program text needs: a `SketchPlane` (clean axes plus the literal vector texts
+//! DeepCAD writes) and loops as the calls that draw them (`moveTo`, `lineTo`,
+//! `threePointArc`, `circle`), sampled to polylines only to place holes and features.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use cadrl_rewards::exec::{Outcome, execute_native};
-use cadrl_rewards::geom::{MassProps, Solid, mass_props};
+use cadrl_rewards::geom::{Aabb, MassProps, P2, Solid, V3, mass_props, p2, v3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -180,18 +185,6 @@ pub fn py_repr(x: f64) -> String {
     out
 }
 
-type P = [f64; 2];
-type V = [f64; 3];
-
-fn add3(a: V, b: V) -> V {
-    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
-}
-fn scale3(a: V, s: f64) -> V {
-    [a[0] * s, a[1] * s, a[2] * s]
-}
-fn cross(a: V, b: V) -> V {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
-}
 fn q128(x: f64) -> f64 {
     (x * 128.0).round() / 128.0
 }
@@ -199,21 +192,26 @@ fn q128(x: f64) -> f64 {
 /// A DeepCAD sketch frame: clean axes for placement, literal text as the data set
 /// writes them.
 #[derive(Clone, Debug)]
-struct Frame {
-    x: V,
-    n: V,
+struct SketchPlane {
+    x: V3,
+    n: V3,
     x_txt: String,
     n_txt: String,
 }
 
-impl Frame {
-    fn y(&self) -> V {
-        cross(self.n, self.x)
+impl SketchPlane {
+    fn y(&self) -> V3 {
+        self.n.cross(self.x)
     }
-    fn literal(x: V, n: V, x_txt: &str, n_txt: &str) -> Frame {
-        Frame { x, n, x_txt: x_txt.into(), n_txt: n_txt.into() }
+    fn literal(x: [f64; 3], n: [f64; 3], x_txt: &str, n_txt: &str) -> SketchPlane {
+        SketchPlane {
+            x: v3(x[0], x[1], x[2]),
+            n: v3(n[0], n[1], n[2]),
+            x_txt: x_txt.into(),
+            n_txt: n_txt.into(),
+        }
     }
-    fn vec_txt(v: V) -> String {
+    fn vec_txt(v: V3) -> String {
         format!("{}, {}, {}", py_repr(v[0]), py_repr(v[1]), py_repr(v[2]))
     }
 }
@@ -221,34 +219,34 @@ impl Frame {
 const E: &str = "6.123233995736766e-17";
 
 /// The axis frames of DeepCAD sketches whose normal is `±axis` (`sign`).
-fn frames_for(axis: usize, sign: f64) -> Frame {
+fn frames_for(axis: usize, sign: f64) -> SketchPlane {
     match (axis, sign > 0.0) {
-        (2, true) => Frame::literal([1.0, 0.0, 0.0], [0.0, 0.0, 1.0], "1.0, 0.0, 0.0", "0.0, 0.0, 1.0"),
-        (2, false) => Frame::literal(
+        (2, true) => SketchPlane::literal([1.0, 0.0, 0.0], [0.0, 0.0, 1.0], "1.0, 0.0, 0.0", "0.0, 0.0, 1.0"),
+        (2, false) => SketchPlane::literal(
             [-1.0, 0.0, 0.0],
             [0.0, 0.0, -1.0],
             "-1.0, 1.2246467991473532e-16, 0.0",
             "1.2246467991473532e-16, 0.0, -1.0",
         ),
-        (1, false) => Frame::literal(
+        (1, false) => SketchPlane::literal(
             [1.0, 0.0, 0.0],
             [0.0, -1.0, 0.0],
             &format!("1.0, {E}, -{E}"),
             &format!("{E}, -1.0, {E}"),
         ),
-        (1, true) => Frame::literal(
+        (1, true) => SketchPlane::literal(
             [-1.0, 0.0, 0.0],
             [0.0, 1.0, 0.0],
             &format!("-1.0, {E}, -{E}"),
             &format!("{E}, 1.0, {E}"),
         ),
-        (0, true) => Frame::literal(
+        (0, true) => SketchPlane::literal(
             [0.0, 1.0, 0.0],
             [1.0, 0.0, 0.0],
             &format!("3.749399456654644e-33, 1.0, -{E}"),
             &format!("1.0, 0.0, {E}"),
         ),
-        _ => Frame::literal(
+        _ => SketchPlane::literal(
             [0.0, -1.0, 0.0],
             [-1.0, 0.0, 0.0],
             &format!("-3.749399456654644e-33, -1.0, -{E}"),
@@ -259,37 +257,37 @@ fn frames_for(axis: usize, sign: f64) -> Frame {
 
 /// Tilt a frame by `k * pi / 128` about its x axis (as in DeepCAD's slightly rotated
 /// planes); the clean axes are kept for placement.
-fn tilt(f: &Frame, k: i32) -> Frame {
+fn tilt(f: &SketchPlane, k: i32) -> SketchPlane {
     let t = k as f64 * std::f64::consts::PI / 128.0;
     let (s, c) = t.sin_cos();
     let y = f.y();
-    let n = add3(scale3(f.n, c), scale3(y, s));
+    let n = f.n * c + y * s;
     let mut out = f.clone();
-    out.n_txt = Frame::vec_txt(n);
-    out.x_txt = Frame::vec_txt(f.x);
+    out.n_txt = SketchPlane::vec_txt(n);
+    out.x_txt = SketchPlane::vec_txt(f.x);
     out
 }
 
 #[derive(Clone, Debug)]
 enum Seg {
-    Line(P),
-    Arc(P, P),
+    Line(P2),
+    Arc(P2, P2),
 }
 
 #[derive(Clone, Debug)]
 enum Loop {
-    Closed { start: P, segs: Vec<Seg> },
-    Circle { c: P, r: f64 },
+    Closed { start: P2, segs: Vec<Seg> },
+    Circle { c: P2, r: f64 },
 }
 
 impl Loop {
     /// A polyline through the loop (arcs sampled), closed implicitly.
-    fn polyline(&self) -> Vec<P> {
+    fn polyline(&self) -> Vec<P2> {
         match self {
             Loop::Circle { c, r } => (0..24)
                 .map(|i| {
                     let a = i as f64 * std::f64::consts::TAU / 24.0;
-                    [c[0] + r * a.cos(), c[1] + r * a.sin()]
+                    p2(c[0] + r * a.cos(), c[1] + r * a.sin())
                 })
                 .collect(),
             Loop::Closed { start, segs } => {
@@ -314,26 +312,29 @@ impl Loop {
 }
 
 /// Points along the arc a -> m -> e (excluding a, including e).
-fn arc_points(a: P, m: P, e: P, n: usize) -> Vec<P> {
+fn arc_points(a: P2, m: P2, e: P2, n: usize) -> Vec<P2> {
     let d = 2.0 * (a[0] * (m[1] - e[1]) + m[0] * (e[1] - a[1]) + e[0] * (a[1] - m[1]));
     if d.abs() < 1e-12 {
         return vec![m, e];
     }
-    let sq = |p: P| p[0] * p[0] + p[1] * p[1];
+    let sq = |p: P2| p[0] * p[0] + p[1] * p[1];
     let ux = (sq(a) * (m[1] - e[1]) + sq(m) * (e[1] - a[1]) + sq(e) * (a[1] - m[1])) / d;
     let uy = (sq(a) * (e[0] - m[0]) + sq(m) * (a[0] - e[0]) + sq(e) * (m[0] - a[0])) / d;
     let r = ((a[0] - ux).powi(2) + (a[1] - uy).powi(2)).sqrt();
-    let ang = |p: P| (p[1] - uy).atan2(p[0] - ux);
+    let ang = |p: P2| (p[1] - uy).atan2(p[0] - ux);
     let (a0, am, a1) = (ang(a), ang(m), ang(e));
     let tau = std::f64::consts::TAU;
     let norm = |x: f64| x.rem_euclid(tau);
     // Direction: counter-clockwise if m lies on the ccw sweep from a to e.
     let ccw = norm(am - a0) < norm(a1 - a0);
     let sweep = if ccw { norm(a1 - a0) } else { -norm(a0 - a1) };
-    (1..=n).map(|i| a0 + sweep * i as f64 / n as f64).map(|t| [ux + r * t.cos(), uy + r * t.sin()]).collect()
+    (1..=n)
+        .map(|i| a0 + sweep * i as f64 / n as f64)
+        .map(|t| p2(ux + r * t.cos(), uy + r * t.sin()))
+        .collect()
 }
 
-fn inside(poly: &[P], q: P) -> bool {
+fn inside(poly: &[P2], q: P2) -> bool {
     let mut c = false;
     let n = poly.len();
     for i in 0..n {
@@ -345,7 +346,7 @@ fn inside(poly: &[P], q: P) -> bool {
     c
 }
 
-fn dist_poly(poly: &[P], q: P) -> f64 {
+fn dist_poly(poly: &[P2], q: P2) -> f64 {
     let n = poly.len();
     let mut best = f64::INFINITY;
     for i in 0..n {
@@ -362,8 +363,8 @@ fn dist_poly(poly: &[P], q: P) -> f64 {
 /// A sketch's loops plus the local bounding box of the outer loop.
 struct Sketch {
     loops: Vec<Loop>,
-    min: P,
-    max: P,
+    min: P2,
+    max: P2,
 }
 
 struct Gen<'a> {
@@ -395,14 +396,14 @@ impl Gen<'_> {
         let outer = if self.p(cfg.circle_prob) {
             let kr = (kw.min(kh) / 2).max(1);
             let r = gx(kr);
-            if self.p(0.5) { Loop::Circle { c: [r, 0.0], r } } else { Loop::Circle { c: [r, r], r } }
+            if self.p(0.5) { Loop::Circle { c: p2(r, 0.0), r } } else { Loop::Circle { c: p2(r, r), r } }
         } else if self.p(cfg.arc_prob) {
             self.arc_shape(wq, hq, g, kw, kh)
         } else {
             self.polygon(kw, kh, g)
         };
         let poly = outer.polyline();
-        let (mut min, mut max) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+        let (mut min, mut max) = (p2(f64::INFINITY, f64::INFINITY), p2(f64::NEG_INFINITY, f64::NEG_INFINITY));
         for p in &poly {
             for k in 0..2 {
                 min[k] = min[k].min(p[k]);
@@ -411,7 +412,7 @@ impl Gen<'_> {
         }
         let mut loops = vec![outer.clone()];
         if self.p(cfg.hole_prob) {
-            let mut holes: Vec<(P, f64)> = Vec::new();
+            let mut holes: Vec<(P2, f64)> = Vec::new();
             let want = {
                 let mut n = 1;
                 while n < cfg.max_holes && self.p(cfg.more_hole_prob) {
@@ -427,12 +428,12 @@ impl Gen<'_> {
                 let c = if concentric && holes.is_empty() {
                     match outer {
                         Loop::Circle { c, .. } => c,
-                        Loop::Closed { .. } => [0.0, 0.0],
+                        Loop::Closed { .. } => p2(0.0, 0.0),
                     }
                 } else {
                     let kx = self.rng.random_range(0..=((max[0] - min[0]) / g) as i64);
                     let ky = self.rng.random_range(0..=((max[1] - min[1]) / g) as i64);
-                    [min[0] + gx(kx), min[1] + gx(ky)]
+                    p2(min[0] + gx(kx), min[1] + gx(ky))
                 };
                 if !inside(&poly, c) {
                     continue;
@@ -452,10 +453,10 @@ impl Gen<'_> {
                 } else {
                     let sides = if self.p(0.6) { 4 } else { 6 };
                     let off = if sides == 4 { std::f64::consts::FRAC_PI_4 } else { 0.0 };
-                    let pts: Vec<P> = (0..sides)
+                    let pts: Vec<P2> = (0..sides)
                         .map(|i| {
                             let a = off + i as f64 * std::f64::consts::TAU / sides as f64;
-                            [c[0] + r * 0.95 * a.cos(), c[1] + r * 0.95 * a.sin()]
+                            p2(c[0] + r * 0.95 * a.cos(), c[1] + r * 0.95 * a.sin())
                         })
                         .collect();
                     loops.push(Loop::Closed {
@@ -481,18 +482,26 @@ impl Gen<'_> {
                 let t = self.rng.random_range(0..kw / 2 + 1);
                 if t == 0 || segs == 3 {
                     return Loop::Closed {
-                        start: [gx(kw), 0.0],
-                        segs: vec![Seg::Line([0.0, gx(kh)]), Seg::Line([0.0, 0.0])],
+                        start: p2(gx(kw), 0.0),
+                        segs: vec![Seg::Line(p2(0.0, gx(kh))), Seg::Line(p2(0.0, 0.0))],
                     };
                 }
                 return Loop::Closed {
-                    start: [gx(kw), 0.0],
-                    segs: vec![Seg::Line([gx(t), gx(kh)]), Seg::Line([0.0, gx(kh)]), Seg::Line([0.0, 0.0])],
+                    start: p2(gx(kw), 0.0),
+                    segs: vec![
+                        Seg::Line(p2(gx(t), gx(kh))),
+                        Seg::Line(p2(0.0, gx(kh))),
+                        Seg::Line(p2(0.0, 0.0)),
+                    ],
                 };
             }
             return Loop::Closed {
-                start: [gx(kw), 0.0],
-                segs: vec![Seg::Line([gx(kw), gx(kh)]), Seg::Line([0.0, gx(kh)]), Seg::Line([0.0, 0.0])],
+                start: p2(gx(kw), 0.0),
+                segs: vec![
+                    Seg::Line(p2(gx(kw), gx(kh))),
+                    Seg::Line(p2(0.0, gx(kh))),
+                    Seg::Line(p2(0.0, 0.0)),
+                ],
             };
         }
         if r < 0.68 {
@@ -501,13 +510,13 @@ impl Gen<'_> {
             let (cx, cy) = (gx(kw / 2), gx(kh / 2));
             let (rx, ry) = (gx(kw / 2), gx(kh / 2));
             let regular = self.p(0.6);
-            let pts: Vec<P> = (0..n)
+            let pts: Vec<P2> = (0..n)
                 .map(|i| {
                     let mut a = i as f64 * std::f64::consts::TAU / n as f64;
                     if !regular {
                         a += self.u(-0.25, 0.25) * std::f64::consts::TAU / n as f64;
                     }
-                    [cx + rx * a.cos(), cy + ry * a.sin()]
+                    p2(cx + rx * a.cos(), cy + ry * a.sin())
                 })
                 .collect();
             return Loop::Closed { start: pts[0], segs: pts[1..].iter().map(|p| Seg::Line(*p)).collect() };
@@ -532,15 +541,15 @@ impl Gen<'_> {
                 hs.reverse();
             }
         }
-        let mut pts: Vec<P> = vec![[gx(kw), gx(hs[nst - 1])]];
+        let mut pts: Vec<P2> = vec![p2(gx(kw), gx(hs[nst - 1]))];
         for i in (0..nst).rev() {
-            pts.push([gx(bounds[i]), gx(hs[i])]);
+            pts.push(p2(gx(bounds[i]), gx(hs[i])));
             if i > 0 {
-                pts.push([gx(bounds[i]), gx(hs[i - 1])]);
+                pts.push(p2(gx(bounds[i]), gx(hs[i - 1])));
             }
         }
-        pts.push([0.0, 0.0]);
-        Loop::Closed { start: [gx(kw), 0.0], segs: pts.into_iter().map(Seg::Line).collect() }
+        pts.push(p2(0.0, 0.0));
+        Loop::Closed { start: p2(gx(kw), 0.0), segs: pts.into_iter().map(Seg::Line).collect() }
     }
 
     /// An outer loop with arcs.
@@ -552,11 +561,11 @@ impl Gen<'_> {
             let rad = h / 2.0;
             let len = (w - h).max(g * 2.0);
             return Loop::Closed {
-                start: [len, 0.0],
+                start: p2(len, 0.0),
                 segs: vec![
-                    Seg::Arc([len + rad, rad], [len, h]),
-                    Seg::Line([0.0, h]),
-                    Seg::Arc([-rad, rad], [0.0, 0.0]),
+                    Seg::Arc(p2(len + rad, rad), p2(len, h)),
+                    Seg::Line(p2(0.0, h)),
+                    Seg::Arc(p2(-rad, rad), p2(0.0, 0.0)),
                 ],
             };
         }
@@ -564,22 +573,22 @@ impl Gen<'_> {
             // Rounded rectangle.
             let kr = (kw.min(kh) as f64 * self.u(0.08, 0.3)).floor().max(1.0);
             let f = kr * g;
-            let arc = |cx: f64, cy: f64, a0: f64, e: P| {
+            let arc = |cx: f64, cy: f64, a0: f64, e: P2| {
                 let am = a0 + std::f64::consts::FRAC_PI_4;
                 let _ = s2;
-                Seg::Arc([cx + f * am.cos(), cy + f * am.sin()], e)
+                Seg::Arc(p2(cx + f * am.cos(), cy + f * am.sin()), e)
             };
             let pi = std::f64::consts::PI;
             return Loop::Closed {
-                start: [w - f, 0.0],
+                start: p2(w - f, 0.0),
                 segs: vec![
-                    arc(w - f, f, -pi / 2.0, [w, f]),
-                    Seg::Line([w, h - f]),
-                    arc(w - f, h - f, 0.0, [w - f, h]),
-                    Seg::Line([f, h]),
-                    arc(f, h - f, pi / 2.0, [0.0, h - f]),
-                    Seg::Line([0.0, f]),
-                    arc(f, f, pi, [f, 0.0]),
+                    arc(w - f, f, -pi / 2.0, p2(w, f)),
+                    Seg::Line(p2(w, h - f)),
+                    arc(w - f, h - f, 0.0, p2(w - f, h)),
+                    Seg::Line(p2(f, h)),
+                    arc(f, h - f, pi / 2.0, p2(0.0, h - f)),
+                    Seg::Line(p2(0.0, f)),
+                    arc(f, f, pi, p2(f, 0.0)),
                 ],
             };
         }
@@ -588,18 +597,22 @@ impl Gen<'_> {
         let sag = h.min(w) * self.u(0.1, 0.5);
         if r < 0.85 {
             return Loop::Closed {
-                start: [w, 0.0],
+                start: p2(w, 0.0),
                 segs: vec![
-                    Seg::Line([w, h]),
-                    Seg::Arc([w / 2.0, h + sag.min(w / 2.0)], [0.0, h]),
-                    Seg::Line([0.0, 0.0]),
+                    Seg::Line(p2(w, h)),
+                    Seg::Arc(p2(w / 2.0, h + sag.min(w / 2.0)), p2(0.0, h)),
+                    Seg::Line(p2(0.0, 0.0)),
                 ],
             };
         }
         let bite = (h * self.u(0.1, 0.45)).min(w / 2.0);
         Loop::Closed {
-            start: [w, 0.0],
-            segs: vec![Seg::Line([w, h]), Seg::Arc([w / 2.0, h - bite], [0.0, h]), Seg::Line([0.0, 0.0])],
+            start: p2(w, 0.0),
+            segs: vec![
+                Seg::Line(p2(w, h)),
+                Seg::Arc(p2(w / 2.0, h - bite), p2(0.0, h)),
+                Seg::Line(p2(0.0, 0.0)),
+            ],
         }
     }
 }
@@ -656,21 +669,21 @@ impl SynthConfig {
 #[derive(Clone, Copy, Debug)]
 pub struct Placement {
     pub scale: f64,
-    pub centre: V,
+    pub centre: V3,
 }
 
 impl Placement {
-    pub const IDENTITY: Placement = Placement { scale: 1.0, centre: [0.0; 3] };
+    pub const IDENTITY: Placement = Placement { scale: 1.0, centre: v3(0.0, 0.0, 0.0) };
 
     fn len(&self, x: f64) -> String {
         py_repr(x * self.scale)
     }
 
-    fn point(&self, p: V, i: usize) -> String {
+    fn point(&self, p: V3, i: usize) -> String {
         py_repr((p[i] - self.centre[i]) * self.scale)
     }
 
-    fn p2(&self, p: P) -> String {
+    fn p2(&self, p: P2) -> String {
         format!("{}, {}", self.len(p[0]), self.len(p[1]))
     }
 }
@@ -699,34 +712,15 @@ fn write_loop(out: &mut String, k: usize, wp: &str, l: &Loop, at: &Placement) {
     out.push('\n');
 }
 
-/// World bounding box tracked while building (clean frames; approximate for cuts).
-#[derive(Clone, Copy, Debug)]
-struct Box3 {
-    min: V,
-    max: V,
-}
-
-impl Box3 {
-    const EMPTY: Box3 = Box3 { min: [f64::INFINITY; 3], max: [f64::NEG_INFINITY; 3] };
-    fn add(&mut self, p: V) {
-        for (k, x) in p.into_iter().enumerate() {
-            self.min[k] = self.min[k].min(x);
-            self.max[k] = self.max[k].max(x);
-        }
-    }
-    fn union(&mut self, o: &Box3) {
-        self.add(o.min);
-        self.add(o.max);
-    }
-}
-
-fn prism_box(o: V, f: &Frame, u: [f64; 2], v: [f64; 2], w: [f64; 2]) -> Box3 {
+/// The world bounding box of a prism (clean frames), tracked while building the part
+/// (approximate for cuts).
+fn prism_box(o: V3, f: &SketchPlane, u: [f64; 2], v: [f64; 2], w: [f64; 2]) -> Aabb {
     let y = f.y();
-    let mut b = Box3::EMPTY;
+    let mut b = Aabb::EMPTY;
     for uu in u {
         for vv in v {
             for ww in w {
-                b.add(add3(o, add3(scale3(f.x, uu), add3(scale3(y, vv), scale3(f.n, ww)))));
+                b.add_point(o + (f.x * uu + (y * vv + f.n * ww)));
             }
         }
     }
@@ -734,7 +728,7 @@ fn prism_box(o: V, f: &Frame, u: [f64; 2], v: [f64; 2], w: [f64; 2]) -> Box3 {
 }
 
 /// The base sketch: frame, origin, outer polyline, hole polylines.
-type BaseSketch = (Frame, V, Vec<P>, Vec<Vec<P>>);
+type BaseSketch = (SketchPlane, V3, Vec<P2>, Vec<Vec<P2>>);
 
 /// Generate one program text (not validated).
 pub fn generate_program(cfg: &SynthConfig, rng: &mut ChaCha8Rng) -> String {
@@ -751,7 +745,7 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
         n_sk += 1;
     }
     let mut out = String::from("import cadquery as cq\n");
-    let mut part = Box3::EMPTY;
+    let mut part = Aabb::EMPTY;
     let mut loop_id = 0usize;
     let mut base_axis = 2usize;
     // The base sketch: frame, origin, outer polyline, hole polylines.
@@ -779,13 +773,14 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
             depth = d;
             // Centre the part near the origin.
             let w_range = if both { [-d, d] } else { [0.0, d] };
-            let b0 = prism_box([0.0; 3], &frame, [sk.min[0], sk.max[0]], [sk.min[1], sk.max[1]], w_range);
-            let mut o = [0.0; 3];
-            for (k, ok) in o.iter_mut().enumerate() {
+            let b0 =
+                prism_box(V3::default(), &frame, [sk.min[0], sk.max[0]], [sk.min[1], sk.max[1]], w_range);
+            let mut o = V3::default();
+            for k in 0..3 {
                 let c = 0.5 * (b0.min[k] + b0.max[k]);
                 let half = 0.5 * (b0.max[k] - b0.min[k]);
                 let slack = (0.75 - half).max(0.0);
-                *ok = q128(-c + g.u(-slack, slack) * 0.5);
+                o[k] = q128(-c + g.u(-slack, slack) * 0.5);
             }
             origin = o;
             op = "";
@@ -812,7 +807,7 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
             let hi = g.p(0.5);
             let face = if hi { part.max[axis] } else { part.min[axis] };
             let out_sign = if hi { 1.0 } else { -1.0 };
-            // Frame normal either way along the axis.
+            // SketchPlane normal either way along the axis.
             let nsign = if g.p(0.5) { 1.0 } else { -1.0 };
             let mut fr = frames_for(axis, nsign);
             let (b, c) = ((axis + 1) % 3, (axis + 2) % 3);
@@ -830,7 +825,7 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
             // World position of the profile's box on the face; on the base's own
             // faces, retry until the profile's centre lies over the base's material
             // (not in a notch or a hole) so that bosses sit on it and cuts bite.
-            let mut o = [0.0; 3];
+            let mut o = V3::default();
             for _ in 0..8 {
                 let lo_b = part.min[xb] + g.u(0.0, 1.0) * (fw - sw).max(0.0);
                 let lo_c = part.min[yb] + g.u(0.0, 1.0) * (fh - sh).max(0.0);
@@ -842,13 +837,13 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
                     break;
                 }
                 let mid = [0.5 * (sk.min[0] + sk.max[0]), 0.5 * (sk.min[1] + sk.max[1])];
-                let c = add3(o, add3(scale3(fr.x, mid[0]), scale3(y, mid[1])));
+                let c = o + (fr.x * mid[0] + y * mid[1]);
                 let rel = [c[0] - bo[0], c[1] - bo[1], c[2] - bo[2]];
                 let by = bf.y();
-                let q = [
+                let q = p2(
                     rel[0] * bf.x[0] + rel[1] * bf.x[1] + rel[2] * bf.x[2],
                     rel[0] * by[0] + rel[1] * by[1] + rel[2] * by[2],
-                ];
+                );
                 if inside(outer, q) && !holes.iter().any(|h| inside(h, q)) {
                     break;
                 }
@@ -887,7 +882,7 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
             };
             if op == "union" {
                 let pb = prism_box(origin, &frame, [sk.min[0], sk.max[0]], [sk.min[1], sk.max[1]], w_range);
-                part.union(&pb);
+                part = part.union(pb);
             }
         }
         // Emit.
@@ -942,7 +937,7 @@ pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) 
                     [sk.min[1], sk.max[1]],
                     [d2.min(0.0), d2.max(0.0)],
                 );
-                part.union(&pb);
+                part = part.union(pb);
             }
         }
     }
@@ -1034,7 +1029,7 @@ pub fn sample(cfg: &SynthConfig, seed: u64, index: u64) -> Option<SynthSample> {
             let Ok((_, m)) = check(cfg, &code) else { continue };
             let b = m.bbox;
             let side = (b.max.x - b.min.x).max(b.max.y - b.min.y).max(b.max.z - b.min.z);
-            let centre = [(b.min.x + b.max.x) / 2.0, (b.min.y + b.max.y) / 2.0, (b.min.z + b.max.z) / 2.0];
+            let centre = v3((b.min.x + b.max.x) / 2.0, (b.min.y + b.max.y) / 2.0, (b.min.z + b.max.z) / 2.0);
             code = generate_placed(cfg, &mut replay.clone(), &Placement { scale: cfg.fit / side, centre });
         }
         if cfg.decimals > 0 {

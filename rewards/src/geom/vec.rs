@@ -1,6 +1,6 @@
 //! Small fixed-size vector types and the orthonormal frame of a sketch plane.
 
-use std::ops::{Add, Mul, Neg, Sub};
+use std::ops::{Add, Index, IndexMut, Mul, Neg, Sub};
 
 /// A point or direction in 3D (world or local coordinates).
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
@@ -58,6 +58,29 @@ impl V3 {
     }
 }
 
+/// Component by axis (0 = x, 1 = y, 2 = z), for code that loops over axes.
+impl Index<usize> for V3 {
+    type Output = f64;
+    fn index(&self, axis: usize) -> &f64 {
+        match axis {
+            0 => &self.x,
+            1 => &self.y,
+            2 => &self.z,
+            _ => panic!("V3 has no axis {axis}"),
+        }
+    }
+}
+impl IndexMut<usize> for V3 {
+    fn index_mut(&mut self, axis: usize) -> &mut f64 {
+        match axis {
+            0 => &mut self.x,
+            1 => &mut self.y,
+            2 => &mut self.z,
+            _ => panic!("V3 has no axis {axis}"),
+        }
+    }
+}
+
 impl Add for V3 {
     type Output = V3;
     fn add(self, o: V3) -> V3 {
@@ -98,6 +121,27 @@ impl P2 {
         (self - o).norm()
     }
 }
+/// Component by axis (0 = x, 1 = y).
+impl Index<usize> for P2 {
+    type Output = f64;
+    fn index(&self, axis: usize) -> &f64 {
+        match axis {
+            0 => &self.x,
+            1 => &self.y,
+            _ => panic!("P2 has no axis {axis}"),
+        }
+    }
+}
+impl IndexMut<usize> for P2 {
+    fn index_mut(&mut self, axis: usize) -> &mut f64 {
+        match axis {
+            0 => &mut self.x,
+            1 => &mut self.y,
+            _ => panic!("P2 has no axis {axis}"),
+        }
+    }
+}
+
 impl Add for P2 {
     type Output = P2;
     fn add(self, o: P2) -> P2 {

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cadrl::data::source::{OnError, Subset};
+use cadrl::data::source::{OnError, SourceKind, Subset};
 use cadrl::recipe::{
-    self, BackendKind, DType, DataSource, DeviceSpec, DpoLossKind, DpoReference, Finetune, IouMode,
-    MonitorMetric, PairStrategy, Stage,
+    self, BackendKind, DType, DeviceSpec, DpoLossKind, DpoReference, Finetune, IouMode, MonitorMetric,
+    PairStrategy, Stage,
 };
 use cadrl_rewards::executor::ExecutorKind;
 
@@ -131,11 +131,14 @@ fn closed_sets_are_typed_and_the_resolved_recipe_round_trips() {
     assert_eq!(r.model.device, DeviceSpec::Cuda(0));
     assert_eq!(r.model.dtype, DType::BF16);
     assert_eq!(r.model.finetune, Finetune::Lora);
-    assert_eq!((r.data.source, r.eval_data.source), (DataSource::Gencad, DataSource::Jsonl));
-    assert_eq!(r.data.subset, Subset::Random { n: 5, seed: 0 });
-    assert_eq!(r.eval_data.subset, Subset::First(3));
-    assert_eq!((r.data.on_error, r.eval_data.on_error), (OnError::Fail, OnError::Skip));
-    assert_eq!((r.data.split.as_str(), r.eval_data.split.as_str()), ("validation", "test"));
+    let (d, e) = (&r.data.spec, &r.eval_data.spec);
+    assert_eq!((d.source, e.source), (SourceKind::Gencad, SourceKind::Jsonl));
+    assert_eq!(d.subset, Subset::Random { n: 5, seed: 0 });
+    assert_eq!(e.subset, Subset::First(3));
+    assert_eq!((d.on_error, e.on_error), (OnError::Fail, OnError::Skip));
+    assert_eq!((d.split.as_str(), e.split.as_str()), ("validation", "test"));
+    assert_eq!((d.revision.as_deref(), e.revision.as_deref()), (None, None));
+    assert_eq!(e.path.as_deref(), Some(std::path::Path::new("data/eval.jsonl")));
     assert_eq!(r.executor.spec.kind, ExecutorKind::Auto);
     assert_eq!((r.reward[0].kind.as_str(), r.reward[0].weight), ("iou", 2.0));
     let [Stage::Sft(sft), Stage::Sample(sample), Stage::Dpo(dpo), Stage::Eval(eval)] = r.stage.as_slice()
@@ -154,6 +157,13 @@ fn closed_sets_are_typed_and_the_resolved_recipe_round_trips() {
     let again = recipe::resolve(&text, &mut Default::default()).unwrap_or_else(|e| panic!("{e:#?}\n{text}"));
     assert_eq!(again, r);
     assert_eq!(again.to_toml(), text, "the resolved form is a fixed point");
+
+    // a hub revision is kept and written back
+    let pinned = TYPED.replace("on_error = \"fail\"\n", "on_error = \"fail\"\nrevision = \"refs/pr/1\"\n");
+    let p = recipe::resolve(&pinned, &mut Default::default()).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(p.data.spec.revision.as_deref(), Some("refs/pr/1"));
+    let again = recipe::resolve(&p.to_toml(), &mut Default::default()).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(again, p);
 
     // the defaults of the other side, and full fine-tuning, round-trip too
     let full = TYPED

@@ -17,8 +17,12 @@ use crate::geom::{Node, Solid};
 /// Where and why a program failed.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Diag {
+    /// What Python/CadQuery would say (at most [`MAX_MESSAGE`] bytes, then a note of
+    /// the full length).
     pub message: String,
+    /// Line of the program, from 1, when known.
     pub line: Option<u32>,
+    /// Character column in that line, from 1, when known.
     pub col: Option<u32>,
 }
 
@@ -33,13 +37,21 @@ pub enum Outcome {
     /// result is empty or not a solid.
     ExecError(Diag),
     /// Valid Python using constructs this executor does not model.
-    Unsupported { construct: String, line: Option<u32> },
+    Unsupported {
+        /// The construct that is not modelled (at most [`MAX_MESSAGE`] bytes, then a
+        /// note of the full length).
+        construct: String,
+        /// Line of the program, from 1, when known.
+        line: Option<u32>,
+    },
 }
 
 impl Outcome {
+    /// Whether the program ran to a solid.
     pub fn is_valid(&self) -> bool {
         matches!(self, Outcome::Valid(_))
     }
+    /// The solid of a valid outcome.
     pub fn solid(&self) -> Option<&Arc<Solid>> {
         match self {
             Outcome::Valid(s) => Some(s),
@@ -78,6 +90,7 @@ pub struct ExecutorError(pub String);
 
 /// Runs batches of untrusted programs.
 pub trait Executor: Send + Sync {
+    /// Short name for logs: `native`, `occt` or `auto`.
     fn name(&self) -> &str;
     /// One outcome per program, in order. `var` names the variable holding the
     /// result (`solid` in GenCAD-Code, `r` in CAD-Recode / cadrille programs).

@@ -24,16 +24,21 @@ use serde::{Deserialize, Serialize};
 use crate::exec::{Executor, ExecutorError, NativeExecutor, Outcome};
 use crate::occt::{OcctExecutor, OcctOptions};
 
+/// Which executor runs the programs (`kind` of an `[executor]` table).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExecutorKind {
+    /// The native interpreter, in-process (the default).
     #[default]
     Native,
+    /// Real CadQuery in the sandboxed worker pool.
     Occt,
+    /// Native, with the programs it answers `Unsupported` sent to occt.
     Auto,
 }
 
 impl ExecutorKind {
+    /// Every kind, in the order help texts list them.
     pub const ALL: [ExecutorKind; 3] = [ExecutorKind::Native, ExecutorKind::Occt, ExecutorKind::Auto];
 
     /// The name recipes and the command line use (also the serde name).
@@ -60,6 +65,7 @@ impl std::str::FromStr for ExecutorKind {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutorSpec {
+    /// Which executor (default `native`).
     #[serde(default)]
     pub kind: ExecutorKind,
     /// Python with cadquery 2.8 (default `$CADRL_CQ_PYTHON`, else the set-up's venv).
@@ -76,12 +82,13 @@ pub struct ExecutorSpec {
 }
 
 impl ExecutorSpec {
+    /// A spec for `kind` with every pool setting at its default.
     pub fn kind(kind: ExecutorKind) -> ExecutorSpec {
         ExecutorSpec { kind, ..ExecutorSpec::default() }
     }
 
     /// The occt options this spec asks for.
-    pub fn occt_options(&self) -> Result<OcctOptions, ExecutorError> {
+    pub(crate) fn occt_options(&self) -> Result<OcctOptions, ExecutorError> {
         let mut o = OcctOptions::default();
         if let Some(p) = &self.python {
             o.python = p.clone();
@@ -124,6 +131,7 @@ pub fn build(spec: &ExecutorSpec) -> Result<Box<dyn Executor>, ExecutorError> {
 
 /// Native first; programs it answers `Unsupported` are run by occt instead.
 pub struct AutoExecutor {
+    /// The pool that runs the programs the native executor cannot.
     pub occt: OcctExecutor,
 }
 

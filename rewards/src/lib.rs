@@ -1,4 +1,7 @@
-//! cadrl-rewards: native CadQuery execution, geometry, metrics and rewards.
+//! cadrl-rewards: executing CadQuery programs (natively, or in real CadQuery in a
+//! sandboxed worker pool), exact CSG geometry, geometric metrics, rewards and the
+//! GenCAD-style renderer.
+#![warn(missing_docs)]
 pub mod cq;
 pub mod exec;
 pub mod executor;

@@ -15,17 +15,23 @@ use image::{Rgb, RgbImage};
 use crate::geom::profile::{Loop, Seg};
 use crate::geom::{Solid, V3, Workspace, v3};
 
+/// Side of the square image [`render`] makes, in pixels.
 pub const SIZE: u32 = 448;
+/// RGB of every face.
 pub const FACE: [u8; 3] = [141, 141, 138];
+/// RGB of the edges.
 pub const EDGE: [u8; 3] = [0, 0, 0];
+/// RGB of the background.
 pub const BACKGROUND: [u8; 3] = [255, 255, 255];
 /// The projected bounding box is fitted into this many pixels (width, height).
-pub const FIT: (f64, f64) = (400.0, 300.0);
+pub(crate) const FIT: (f64, f64) = (400.0, 300.0);
 
 /// Orthographic isometric camera: eye direction (+1, -1, +1), z up.
 #[derive(Clone, Copy, Debug)]
 pub struct View {
+    /// Unit direction of the image's +x (to the right), in world coordinates.
     pub right: V3,
+    /// Unit direction of the image's up, in world coordinates.
     pub up: V3,
     /// Direction the rays travel (from the eye into the scene).
     pub forward: V3,
@@ -59,6 +65,8 @@ pub fn render(s: &Solid) -> RgbImage {
     render_with(s, View::default(), SIZE)
 }
 
+/// Render `s` seen along `view` into a `size` x `size` image, in the same style and
+/// framing as [`render`] (the fit box scales with `size`).
 pub fn render_with(s: &Solid, view: View, size: u32) -> RgbImage {
     let mut img = RgbImage::from_pixel(size, size, Rgb(BACKGROUND));
     let Some((cu, cv, scale)) = framing(s, &view, size) else { return img };

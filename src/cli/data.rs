@@ -23,14 +23,15 @@ use crate::data::source::{DataSpec, open};
 use crate::data::synth::{self, SynthConfig};
 use crate::data::{CHARS_PER_TOKEN, GENCAD_PROMPT, dataset_stats, stats_markdown};
 
+/// The arguments of `cadrl data` (`synth` or `stats`).
 #[derive(clap::Args, Debug)]
 pub struct DataArgs {
     #[command(subcommand)]
-    pub cmd: DataCmd,
+    cmd: DataCmd,
 }
 
 #[derive(clap::Subcommand, Debug)]
-pub enum DataCmd {
+pub(crate) enum DataCmd {
     /// Generate synthetic GenCAD-style programs with their renders.
     Synth(SynthArgs),
     /// Statistics of one or more data sets (markdown table).
@@ -38,44 +39,44 @@ pub enum DataCmd {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct SynthArgs {
+pub(crate) struct SynthArgs {
     /// Number of samples.
     #[arg(long)]
-    pub n: u64,
+    n: u64,
     #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    seed: u64,
     /// Output directory (created).
     #[arg(long)]
-    pub out: PathBuf,
+    out: PathBuf,
     /// Output format: `jsonl` (fixture layout) or `parquet` (GenCAD-Code's HF schema).
     #[arg(long, default_value = "jsonl")]
-    pub format: String,
+    format: String,
     /// Split name in the parquet shard names.
     #[arg(long, default_value = "train")]
-    pub split: String,
+    split: String,
     /// Rows per parquet shard.
     #[arg(long, default_value_t = 10_000)]
-    pub shard_rows: u64,
+    shard_rows: u64,
     /// Generator knobs as JSON (a `SynthConfig`; missing fields take the defaults).
     #[arg(long)]
-    pub config: Option<PathBuf>,
+    config: Option<PathBuf>,
     /// Print the effective config and exit.
     #[arg(long)]
-    pub print_config: bool,
+    print_config: bool,
 }
 
 #[derive(clap::Args, Debug)]
-pub struct StatsArgs {
+pub(crate) struct StatsArgs {
     /// JSONL files, directories holding `data.jsonl` / `cases.jsonl`, parquet files or
     /// directories of parquet shards (split `train`, or all files when none names a split).
     #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
+    paths: Vec<PathBuf>,
     /// Print JSON (one object per path) instead of markdown.
     #[arg(long)]
-    pub json: bool,
+    json: bool,
     /// Stop at the first corrupt row instead of skipping it.
     #[arg(long)]
-    pub strict: bool,
+    strict: bool,
 }
 
 /// A written row, fields in the fixture order.
@@ -95,6 +96,7 @@ enum Out {
     Parquet { dir: PathBuf, shards: usize, next: usize, cur: Option<ShardWriter> },
 }
 
+/// Runs `cadrl data synth` or `cadrl data stats`.
 pub fn run(a: &DataArgs) -> anyhow::Result<()> {
     match &a.cmd {
         DataCmd::Synth(s) => run_synth(s),

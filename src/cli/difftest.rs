@@ -1,5 +1,5 @@
 //! `cadrl difftest`: the native executor against real CadQuery on drawn and mutated
-//! programs, for a time or a count (see [`crate::difftest`]).
+//! programs, for a time or a count (see `crate::difftest`).
 //!
 //! ```sh
 //! cadrl difftest --minutes 60 --seed 1 --fixtures ../shared/fixtures/gencad-dev/cases.jsonl --out runs/difftest
@@ -13,38 +13,39 @@ use cadrl_rewards::occt::{OcctExecutor, OcctOptions};
 
 use crate::difftest::{DiffOptions, run as run_difftest};
 
+/// The arguments of `cadrl difftest`.
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
     /// Seed of the drawn cases (case i uses stream i).
     #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    seed: u64,
     /// Stop after this many minutes...
     #[arg(long)]
-    pub minutes: Option<f64>,
+    minutes: Option<f64>,
     /// ...or after this many cases (pairs), whichever comes first.
     #[arg(long)]
-    pub count: Option<u64>,
+    count: Option<u64>,
     /// Real programs to mutate: JSON lines with `id` and `code` (the fixtures' cases.jsonl).
     #[arg(long)]
-    pub fixtures: Option<PathBuf>,
+    fixtures: Option<PathBuf>,
     /// Output directory: findings.jsonl, summary.json, summary.md.
     #[arg(long, default_value = "runs/difftest")]
-    pub out: PathBuf,
+    out: PathBuf,
     /// Cases per batch.
     #[arg(long, default_value_t = 32)]
-    pub batch: usize,
+    batch: usize,
     /// Findings shrunk to a minimal program per class.
     #[arg(long, default_value_t = 4)]
-    pub shrink: usize,
+    shrink: usize,
     /// OCCT worker processes (default: the number of cores).
     #[arg(long)]
-    pub workers: Option<usize>,
+    workers: Option<usize>,
     /// OCCT wall-clock limit per program, seconds.
     #[arg(long, default_value_t = 20.0)]
-    pub timeout: f64,
+    timeout: f64,
     /// Python with cadquery 2.8 (default: $CADRL_CQ_PYTHON, else the set-up's cache).
     #[arg(long)]
-    pub cq_python: Option<PathBuf>,
+    cq_python: Option<PathBuf>,
 }
 
 fn read_fixtures(path: &PathBuf) -> Result<Vec<(String, String)>> {
@@ -64,6 +65,8 @@ fn read_fixtures(path: &PathBuf) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// Runs the differential test for the time or count asked; findings go to
+/// `<out>/findings.jsonl` and `summary.md`.
 pub fn run(a: &DiffArgs) -> Result<()> {
     anyhow::ensure!(a.minutes.is_some() || a.count.is_some(), "give --minutes or --count");
     let fixtures = a.fixtures.as_ref().map(read_fixtures).transpose()?.unwrap_or_default();

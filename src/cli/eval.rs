@@ -15,6 +15,7 @@ use crate::data::source::{self, DataSpec, Subset};
 use crate::pipeline::eval::{EvalOptions, evaluate_report, score_predictions, write_outputs};
 use crate::pipeline::score::{report, report_markdown};
 
+/// The arguments of `cadrl eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Checkpoint directory or Hugging Face model id.
@@ -66,6 +67,9 @@ pub struct EvalArgs {
     backend: BackendKind,
 }
 
+/// Evaluates a model (greedy decoding) or a predictions file on the data set: the markdown
+/// report on stderr, `report.json` to `--out` (with `eval.jsonl` and `eval.md` beside it)
+/// or to stdout.
 pub fn run(a: &EvalArgs) -> Result<()> {
     let mut spec = DataSpec::from_path(&a.data);
     if let Some(n) = a.limit {

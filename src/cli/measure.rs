@@ -24,7 +24,7 @@ use serde_json::json;
 
 /// One thing to time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Teacher-forced per-token log-probs of the completion.
     Logprobs,
     /// Greedy decoding of `max_new_tokens` tokens.
@@ -37,6 +37,7 @@ pub enum Phase {
     Sample,
 }
 
+/// The arguments of `cadrl measure`.
 #[derive(Debug, Args)]
 pub struct MeasureArgs {
     /// Checkpoint directory or Hugging Face model id.
@@ -86,6 +87,7 @@ pub struct MeasureArgs {
     seed: u64,
 }
 
+/// Times the phase asked for and prints one JSON line.
 pub fn run(a: &MeasureArgs) -> Result<()> {
     if a.micro_batch == 0 || a.steps == 0 || a.n == 0 || a.max_new_tokens == 0 {
         bail!("--micro-batch, --steps, --n and --max-new-tokens must be > 0");

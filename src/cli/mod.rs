@@ -1,4 +1,5 @@
-//! Subcommands of the `cadrl` binary, one file each.
+//! Subcommands of the `cadrl` binary, one file each (`generate` and `logprobs` are
+//! `cadrl-backend-tch`'s).
 
 pub mod data;
 pub mod difftest;

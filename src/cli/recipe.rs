@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use crate::pipeline::{RunOptions, run};
 use crate::recipe;
 
+/// The arguments of `cadrl recipe` (`run` or `check`).
 #[derive(Debug, Args)]
 pub struct RecipeArgs {
     #[command(subcommand)]
@@ -23,7 +24,7 @@ enum RecipeCmd {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The recipe file.
     recipe: PathBuf,
     /// Overrides `section.key=value`, `<stage kind>.key=value` or `stage.N.key=value`.
@@ -40,11 +41,12 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     recipe: PathBuf,
     overrides: Vec<String>,
 }
 
+/// Runs `cadrl recipe run` or `cadrl recipe check`.
 pub fn run_cmd(a: &RecipeArgs) -> Result<()> {
     match &a.cmd {
         RecipeCmd::Check(c) => {

@@ -5,18 +5,20 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use cadrl_rewards::exec::{Outcome, execute_native};
 
+/// The arguments of `cadrl render`.
 #[derive(clap::Args, Debug)]
 pub struct RenderArgs {
     /// The CadQuery program.
-    pub program: PathBuf,
+    program: PathBuf,
     /// Where to write the 448x448 PNG.
     #[arg(short, long)]
-    pub out: PathBuf,
+    out: PathBuf,
     /// Variable holding the result.
     #[arg(long, default_value = "solid")]
-    pub var: String,
+    var: String,
 }
 
+/// Executes the program natively and writes its render as a PNG.
 pub fn run(a: &RenderArgs) -> anyhow::Result<()> {
     let src =
         std::fs::read_to_string(&a.program).with_context(|| format!("reading {}", a.program.display()))?;

@@ -15,7 +15,7 @@ use std::io::{BufRead, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use cadrl_rewards::exec::{Outcome, execute_native};
+use cadrl_rewards::exec::Outcome;
 use cadrl_rewards::executor::{ExecutorKind, ExecutorSpec, build};
 use cadrl_rewards::geom::mass_props;
 use cadrl_rewards::metrics::{IouMode, chamfer, iou};
@@ -23,36 +23,37 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// The arguments of `cadrl score`.
 #[derive(clap::Args, Debug)]
 pub struct ScoreArgs {
     /// JSON lines with `id`, `a` (candidate code) and `b` (reference code).
     #[arg(long)]
-    pub pairs: PathBuf,
+    pairs: PathBuf,
     /// Output JSON lines (stdout when absent).
     #[arg(long)]
-    pub out: Option<PathBuf>,
+    out: Option<PathBuf>,
     /// How shapes are placed before the IoU: in-place, bbox or inertia.
     #[arg(long, default_value = "in-place")]
-    pub iou_mode: IouMode,
+    iou_mode: IouMode,
     /// Variable holding the result in both programs.
     #[arg(long, default_value = "solid")]
-    pub var: String,
+    var: String,
     /// Skip the Chamfer distance (faster).
     #[arg(long)]
-    pub no_chamfer: bool,
+    no_chamfer: bool,
     /// Who runs the programs: native (in-process interpreter), occt (real CadQuery
     /// in sandboxed workers) or auto (native, occt for what native does not model).
     #[arg(long, default_value = "native")]
-    pub executor: ExecutorKind,
+    executor: ExecutorKind,
     /// Python with cadquery 2.8 for occt/auto (default: $CADRL_CQ_PYTHON).
     #[arg(long)]
-    pub cq_python: Option<PathBuf>,
+    cq_python: Option<PathBuf>,
     /// occt worker processes (default: the number of cores).
     #[arg(long)]
-    pub workers: Option<usize>,
+    workers: Option<usize>,
     /// occt wall-clock limit per program, seconds (default 10).
     #[arg(long)]
-    pub timeout: Option<f64>,
+    timeout: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -64,32 +65,20 @@ struct Pair {
 
 /// One scored pair, as written to the output.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct Scored {
-    pub id: serde_json::Value,
-    pub valid_a: bool,
-    pub valid_b: bool,
-    pub error_a: Option<String>,
-    pub error_b: Option<String>,
-    pub volume_a: Option<f64>,
-    pub volume_b: Option<f64>,
-    pub iou: Option<f64>,
-    pub chamfer: Option<f64>,
-}
-
-/// Score one pair of programs.
-pub fn score_pair(
+pub(crate) struct Scored {
     id: serde_json::Value,
-    a: &str,
-    b: &str,
-    mode: IouMode,
-    var: &str,
-    with_chamfer: bool,
-) -> Scored {
-    score_outcomes(id, &execute_native(a, var), &execute_native(b, var), mode, with_chamfer)
+    valid_a: bool,
+    valid_b: bool,
+    error_a: Option<String>,
+    error_b: Option<String>,
+    volume_a: Option<f64>,
+    volume_b: Option<f64>,
+    iou: Option<f64>,
+    chamfer: Option<f64>,
 }
 
 /// Score one pair of outcomes (from any executor).
-pub fn score_outcomes(
+pub(crate) fn score_outcomes(
     id: serde_json::Value,
     oa: &Outcome,
     ob: &Outcome,
@@ -115,6 +104,7 @@ pub fn score_outcomes(
     }
 }
 
+/// Scores every pair of the input file and writes one JSON line per pair.
 pub fn run(a: &ScoreArgs) -> anyhow::Result<()> {
     let f = std::fs::File::open(&a.pairs).with_context(|| format!("opening {}", a.pairs.display()))?;
     let mut pairs = Vec::new();

@@ -49,9 +49,9 @@ use super::subset::Subset;
 use super::{GENCAD_PROMPT, Sample};
 
 /// Rows held by the shuffle buffer when a seed is given.
-pub const SHUFFLE_BUFFER: usize = 1024;
+pub(crate) const SHUFFLE_BUFFER: usize = 1024;
 /// Rows decoded per column read.
-pub const CHUNK: usize = 64;
+pub(crate) const CHUNK: usize = 64;
 
 /// Leaf column indices (and names, for messages) of one shard.
 #[derive(Clone, Debug)]
@@ -110,16 +110,16 @@ enum Values {
 
 /// How to read a set of shards.
 #[derive(Clone, Debug)]
-pub struct GencadOptions {
-    pub on_error: OnError,
-    pub shuffle: Option<u64>,
-    pub subset: Subset,
+pub(crate) struct GencadOptions {
+    pub(crate) on_error: OnError,
+    pub(crate) shuffle: Option<u64>,
+    pub(crate) subset: Subset,
     /// Do not print skipped rows on stderr (they are still in `errors()`).
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 /// One pass over parquet shards; yields samples (and, in `Fail` mode, the first error).
-pub struct GencadIter {
+pub(crate) struct GencadIter {
     shards: Vec<Shard>,
     /// Units still to read, last first.
     units: Vec<Unit>,
@@ -236,7 +236,7 @@ fn text(v: &Values, k: usize, name: &str) -> Result<Option<String>, String> {
 }
 
 /// Open `paths` (parquet shards, read in this order) for one pass.
-pub fn open(paths: &[PathBuf], o: &GencadOptions) -> Result<GencadIter, RowError> {
+pub(crate) fn open(paths: &[PathBuf], o: &GencadOptions) -> Result<GencadIter, RowError> {
     let need_hundred = matches!(o.subset, Subset::Hundred);
     let mut errors = Vec::new();
     let fail = |e: RowError, errors: &mut Vec<RowError>| -> Result<(), RowError> {
@@ -356,12 +356,12 @@ fn scan_hundred(shard: &Shard, u: &Unit, col: usize) -> Result<Vec<usize>, Strin
 
 impl GencadIter {
     /// The rows (or shards, row groups) skipped so far.
-    pub fn errors(&self) -> &[RowError] {
+    pub(crate) fn errors(&self) -> &[RowError] {
         self.gate.errors()
     }
 
     /// Rows this pass will yield if none is corrupt.
-    pub fn len_hint(&self) -> usize {
+    pub(crate) fn len_hint(&self) -> usize {
         self.len_hint
     }
 

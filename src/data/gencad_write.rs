@@ -21,7 +21,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 
 /// Rows per row group.
-pub const ROW_GROUP: usize = 100;
+pub(crate) const ROW_GROUP: usize = 100;
 
 const SCHEMA: &str = "message schema {
   OPTIONAL group image {
@@ -39,22 +39,22 @@ const HF_FEATURES: &str = r#"{"info": {"features": {"image": {"_type": "Image"},
 
 /// One row of a shard.
 #[derive(Clone, Debug)]
-pub struct HfRow {
-    pub png: Vec<u8>,
-    pub deepcad_id: String,
-    pub cadquery: String,
-    pub token_count: i64,
-    pub prompt: String,
-    pub hundred_subset: bool,
+pub(crate) struct HfRow {
+    pub(crate) png: Vec<u8>,
+    pub(crate) deepcad_id: String,
+    pub(crate) cadquery: String,
+    pub(crate) token_count: i64,
+    pub(crate) prompt: String,
+    pub(crate) hundred_subset: bool,
 }
 
 /// The Hub file name of shard `i` of `n` of `split`: `{split}-00000-of-00002.parquet`.
-pub fn shard_name(split: &str, i: usize, n: usize) -> String {
+pub(crate) fn shard_name(split: &str, i: usize, n: usize) -> String {
     format!("{split}-{i:05}-of-{n:05}.parquet")
 }
 
 /// Writes one shard, a row group every [`ROW_GROUP`] rows.
-pub struct ShardWriter {
+pub(crate) struct ShardWriter {
     path: PathBuf,
     w: SerializedFileWriter<File>,
     pending: Vec<HfRow>,
@@ -68,7 +68,7 @@ impl std::fmt::Debug for ShardWriter {
 }
 
 impl ShardWriter {
-    pub fn create(path: &Path) -> anyhow::Result<ShardWriter> {
+    pub(crate) fn create(path: &Path) -> anyhow::Result<ShardWriter> {
         let schema = Arc::new(parse_message_type(SCHEMA).context("GenCAD parquet schema")?);
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
@@ -84,11 +84,11 @@ impl ShardWriter {
     }
 
     /// Rows written or pending.
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.rows + self.pending.len()
     }
 
-    pub fn push(&mut self, row: HfRow) -> anyhow::Result<()> {
+    pub(crate) fn push(&mut self, row: HfRow) -> anyhow::Result<()> {
         self.pending.push(row);
         if self.pending.len() >= ROW_GROUP {
             self.flush_group()?;
@@ -148,7 +148,7 @@ impl ShardWriter {
     }
 
     /// Write the last row group and the footer.
-    pub fn finish(mut self) -> anyhow::Result<PathBuf> {
+    pub(crate) fn finish(mut self) -> anyhow::Result<PathBuf> {
         self.flush_group()?;
         self.w.close().with_context(|| format!("closing {}", self.path.display()))?;
         Ok(self.path)

@@ -26,25 +26,25 @@ const SPLITS: [&str; 6] = ["train", "validation", "valid", "val", "test", "dev"]
 
 /// The hub cache directory (`HF_HUB_CACHE`, else `HF_HOME/hub`, else
 /// `~/.cache/huggingface/hub`).
-pub fn hf_cache_dir() -> PathBuf {
+pub(crate) fn hf_cache_dir() -> PathBuf {
     cadrl_backend::hub::hf_cache_dir()
 }
 
 /// True when `HF_HUB_OFFLINE` asks for no network.
-pub fn offline() -> bool {
+pub(crate) fn offline() -> bool {
     std::env::var("HF_HUB_OFFLINE")
         .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
 
 /// `datasets--Org--Name` inside `cache`.
-pub fn dataset_cache_dir(cache: &Path, repo: &str) -> PathBuf {
+pub(crate) fn dataset_cache_dir(cache: &Path, repo: &str) -> PathBuf {
     cache.join(format!("datasets--{}", repo.replace('/', "--")))
 }
 
 /// The snapshot directory of `repo` at `revision` (a branch or tag through `refs/`, or
 /// a 40-hex commit), if it is in the cache. A repo with no matching ref but a single
 /// snapshot uses it.
-pub fn cached_snapshot(cache: &Path, repo: &str, revision: &str) -> Option<PathBuf> {
+pub(crate) fn cached_snapshot(cache: &Path, repo: &str, revision: &str) -> Option<PathBuf> {
     let dir = dataset_cache_dir(cache, repo);
     if revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit()) {
         let s = dir.join("snapshots").join(revision);
@@ -71,7 +71,7 @@ fn names_split(rel: &Path, split: &str) -> bool {
 }
 
 /// All `.parquet` files under `root` (hidden folders skipped, 4 levels deep), sorted.
-pub fn parquet_files(root: &Path) -> Vec<PathBuf> {
+pub(crate) fn parquet_files(root: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(dir) else { return };
         for e in rd.flatten() {
@@ -96,7 +96,7 @@ pub fn parquet_files(root: &Path) -> Vec<PathBuf> {
 }
 
 /// The shards of `split` under `root` (see the module doc), sorted by path.
-pub fn split_shards(root: &Path, split: &str) -> Vec<PathBuf> {
+pub(crate) fn split_shards(root: &Path, split: &str) -> Vec<PathBuf> {
     let all = parquet_files(root);
     let rel = |p: &PathBuf| p.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| p.clone());
     let mine: Vec<PathBuf> = all.iter().filter(|p| names_split(&rel(p), split)).cloned().collect();
@@ -107,7 +107,7 @@ pub fn split_shards(root: &Path, split: &str) -> Vec<PathBuf> {
 }
 
 /// Shards of `split` in a local directory (or the one file `path`).
-pub fn local_shards(path: &Path, split: &str) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn local_shards(path: &Path, split: &str) -> anyhow::Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
@@ -131,7 +131,7 @@ pub fn local_shards(path: &Path, split: &str) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// What to fetch, and where, when `repo`'s split is not in `cache`.
-pub fn fetch_instructions(cache: &Path, repo: &str, revision: &str, split: &str) -> String {
+pub(crate) fn fetch_instructions(cache: &Path, repo: &str, revision: &str, split: &str) -> String {
     format!(
         "Fetch the parquet shards data/{split}-*.parquet of the dataset repo `{repo}` (revision `{revision}`) \
          on a machine with network access:\n  \
@@ -145,7 +145,7 @@ pub fn fetch_instructions(cache: &Path, repo: &str, revision: &str, split: &str)
 
 /// Resolve the shards of `repo`/`split` through the hub cache `cache`, downloading
 /// them with hf-hub unless [`offline`].
-pub fn hub_shards(
+pub(crate) fn hub_shards(
     cache: &Path,
     repo: &str,
     revision: Option<&str>,
@@ -154,7 +154,9 @@ pub fn hub_shards(
     hub_shards_with(cache, repo, revision, split, offline())
 }
 
-/// [`hub_shards`] with the offline switch given (`true`: never touch the network).
+/// The shards of `repo`'s `split` at `revision` (default `main`) from the hub cache
+/// `cache`, downloaded with hf-hub first unless `offline` (`true`: never touch the
+/// network). When they cannot be had, the error says which files to fetch and where.
 pub fn hub_shards_with(
     cache: &Path,
     repo: &str,

@@ -2,7 +2,7 @@
 //!
 //! One JSON object a line: `id` (string or number), `image` (PNG path relative to the
 //! JSONL file), `code` or `cadquery`, optional `prompt` (default
-//! [`GENCAD_PROMPT`](super::GENCAD_PROMPT)); other fields are ignored. Blank lines are
+//! [`GENCAD_PROMPT`]); other fields are ignored. Blank lines are
 //! skipped silently.
 //!
 //! Rows are read one at a time; nothing holds the whole file. A corrupt row (bad JSON,
@@ -41,6 +41,7 @@ pub enum OnError {
 }
 
 impl OnError {
+    /// Every policy, in the order messages list them.
     pub const ALL: [OnError; 2] = [OnError::Skip, OnError::Fail];
 
     /// The name recipes use (also the serde name).
@@ -56,8 +57,12 @@ impl OnError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{line}: {message}", file.display())]
 pub struct RowError {
+    /// The data file (JSONL file or parquet shard).
     pub file: PathBuf,
+    /// 1-based line of a JSONL file; for a parquet shard, the row's 0-based index in the
+    /// shard (the first row's for an error about a whole shard or row group).
     pub line: usize,
+    /// What is wrong with the row.
     pub message: String,
 }
 
@@ -157,6 +162,7 @@ impl Loader {
             quiet: false,
         }
     }
+    /// What to do with corrupt rows (default [`OnError::Skip`]).
     pub fn on_error(mut self, e: OnError) -> Self {
         self.on_error = e;
         self
@@ -181,6 +187,7 @@ impl Loader {
         self.quiet = q;
         self
     }
+    /// The JSONL file read (a directory given to [`Loader::new`] resolved to its file).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -223,7 +230,7 @@ impl Loader {
 }
 
 /// `path` itself, or `data.jsonl` / `cases.jsonl` inside it when it is a directory.
-pub fn resolve(path: &Path) -> PathBuf {
+pub(crate) fn resolve(path: &Path) -> PathBuf {
     if path.is_dir() {
         for name in ["data.jsonl", "cases.jsonl"] {
             let p = path.join(name);

@@ -1,16 +1,17 @@
-//! Data: samples, the JSONL loader, the synthetic GenCAD-style generator and
-//! per-data-set statistics.
+//! Data: samples, the loaders, the synthetic GenCAD-style generator and per-data-set
+//! statistics.
 //!
-//! A data set on disk is the GenCAD-Code fixture layout: one JSON object a line with
-//! `id`, `image` (a PNG path relative to the JSONL file), `code` (or `cadquery`) and an
-//! optional `prompt`.
+//! A data set is either JSONL in the GenCAD-Code fixture layout ([`jsonl`]: one JSON
+//! object a line with `id`, `image` (a PNG path relative to the JSONL file), `code` (or
+//! `cadquery`) and an optional `prompt`) or GenCAD-Code's parquet shards (local, in the
+//! Hugging Face cache or downloaded, see [`hub`]); [`source::open`] reads either.
 
-pub mod gencad;
-pub mod gencad_write;
+pub(crate) mod gencad;
+pub(crate) mod gencad_write;
 pub mod hub;
 pub mod jsonl;
 pub mod source;
-pub mod subset;
+pub(crate) mod subset;
 pub mod synth;
 
 use cadrl_rewards::exec::execute_native;
@@ -26,15 +27,18 @@ pub use cadrl_backend::DEFAULT_PROMPT as GENCAD_PROMPT;
 /// One training example: a render and the program that made it.
 #[derive(Clone, Debug)]
 pub struct Sample {
+    /// The row's id (unique within a data set; names images and log entries).
     pub id: String,
     /// The decoded render (RGB).
     pub image: image::RgbImage,
+    /// The instruction shown with the image ([`GENCAD_PROMPT`] when the row has none).
     pub prompt: String,
+    /// The reference CadQuery program (binds the result to `solid` in GenCAD-Code).
     pub code: String,
 }
 
 /// The API calls counted per program by [`program_stats`] and `cadrl data stats`.
-pub const METHODS: [&str; 13] = [
+pub(crate) const METHODS: [&str; 13] = [
     "moveTo",
     "lineTo",
     "threePointArc",
@@ -52,19 +56,20 @@ pub const METHODS: [&str; 13] = [
 
 /// Text-level statistics of one program.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProgramStats {
+pub(crate) struct ProgramStats {
     /// Occurrences of `.name(` for each of [`METHODS`] (`cq.Workplane(` counts as a
     /// `Workplane` call).
-    pub calls: [usize; METHODS.len()],
+    pub(crate) calls: [usize; METHODS.len()],
     /// Sketches: distinct variables bound to `cq.Workplane(...)` (GenCAD's
     /// `wp_sketchN`; a two-sided extrude that rebuilds `wp_sketchN` counts once), or
     /// the number of `Workplane` calls when no such binding is found.
-    pub sketches: usize,
-    pub chars: usize,
+    pub(crate) sketches: usize,
+    /// Characters (Unicode scalar values) of the program text.
+    pub(crate) chars: usize,
 }
 
 /// Count the API calls, sketches and characters of a program.
-pub fn program_stats(code: &str) -> ProgramStats {
+pub(crate) fn program_stats(code: &str) -> ProgramStats {
     let mut calls = [0usize; METHODS.len()];
     for (i, m) in METHODS.iter().enumerate() {
         let pat = format!(".{m}(");
@@ -86,37 +91,43 @@ pub fn program_stats(code: &str) -> ProgramStats {
 
 /// Characters per token assumed by the token estimate (a rough figure for code with
 /// long float literals under a BPE tokenizer; no tokenizer is run).
-pub const CHARS_PER_TOKEN: f64 = 3.5;
+pub(crate) const CHARS_PER_TOKEN: f64 = 3.5;
 
 /// Aggregate statistics of a set of programs (what `cadrl data stats` prints).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct DatasetStats {
-    pub programs: usize,
+pub(crate) struct DatasetStats {
+    /// Programs in the set.
+    pub(crate) programs: usize,
     /// Programs whose native execution gives a solid.
-    pub valid: usize,
-    pub valid_rate: f64,
-    pub sketches_mean: f64,
-    pub sketches_median: f64,
+    pub(crate) valid: usize,
+    /// `valid / programs`.
+    pub(crate) valid_rate: f64,
+    /// Mean [`ProgramStats::sketches`] per program.
+    pub(crate) sketches_mean: f64,
+    /// Median [`ProgramStats::sketches`] per program.
+    pub(crate) sketches_median: f64,
     /// Mean calls per program, in the order of [`METHODS`].
-    pub calls_mean: Vec<(String, f64)>,
-    pub chars_mean: f64,
+    pub(crate) calls_mean: Vec<(String, f64)>,
+    /// Mean characters per program.
+    pub(crate) chars_mean: f64,
     /// `chars_mean / CHARS_PER_TOKEN`.
-    pub tokens_mean: f64,
+    pub(crate) tokens_mean: f64,
     /// Mean bounding-box size (x, y, z) over the valid programs.
-    pub extent_mean: [f64; 3],
-    pub volume_mean: f64,
+    pub(crate) extent_mean: [f64; 3],
+    /// Mean solid volume over the valid programs (model units cubed).
+    pub(crate) volume_mean: f64,
 }
 
 impl DatasetStats {
     /// Mean calls per program of `method` (0 when unknown).
-    pub fn calls(&self, method: &str) -> f64 {
+    pub(crate) fn calls(&self, method: &str) -> f64 {
         self.calls_mean.iter().find(|(m, _)| m == method).map_or(0.0, |(_, v)| *v)
     }
 }
 
 /// Statistics of `codes`, executing each natively (in parallel) for validity and
 /// extents.
-pub fn dataset_stats(codes: &[String]) -> DatasetStats {
+pub(crate) fn dataset_stats(codes: &[String]) -> DatasetStats {
     let n = codes.len();
     // Per program: text statistics, and (bbox size, volume) when it runs.
     type Geo = Option<([f64; 3], f64)>;
@@ -171,7 +182,7 @@ pub fn dataset_stats(codes: &[String]) -> DatasetStats {
 }
 
 /// A markdown table with one column per named data set.
-pub fn stats_markdown(cols: &[(String, DatasetStats)]) -> String {
+pub(crate) fn stats_markdown(cols: &[(String, DatasetStats)]) -> String {
     let mut out = String::new();
     out.push_str("| metric |");
     for (name, _) in cols {

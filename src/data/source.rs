@@ -2,7 +2,7 @@
 //! a recipe's TOML) and [`open`], which gives a streaming iterator of [`Sample`]s.
 //!
 //! Sources: `jsonl` (the fixture layout, [`super::jsonl`]) and `gencad` (GenCAD-Code's
-//! parquet shards, [`super::gencad`], from a local `path` or the Hugging Face cache /
+//! parquet shards, `super::gencad`, from a local `path` or the Hugging Face cache /
 //! a download, [`super::hub`]). Subsets, shuffling and corrupt-row handling follow the
 //! same rules for both; see those modules for the exact semantics.
 //!
@@ -29,15 +29,32 @@ use super::jsonl::{Loader, SampleIter};
 pub use super::jsonl::{OnError, RowError};
 pub use super::subset::Subset;
 
-/// Which loader reads the data.
+/// Where a data set comes from (a recipe's `source`), and so which loader reads it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
+    /// Made by the synthetic generator ([`crate::data::synth`]) into the run directory,
+    /// then read from `path` as JSONL.
+    Synthetic,
     /// JSONL + image files (`id`, `image`, `code` or `cadquery`, optional `prompt`).
     Jsonl,
     /// GenCAD-Code parquet shards (Hugging Face layout).
     #[default]
     Gencad,
+}
+
+impl SourceKind {
+    /// Every source, in the order recipe errors list them.
+    pub const ALL: [SourceKind; 3] = [SourceKind::Synthetic, SourceKind::Jsonl, SourceKind::Gencad];
+
+    /// The recipe's (and serde's) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Synthetic => "synthetic",
+            SourceKind::Jsonl => "jsonl",
+            SourceKind::Gencad => "gencad",
+        }
+    }
 }
 
 fn default_repo() -> String {
@@ -47,28 +64,36 @@ fn default_split() -> String {
     "train".to_string()
 }
 
-/// A data set to read, as a recipe names it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A data set to read: what a recipe's `[data]` / `[eval_data]` names (with the
+/// synthetic generator's settings beside it in `DataCfg`) and what `--data PATH` means
+/// on the command line. The one description of a data set; [`open`] reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
+    /// Where the data comes from.
     #[serde(default)]
     pub source: SourceKind,
     /// A JSONL file (or a directory with `data.jsonl` / `cases.jsonl`), or a local
     /// directory (or file) of parquet shards; `None` for `gencad` uses the hub cache.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// Hugging Face data set id (`gencad` without `path`).
     #[serde(default = "default_repo")]
     pub repo: String,
     /// Hub revision (branch, tag or commit); `None` is `main`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// The parquet split (`gencad`): any name the shards use (`train`, `test`, ...).
     #[serde(default = "default_split")]
     pub split: String,
+    /// Which rows: `all`, `hundred`, `first:N`, `random:N[:SEED]`.
     #[serde(default)]
     pub subset: Subset,
-    /// Deterministic shuffle by this seed; `None` keeps file order.
-    #[serde(default)]
+    /// Deterministic shuffle by this seed; `None` keeps file order (set per pass by the
+    /// pipeline, never by a recipe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shuffle_seed: Option<u64>,
+    /// `skip` corrupt rows (reported) or `fail` at the first one.
     #[serde(default)]
     pub on_error: OnError,
 }
@@ -167,8 +192,8 @@ impl Iterator for Samples {
 /// Open one pass over `spec`.
 pub fn open(spec: &DataSpec) -> anyhow::Result<Samples> {
     match spec.source {
-        SourceKind::Jsonl => {
-            let Some(path) = &spec.path else { bail!("data source `jsonl` needs a `path`") };
+        SourceKind::Jsonl | SourceKind::Synthetic => {
+            let Some(path) = &spec.path else { bail!("data source `{}` needs a `path`", spec.source.name()) };
             let mut l = Loader::new(path).on_error(spec.on_error);
             l = match spec.subset {
                 Subset::All => l,

@@ -9,12 +9,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Subset {
+    /// Every row (`all`, the default).
     #[default]
     All,
+    /// Rows whose `hundred_subset` column is true (`hundred`; GenCAD-Code parquet only).
     Hundred,
+    /// The first N rows, in file order (`first:N`).
     First(usize),
+    /// N rows drawn uniformly without replacement (`random:N[:SEED]`).
     Random {
+        /// Rows to draw (all rows when the set has fewer).
         n: usize,
+        /// The draw's seed (default 0), independent of the shuffle seed.
         seed: u64,
     },
 }

@@ -31,12 +31,16 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Probabilities of the boolean that joins a further sketch to the part.
+/// Probabilities of the boolean that joins a further sketch to the part: relative
+/// weights (finite, >= 0, not all 0), normalised by their sum.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OpMix {
+    /// A boss extruded outward from a face of the part (default 0.68).
     pub union: f64,
+    /// A pocket or hole extruded inward (default 0.3).
     pub cut: f64,
+    /// An intersection with the part (default 0.02).
     pub intersect: f64,
 }
 
@@ -71,6 +75,7 @@ pub struct SynthConfig {
     pub max_holes: usize,
     /// Probability that a hole is a circle (else a square or hexagon).
     pub circle_hole_prob: f64,
+    /// How each further sketch joins the part.
     pub ops: OpMix,
     /// Probability that the base sketch is on a vertical plane (DeepCAD's XZ/YZ
     /// frames); further sketches follow the face they sit on.
@@ -127,10 +132,15 @@ impl Default for SynthConfig {
 /// One accepted synthetic sample.
 #[derive(Clone, Debug)]
 pub struct SynthSample {
+    /// Its index within the seed (the ChaCha8 stream it was drawn from).
     pub index: u64,
+    /// The program (binds the result to `solid`).
     pub code: String,
+    /// The program's solid, executed natively.
     pub solid: Arc<Solid>,
+    /// The solid's volume (DeepCAD's normalised units, cubed; scaled by `fit` when set).
     pub volume: f64,
+    /// The GenCAD-Code-style render of the solid.
     pub image: image::RgbImage,
     /// Programs generated and rejected before this one.
     pub rejected: u32,
@@ -138,7 +148,7 @@ pub struct SynthSample {
 
 /// Python's `repr` of a float (shortest round-trip digits, scientific below 1e-4
 /// and from 1e16).
-pub fn py_repr(x: f64) -> String {
+pub(crate) fn py_repr(x: f64) -> String {
     if x == 0.0 {
         return if x.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
     }
@@ -619,7 +629,7 @@ impl Gen<'_> {
 
 impl SynthConfig {
     /// Every knob out of its range, as `knob: problem` (empty when the knobs are usable).
-    pub fn problems(&self) -> Vec<String> {
+    pub(crate) fn problems(&self) -> Vec<String> {
         let mut out = vec![];
         let probs = [
             ("more_sketch_prob", self.more_sketch_prob),
@@ -667,13 +677,16 @@ impl SynthConfig {
 /// `(p - centre) * scale`, lengths (sketch coordinates, radii, depths) times `scale`.
 /// The generator's own state never changes, so a program can be emitted again, placed.
 #[derive(Clone, Copy, Debug)]
-pub struct Placement {
-    pub scale: f64,
-    pub centre: V3,
+struct Placement {
+    /// Factor on every length.
+    scale: f64,
+    /// The world point written as the origin.
+    centre: V3,
 }
 
 impl Placement {
-    pub const IDENTITY: Placement = Placement { scale: 1.0, centre: v3(0.0, 0.0, 0.0) };
+    /// The generator's own frame (no move, no scale).
+    const IDENTITY: Placement = Placement { scale: 1.0, centre: v3(0.0, 0.0, 0.0) };
 
     fn len(&self, x: f64) -> String {
         py_repr(x * self.scale)
@@ -737,7 +750,7 @@ pub fn generate_program(cfg: &SynthConfig, rng: &mut ChaCha8Rng) -> String {
 
 /// [`generate_program`] with the part moved and scaled as `at` says (the same random
 /// draws, so the same part).
-pub fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) -> String {
+fn generate_placed(cfg: &SynthConfig, rng: &mut ChaCha8Rng, at: &Placement) -> String {
     let mut g = Gen { cfg, rng: ChaCha8Rng::from_rng(rng) };
     let [smin, smax] = cfg.sketches;
     let mut n_sk = smin.max(1);
@@ -970,7 +983,7 @@ pub fn check(cfg: &SynthConfig, code: &str) -> Result<(Arc<Solid>, MassProps), S
 /// `code` with every float literal (digits with a `.` or an exponent, not part of a
 /// name) rounded to `decimals` places and written back as Python's repr (`0.619`,
 /// `1.0`; a value that rounds to zero is `0.0`, keeping any sign outside it).
-pub fn round_literals(code: &str, decimals: u32) -> String {
+fn round_literals(code: &str, decimals: u32) -> String {
     let b = code.as_bytes();
     let scale = 10f64.powi(decimals.min(15) as i32);
     let mut out = String::with_capacity(code.len());

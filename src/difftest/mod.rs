@@ -44,30 +44,30 @@ use crate::pipeline::rundir::write_atomic;
 
 /// Settings of one differential run.
 #[derive(Clone, Debug)]
-pub struct DiffOptions {
-    pub seed: u64,
+pub(crate) struct DiffOptions {
+    pub(crate) seed: u64,
     /// Stop after this many cases (pairs)...
-    pub count: Option<u64>,
+    pub(crate) count: Option<u64>,
     /// ...or after this long, whichever comes first (one of them must be set).
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Cases per batch sent to the executors at once.
-    pub batch: usize,
+    pub(crate) batch: usize,
     /// Findings shrunk per class (the rest are counted under their class).
-    pub shrink_per_class: usize,
+    pub(crate) shrink_per_class: usize,
     /// Real programs to mutate: (id, code).
-    pub fixtures: Vec<(String, String)>,
+    pub(crate) fixtures: Vec<(String, String)>,
     /// Where `findings.jsonl` and the summaries go.
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 /// One drawn case.
 #[derive(Clone, Debug)]
 pub(crate) struct Case {
-    pub index: u64,
-    pub source: String,
-    pub mutations: Vec<&'static str>,
-    pub reference: String,
-    pub candidate: String,
+    pub(crate) index: u64,
+    pub(crate) source: String,
+    pub(crate) mutations: Vec<&'static str>,
+    pub(crate) reference: String,
+    pub(crate) candidate: String,
 }
 
 /// Wide synthetic knobs, drawn per case.
@@ -188,65 +188,65 @@ pub(crate) fn compare(native: &Outcome, occt: &Outcome) -> Verdict {
 
 /// One disagreement (a line of `findings.jsonl`).
 #[derive(Clone, Debug, Serialize)]
-pub struct Finding {
-    pub case: u64,
-    pub source: String,
-    pub mutations: Vec<&'static str>,
+pub(crate) struct Finding {
+    pub(crate) case: u64,
+    pub(crate) source: String,
+    pub(crate) mutations: Vec<&'static str>,
     /// `reference` or `candidate` for one program; `pair` for an IoU disagreement.
-    pub role: &'static str,
-    pub class: String,
-    pub detail: String,
+    pub(crate) role: &'static str,
+    pub(crate) class: String,
+    pub(crate) detail: String,
     /// The minimal program (shrunk for the first findings of a class, else `None`).
-    pub minimal: Option<String>,
-    pub signature: Option<String>,
-    pub program: String,
+    pub(crate) minimal: Option<String>,
+    pub(crate) signature: Option<String>,
+    pub(crate) program: String,
     /// The reference, for pair findings.
-    pub reference: Option<String>,
+    pub(crate) reference: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct Group {
-    pub count: usize,
-    pub example: String,
-    pub detail: String,
+pub(crate) struct Group {
+    pub(crate) count: usize,
+    pub(crate) example: String,
+    pub(crate) detail: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct ClassSummary {
-    pub count: usize,
+pub(crate) struct ClassSummary {
+    pub(crate) count: usize,
     /// By the minimal program's signature (shrunk findings only).
-    pub groups: BTreeMap<String, Group>,
+    pub(crate) groups: BTreeMap<String, Group>,
 }
 
 /// Pairs valid under both executors: how far the two IoUs are apart.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct PairStats {
-    pub n: usize,
-    pub mean_abs_diff: f64,
-    pub max_abs_diff: f64,
-    pub over_0_005: usize,
-    pub over_0_02: usize,
+pub(crate) struct PairStats {
+    pub(crate) n: usize,
+    pub(crate) mean_abs_diff: f64,
+    pub(crate) max_abs_diff: f64,
+    pub(crate) over_0_005: usize,
+    pub(crate) over_0_02: usize,
 }
 
 /// `summary.json`.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct Summary {
-    pub seed: u64,
-    pub cases: u64,
+pub(crate) struct Summary {
+    pub(crate) seed: u64,
+    pub(crate) cases: u64,
     /// Distinct programs run through both executors.
-    pub programs: usize,
-    pub elapsed_s: f64,
+    pub(crate) programs: usize,
+    pub(crate) elapsed_s: f64,
     /// Programs by (native kind, occt kind).
-    pub outcomes: BTreeMap<String, usize>,
+    pub(crate) outcomes: BTreeMap<String, usize>,
     /// Programs that disagree (all classes).
-    pub disagreeing: usize,
-    pub disagreement_rate: f64,
-    pub classes: BTreeMap<String, ClassSummary>,
+    pub(crate) disagreeing: usize,
+    pub(crate) disagreement_rate: f64,
+    pub(crate) classes: BTreeMap<String, ClassSummary>,
     /// Native `unsupported` programs by construct (digits dropped).
-    pub native_unsupported: BTreeMap<String, usize>,
-    pub pairs: PairStats,
+    pub(crate) native_unsupported: BTreeMap<String, usize>,
+    pub(crate) pairs: PairStats,
     /// Batches the OCCT executor failed as a whole (infrastructure), skipped.
-    pub executor_failures: usize,
+    pub(crate) executor_failures: usize,
     #[serde(skip)]
     sum_abs_diff: f64,
 }
@@ -322,7 +322,11 @@ fn class_of(v: &Verdict) -> Option<String> {
 }
 
 /// Run the differential test; returns the summary (also written to `o.out`).
-pub fn run(o: &DiffOptions, occt: &dyn Executor, mut progress: impl FnMut(&Summary)) -> Result<Summary> {
+pub(crate) fn run(
+    o: &DiffOptions,
+    occt: &dyn Executor,
+    mut progress: impl FnMut(&Summary),
+) -> Result<Summary> {
     anyhow::ensure!(o.count.is_some() || o.duration.is_some(), "give a count or a duration");
     std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
     let fpath = o.out.join("findings.jsonl");

@@ -12,15 +12,17 @@ use anyhow::{Context, Result, bail};
 
 use crate::data::source::{self, DataSpec, SourceKind};
 use crate::data::{GENCAD_PROMPT, Sample, synth};
-use crate::recipe::{DataCfg, DataSource};
+use crate::recipe::DataCfg;
 
 use super::rundir::write_atomic;
 
 /// A prepared data set.
 #[derive(Clone, Debug)]
 pub struct Dataset {
+    /// The recipe's `[data]` / `[eval_data]`.
     pub cfg: DataCfg,
-    /// The JSONL file (synthetic and jsonl sources) or parquet location (gencad).
+    /// The JSONL file (synthetic and jsonl sources) or parquet location (gencad; empty
+    /// for the hub cache).
     pub path: PathBuf,
 }
 
@@ -63,10 +65,11 @@ pub fn materialise_synthetic(cfg: &DataCfg, dir: &Path) -> Result<PathBuf> {
 impl Dataset {
     /// Prepare `cfg` for a run in `run_root` (`which` = `train` or `eval`).
     pub fn prepare(cfg: &DataCfg, run_root: &Path, which: &str) -> Result<Dataset> {
-        let path = match cfg.source {
-            DataSource::Synthetic => materialise_synthetic(cfg, &run_root.join("data").join(which))?,
-            DataSource::Jsonl => crate::data::jsonl::resolve(Path::new(&cfg.path)),
-            DataSource::Gencad => PathBuf::from(&cfg.path),
+        let path = match (cfg.spec.source, &cfg.spec.path) {
+            (SourceKind::Synthetic, _) => materialise_synthetic(cfg, &run_root.join("data").join(which))?,
+            (SourceKind::Jsonl, Some(p)) => crate::data::jsonl::resolve(p),
+            (SourceKind::Jsonl, None) => bail!("data source `jsonl` needs a `path`"),
+            (SourceKind::Gencad, p) => p.clone().unwrap_or_default(),
         };
         let ds = Dataset { cfg: cfg.clone(), path };
         // fail early (missing files, offline hub cache) with the loader's message
@@ -75,18 +78,15 @@ impl Dataset {
     }
 
     /// The loader's view of this data set.
+    /// The recipe's spec with the prepared path (a synthetic set is read as the JSONL
+    /// it was written to) and this pass's shuffle seed.
     pub fn spec(&self, shuffle: Option<u64>) -> DataSpec {
-        let source = self.cfg.source.loader();
-        DataSpec {
-            source,
-            path: (source == SourceKind::Jsonl || !self.cfg.path.is_empty()).then(|| self.path.clone()),
-            repo: self.cfg.repo.clone(),
-            revision: None,
-            split: self.cfg.split.clone(),
-            subset: self.cfg.subset,
-            shuffle_seed: shuffle,
-            on_error: self.cfg.on_error,
-        }
+        let spec = &self.cfg.spec;
+        let path = match spec.source {
+            SourceKind::Synthetic | SourceKind::Jsonl => Some(self.path.clone()),
+            SourceKind::Gencad => spec.path.as_ref().map(|_| self.path.clone()),
+        };
+        DataSpec { path, shuffle_seed: shuffle, ..spec.clone() }
     }
 
     /// One pass, in file order or shuffled by `seed` (corrupt rows skipped with a report
@@ -129,10 +129,8 @@ impl Stream {
         Ok(s)
     }
 
-    pub fn position(&self) -> u64 {
-        self.pos
-    }
-
+    /// The next sample; at the end of a pass the next pass starts, shuffled with the
+    /// next epoch's seed (an error if a whole pass yields nothing).
     pub fn next_sample(&mut self) -> Result<Sample> {
         let mut empty_passes = 0;
         loop {
@@ -153,6 +151,7 @@ impl Stream {
         }
     }
 
+    /// The next `n` samples.
     pub fn take(&mut self, n: usize) -> Result<Vec<Sample>> {
         (0..n).map(|_| self.next_sample()).collect()
     }

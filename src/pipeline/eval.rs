@@ -20,17 +20,17 @@ use cadrl_rewards::exec::Executor;
 
 /// Options of one evaluation.
 #[derive(Clone, Debug)]
-pub struct EvalOptions {
-    pub prompt: String,
-    pub max_new_tokens: usize,
-    pub batch_images: usize,
-    pub var: String,
-    pub mode: IouMode,
+pub(crate) struct EvalOptions {
+    pub(crate) prompt: String,
+    pub(crate) max_new_tokens: usize,
+    pub(crate) batch_images: usize,
+    pub(crate) var: String,
+    pub(crate) mode: IouMode,
 }
 
 impl EvalOptions {
     /// A recipe's prompt, generation length, batch and result variable, with `mode`.
-    pub fn for_recipe(r: &crate::recipe::Recipe, mode: IouMode) -> Self {
+    pub(crate) fn for_recipe(r: &crate::recipe::Recipe, mode: IouMode) -> Self {
         EvalOptions {
             prompt: r.model.prompt.clone(),
             max_new_tokens: r.generation.max_new_tokens,
@@ -42,13 +42,13 @@ impl EvalOptions {
 }
 
 /// The recipe's `[executor]`, errors named by the section.
-pub fn build_executor(r: &crate::recipe::Recipe) -> Result<Box<dyn Executor>> {
+pub(crate) fn build_executor(r: &crate::recipe::Recipe) -> Result<Box<dyn Executor>> {
     cadrl_rewards::executor::build(&r.executor.spec).map_err(|e| anyhow::anyhow!("[executor]: {e}"))
 }
 
 /// Greedy predictions for `samples`, scored. `on_batch` is called after each batch with
 /// the number of samples done (progress bars).
-pub fn evaluate_samples(
+pub(crate) fn evaluate_samples(
     p: &dyn Policy,
     ex: &dyn Executor,
     samples: &[Sample],
@@ -75,7 +75,7 @@ pub fn evaluate_samples(
 }
 
 /// Score `texts[i]` as the prediction for `samples[i]` (a model's, or read from a file).
-pub fn score_predictions(
+pub(crate) fn score_predictions(
     ex: &dyn Executor,
     samples: &[Sample],
     texts: &[String],
@@ -98,7 +98,7 @@ pub fn score_predictions(
 /// The image ablation: IoU mean of greedy predictions when sample i is shown the image
 /// of sample (i + n/2) mod n (every sample another's image) and scored against its own
 /// reference. `None` for fewer than two samples.
-pub fn shuffled_iou_mean(
+pub(crate) fn shuffled_iou_mean(
     p: &dyn Policy,
     ex: &dyn Executor,
     samples: &[Sample],
@@ -116,7 +116,7 @@ pub fn shuffled_iou_mean(
 }
 
 /// Predictions, the report and the image ablation, as every evaluation gives them.
-pub fn evaluate_report(
+pub(crate) fn evaluate_report(
     p: &dyn Policy,
     ex: &dyn Executor,
     samples: &[Sample],
@@ -132,7 +132,7 @@ pub fn evaluate_report(
 }
 
 /// Write `eval.jsonl`, `eval.md` and `report.json` into `dir`.
-pub fn write_outputs(dir: &Path, records: &[EvalRecord], rep: &EvalReport) -> Result<()> {
+pub(crate) fn write_outputs(dir: &Path, records: &[EvalRecord], rep: &EvalReport) -> Result<()> {
     let mut lines = Vec::new();
     for r in records {
         writeln!(lines, "{}", serde_json::to_string(r)?)?;
@@ -142,7 +142,7 @@ pub fn write_outputs(dir: &Path, records: &[EvalRecord], rep: &EvalReport) -> Re
     write_atomic(&dir.join("report.json"), serde_json::to_string_pretty(rep)?.as_bytes())
 }
 
-pub fn eval(
+pub(crate) fn eval(
     cx: &mut Cx,
     p: &dyn Policy,
     st: &crate::recipe::EvalStage,
@@ -169,7 +169,7 @@ pub fn eval(
 
 /// Input | prediction renders of the first `images` samples and the predicted programs,
 /// to TensorBoard at the current global step (eval stages and SFT monitoring).
-pub fn log_predictions(
+pub(crate) fn log_predictions(
     cx: &mut Cx,
     samples: &[Sample],
     records: &[EvalRecord],
@@ -205,7 +205,7 @@ pub fn log_predictions(
 }
 
 /// The scalars of a report, with their TensorBoard names.
-pub fn report_scalars(rep: &EvalReport) -> Vec<(String, f64)> {
+pub(crate) fn report_scalars(rep: &EvalReport) -> Vec<(String, f64)> {
     vec![
         ("eval/vsr".to_string(), rep.vsr),
         ("eval/invalid_rate".to_string(), 1.0 - rep.vsr),

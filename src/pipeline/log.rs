@@ -31,7 +31,7 @@ fn drop_partial_line(p: &Path) -> Result<()> {
 }
 
 /// The run's logger.
-pub struct Logger {
+pub(crate) struct Logger {
     tb: SummaryWriter,
     jsonl: std::fs::File,
     quiet: bool,
@@ -45,7 +45,7 @@ impl std::fmt::Debug for Logger {
 
 impl Logger {
     /// TensorBoard files and `metrics.jsonl` in the run directory (appending on resume).
-    pub fn open(dir: &Path, quiet: bool) -> Result<Logger> {
+    pub(crate) fn open(dir: &Path, quiet: bool) -> Result<Logger> {
         let tb = SummaryWriter::create(dir)?;
         let p = dir.join("metrics.jsonl");
         drop_partial_line(&p)?;
@@ -58,7 +58,7 @@ impl Logger {
     }
 
     /// Scalars at a step, in TensorBoard and `metrics.jsonl`.
-    pub fn scalars(&mut self, step: u64, values: &[(&str, f64)]) -> Result<()> {
+    pub(crate) fn scalars(&mut self, step: u64, values: &[(&str, f64)]) -> Result<()> {
         let mut obj = serde_json::Map::new();
         obj.insert("step".into(), step.into());
         for (k, v) in values {
@@ -76,21 +76,21 @@ impl Logger {
         Ok(())
     }
 
-    pub fn image(&mut self, tag: &str, step: u64, img: &image::RgbImage) -> Result<()> {
+    pub(crate) fn image(&mut self, tag: &str, step: u64, img: &image::RgbImage) -> Result<()> {
         self.tb.image_rgb(tag, step, img.width(), img.height(), img.as_raw())
     }
 
-    pub fn text(&mut self, tag: &str, step: u64, markdown: &str) -> Result<()> {
+    pub(crate) fn text(&mut self, tag: &str, step: u64, markdown: &str) -> Result<()> {
         self.tb.text(tag, step, markdown)
     }
 
-    pub fn flush(&mut self) -> Result<()> {
+    pub(crate) fn flush(&mut self) -> Result<()> {
         self.tb.flush()?;
         self.jsonl.flush().context("flushing metrics.jsonl")
     }
 
     /// A progress bar with ETA (hidden when quiet).
-    pub fn bar(&self, len: u64, what: &str) -> ProgressBar {
+    pub(crate) fn bar(&self, len: u64, what: &str) -> ProgressBar {
         if self.quiet {
             return ProgressBar::hidden();
         }
@@ -105,7 +105,7 @@ impl Logger {
     }
 
     /// A line on the console (above any progress bar).
-    pub fn say(&self, msg: &str) {
+    pub(crate) fn say(&self, msg: &str) {
         if !self.quiet {
             eprintln!("{msg}");
         }
@@ -113,7 +113,7 @@ impl Logger {
 }
 
 /// Two images side by side (input left, prediction right) on a white background.
-pub fn side_by_side(a: &image::RgbImage, b: &image::RgbImage) -> image::RgbImage {
+pub(crate) fn side_by_side(a: &image::RgbImage, b: &image::RgbImage) -> image::RgbImage {
     let h = a.height().max(b.height());
     let mut out = image::RgbImage::from_pixel(a.width() + b.width(), h, image::Rgb([255, 255, 255]));
     image::imageops::replace(&mut out, a, 0, 0);

@@ -1,23 +1,24 @@
 //! The pipeline: a recipe's stages run in order in one run directory.
 //!
-//! [`run`] reads top to bottom: prepare the run directory and data, expand the stages
+//! `run` reads top to bottom: prepare the run directory and data, expand the stages
 //! into a flat plan (iterative DPO rounds become sample/dpo pairs), then for each planned
 //! stage that is not done yet: load or restore the policy, run the stage, save the policy
 //! after training stages, record the stage as done. A killed run resumes (`--resume DIR`)
 //! at the first stage not done, from that stage's newest in-stage checkpoint.
 //!
 //! Invariants: the pipeline sees no tensors (the backend's API is plain Rust types);
-//! generated programs are only executed by the native interpreter; a run directory is
-//! never overwritten.
+//! generated programs are executed by the recipe's `[executor]` (the native interpreter,
+//! or real CadQuery in sandboxed worker processes), never as Python in this process; a
+//! run directory is never overwritten.
 
-pub mod data;
-pub mod eval;
-pub mod log;
-pub mod pairs;
-pub mod policy;
-pub mod rl;
-pub mod rundir;
-pub mod sample;
+pub(crate) mod data;
+pub(crate) mod eval;
+pub(crate) mod log;
+pub(crate) mod pairs;
+pub(crate) mod policy;
+pub(crate) mod rl;
+pub(crate) mod rundir;
+pub(crate) mod sample;
 pub mod score;
 pub mod train;
 pub mod vision;
@@ -34,10 +35,10 @@ use policy::{Policy, base_model};
 use rundir::{RunDir, RunState, write_atomic};
 
 /// Stage metrics for the summary.
-pub type Metrics = Vec<(String, f64)>;
+pub(crate) type Metrics = Vec<(String, f64)>;
 
 /// A deterministic seed mix (splitmix64 of both).
-pub fn mix(a: u64, b: u64) -> u64 {
+pub(crate) fn mix(a: u64, b: u64) -> u64 {
     let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x632B_E59B_D9B4_E019);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -46,15 +47,19 @@ pub fn mix(a: u64, b: u64) -> u64 {
 
 /// One stage of the expanded plan.
 #[derive(Clone, Debug)]
-pub struct Planned {
-    pub index: usize,
-    pub stage: Stage,
+pub(crate) struct Planned {
+    /// Position in the plan; names the stage and checkpoint directories (`<index>-<kind>`).
+    pub(crate) index: usize,
+    /// The stage (a copy of the recipe's; iterative DPO repeats its sample/dpo pair).
+    pub(crate) stage: Stage,
     /// Round of an iterative sample/dpo pair (0 otherwise).
-    pub round: usize,
+    pub(crate) round: usize,
 }
 
 impl Planned {
-    pub fn label(&self) -> String {
+    /// `<index>-<kind>`, with `-r<round>` for sample and dpo stages: the stage's name in
+    /// logs, `state.json` and the summary.
+    pub(crate) fn label(&self) -> String {
         match self.stage {
             Stage::Sample(_) | Stage::Dpo(_) => {
                 format!("{:02}-{}-r{}", self.index, self.stage.kind(), self.round)
@@ -65,7 +70,7 @@ impl Planned {
 }
 
 /// Expand `rounds` into a flat list of stages.
-pub fn plan(r: &Recipe) -> Vec<Planned> {
+pub(crate) fn plan(r: &Recipe) -> Vec<Planned> {
     let mut out: Vec<Planned> = vec![];
     for (i, s) in r.stage.iter().enumerate() {
         let push = |out: &mut Vec<Planned>, stage: Stage, round| {
@@ -86,20 +91,20 @@ pub fn plan(r: &Recipe) -> Vec<Planned> {
 }
 
 /// What a stage needs from the run.
-pub struct Cx<'a> {
-    pub recipe: &'a Recipe,
-    pub dir: &'a RunDir,
-    pub log: &'a mut Logger,
-    pub state: &'a mut RunState,
+pub(crate) struct Cx<'a> {
+    pub(crate) recipe: &'a Recipe,
+    pub(crate) dir: &'a RunDir,
+    pub(crate) log: &'a mut Logger,
+    pub(crate) state: &'a mut RunState,
     /// Plan index of the running stage.
-    pub index: usize,
+    pub(crate) index: usize,
     /// Simulated crash: stop right after this global step (see [`RunOptions`]).
-    pub stop_after: Option<u64>,
+    pub(crate) stop_after: Option<u64>,
 }
 
 impl Cx<'_> {
     /// After each optimizer step: stop as if killed when asked to (nothing more saved).
-    pub fn maybe_stop(&self) -> Result<()> {
+    pub(crate) fn maybe_stop(&self) -> Result<()> {
         if let Some(n) = self.stop_after
             && self.state.global_step >= n
         {
@@ -114,17 +119,17 @@ impl Cx<'_> {
 
 /// How to run.
 #[derive(Clone, Debug, Default)]
-pub struct RunOptions {
+pub(crate) struct RunOptions {
     /// Continue this run directory instead of starting a new one.
-    pub resume: Option<PathBuf>,
+    pub(crate) resume: Option<PathBuf>,
     /// No progress bars or console lines.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Stop (as if killed) after this many optimizer steps in total; for tests of resume.
-    pub stop_after_steps: Option<u64>,
+    pub(crate) stop_after_steps: Option<u64>,
 }
 
 /// Run a recipe; returns the run directory.
-pub fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<PathBuf> {
+pub(crate) fn run(recipe: &Recipe, recipe_text: &str, opts: &RunOptions) -> Result<PathBuf> {
     let dir = match &opts.resume {
         Some(d) => RunDir::open(d)?,
         None => {
@@ -266,7 +271,7 @@ fn init_stage(cx: &mut Cx, st: &crate::recipe::InitStage, train: &Dataset) -> Re
 }
 
 /// The end-of-run table.
-pub fn summary_markdown(s: &RunState) -> String {
+pub(crate) fn summary_markdown(s: &RunState) -> String {
     let mut out = String::from("| stage | seconds | metrics |\n| --- | ---: | --- |\n");
     for (_, label, m) in &s.results {
         let secs = m.iter().find(|(k, _)| k == "seconds").map_or(0.0, |x| x.1);

@@ -23,28 +23,28 @@ use crate::recipe::PairStrategy;
 
 /// One scored candidate.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Scored {
-    pub text: String,
-    pub reward: f64,
-    pub valid: bool,
+pub(crate) struct Scored {
+    pub(crate) text: String,
+    pub(crate) reward: f64,
+    pub(crate) valid: bool,
 }
 
 /// A pair of candidate indices (chosen, rejected).
-pub type Pair = (usize, usize);
+pub(crate) type Pair = (usize, usize);
 
 /// Settings of the pair builder.
 #[derive(Clone, Debug)]
-pub struct PairRule {
-    pub strategy: PairStrategy,
-    pub margin: f64,
-    pub threshold: f64,
-    pub invalid_as_rejected: bool,
-    pub max_pairs: usize,
+pub(crate) struct PairRule {
+    pub(crate) strategy: PairStrategy,
+    pub(crate) margin: f64,
+    pub(crate) threshold: f64,
+    pub(crate) invalid_as_rejected: bool,
+    pub(crate) max_pairs: usize,
 }
 
 /// Pairs for one image's candidates; `greedy` is the index of the greedy program among
 /// them (`vs-greedy` makes no pair without one; the others treat it as any candidate).
-pub fn build(c: &[Scored], greedy: Option<usize>, rule: &PairRule) -> Vec<Pair> {
+pub(crate) fn build(c: &[Scored], greedy: Option<usize>, rule: &PairRule) -> Vec<Pair> {
     let chosen_ok = |i: usize| c[i].valid;
     let rejected_ok = |i: usize| c[i].valid || rule.invalid_as_rejected;
     let gap = |(i, j): Pair| c[i].reward - c[j].reward;

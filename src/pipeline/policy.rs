@@ -15,15 +15,16 @@ use super::rundir::{Progress, write_atomic, write_dir_atomic};
 use crate::recipe::{Finetune, Recipe};
 
 /// The policy being trained and how to rebuild it.
-pub struct Policy {
-    pub p: Box<dyn cadrl_backend::Policy>,
+pub(crate) struct Policy {
+    /// The backend's model (with LoRA adapters unless `full`).
+    pub(crate) p: Box<dyn cadrl_backend::Policy>,
     /// The backend that loaded it (seeds, threads).
-    pub backend: &'static dyn Backend,
+    pub(crate) backend: &'static dyn Backend,
     /// The starting checkpoint (hub id or directory).
-    pub base: String,
-    pub full: bool,
-    spec: ModelSpec,
-    lora: Option<LoraConfig>,
+    pub(crate) base: String,
+    /// Full fine-tuning (`[model] finetune = "full"`): checkpoints hold `model/`, not
+    /// `adapter/`.
+    pub(crate) full: bool,
 }
 
 impl std::fmt::Debug for Policy {
@@ -45,7 +46,7 @@ fn lora_config(r: &Recipe) -> Option<LoraConfig> {
 
 impl Policy {
     /// Load the starting model `base` as the recipe says (fresh adapters for LoRA).
-    pub fn load(r: &Recipe, base: &str) -> Result<Policy> {
+    pub(crate) fn load(r: &Recipe, base: &str) -> Result<Policy> {
         let spec = ModelSpec { path_or_id: base.to_string(), device: r.model.device, dtype: r.model.dtype };
         let full = r.model.finetune == Finetune::Full;
         // a backend that does not train gets no fresh adapters (recipes with one have no
@@ -53,16 +54,16 @@ impl Policy {
         let lora = if full || !r.model.backend.trains() { None } else { lora_config(r) };
         let backend = crate::backend::backend(r.model.backend)?;
         backend.manual_seed(r.run.seed);
-        let mut p = backend.load(&spec, lora.clone()).with_context(|| format!("loading model {base}"))?;
+        let mut p = backend.load(&spec, lora).with_context(|| format!("loading model {base}"))?;
         if full {
             p.enable_full_finetune();
         }
-        Ok(Policy { p, backend, base: base.to_string(), full, spec, lora })
+        Ok(Policy { p, backend, base: base.to_string(), full })
     }
 
     /// Restore the policy saved in checkpoint `dir`, and for an in-stage checkpoint the
     /// stage's training settings `cfg`, its probe (vision stage) and optimizer state.
-    pub fn restore(r: &Recipe, base: &str, dir: &Path, cfg: Option<&TrainConfig>) -> Result<Policy> {
+    pub(crate) fn restore(r: &Recipe, base: &str, dir: &Path, cfg: Option<&TrainConfig>) -> Result<Policy> {
         let mut pol = if r.model.finetune == Finetune::Full {
             let mut p = Policy::load(r, &dir.join("model").display().to_string())?;
             p.base = base.to_string();
@@ -91,12 +92,12 @@ impl Policy {
     }
 
     /// Save the policy (and optimizer state with `progress`) into `dir`, atomically.
-    pub fn save(&mut self, dir: &Path, progress: Option<&Progress>) -> Result<()> {
+    pub(crate) fn save(&mut self, dir: &Path, progress: Option<&Progress>) -> Result<()> {
         self.save_with(dir, progress, &[])
     }
 
     /// [`Self::save`] with `extra` files (name, bytes) in the same atomic directory.
-    pub fn save_with(
+    pub(crate) fn save_with(
         &mut self,
         dir: &Path,
         progress: Option<&Progress>,
@@ -125,22 +126,14 @@ impl Policy {
     }
 
     /// A fresh optimizer with these settings (each training stage starts its own).
-    pub fn start_training(&mut self, cfg: TrainConfig) {
+    pub(crate) fn start_training(&mut self, cfg: TrainConfig) {
         self.p.set_train_config(cfg);
         self.p.reset_optimizer();
-    }
-
-    pub fn spec(&self) -> &ModelSpec {
-        &self.spec
-    }
-
-    pub fn lora(&self) -> Option<&LoraConfig> {
-        self.lora.as_ref()
     }
 }
 
 /// Where the starting model is: the init stage's output or `[model].path`.
-pub fn base_model(r: &Recipe, init_dir: Option<PathBuf>) -> String {
+pub(crate) fn base_model(r: &Recipe, init_dir: Option<PathBuf>) -> String {
     match init_dir {
         Some(d) => d.display().to_string(),
         None => r.model.path.clone(),

@@ -2,7 +2,7 @@
 //!
 //! Each step, top to bottom: take `images` training images; sample `num_generations`
 //! programs for each (one encoded prompt per image, the G continuations decoded as one
-//! batch with a KV cache); execute and score them (the native executor, in parallel);
+//! batch with a KV cache); execute and score them (the recipe's `[executor]`, in parallel);
 //! turn rewards into advantages relative to each image's group (TRL's `scale_rewards`);
 //! keep the `top_n` completions with the largest |advantage| per image (CPPO); score the
 //! kept completions under the current weights (the old log-probs, when there are several
@@ -33,7 +33,7 @@ use cadrl_rewards::exec::execute_native;
 /// computes them: minus the group mean, then divided by the group's (or the batch's)
 /// standard deviation (Bessel-corrected) plus 1e-4, unless `none`. Also the share of
 /// completions whose scaling std is zero (`frac_reward_zero_std`).
-pub fn advantages(rewards: &[Vec<f64>], scale: ScaleRewards) -> (Vec<Vec<f64>>, f64) {
+pub(crate) fn advantages(rewards: &[Vec<f64>], scale: ScaleRewards) -> (Vec<Vec<f64>>, f64) {
     let std = |v: &[f64]| {
         let n = v.len() as f64;
         if v.len() < 2 {
@@ -63,7 +63,7 @@ pub fn advantages(rewards: &[Vec<f64>], scale: ScaleRewards) -> (Vec<Vec<f64>>, 
 }
 
 /// Indices of the `top_n` entries with the largest |advantage| (all when 0), in order.
-pub fn top_by_magnitude(adv: &[f64], top_n: usize) -> Vec<usize> {
+pub(crate) fn top_by_magnitude(adv: &[f64], top_n: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..adv.len()).collect();
     if top_n == 0 || top_n >= adv.len() {
         return idx;
@@ -84,7 +84,7 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
-pub fn rl(cx: &mut Cx, pol: &mut Policy, st: &RlStage, train: &Dataset) -> Result<Metrics> {
+pub(crate) fn rl(cx: &mut Cx, pol: &mut Policy, st: &RlStage, train: &Dataset) -> Result<Metrics> {
     let r = cx.recipe;
     let scorer = Scorer::new(&r.reward)?;
     let executor = super::eval::build_executor(r)?;

@@ -21,30 +21,30 @@ use serde::{Deserialize, Serialize};
 
 /// The workspace's one atomic writer (temporary sibling, then rename), used for every
 /// file of the run directory and every checkpoint.
-pub use cadrl_backend::atomic::{write_atomic, write_dir_atomic};
+pub(crate) use cadrl_backend::atomic::{write_atomic, write_dir_atomic};
 
 /// One stage's metrics for the summary: plan index, stage label, `(metric, value)` pairs.
-pub type StageResult = (usize, String, Vec<(String, f64)>);
+pub(crate) type StageResult = (usize, String, Vec<(String, f64)>);
 
 /// What has been done: stages completed (by plan index) and the global step.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct RunState {
+pub(crate) struct RunState {
     /// Plan indices of completed stages, in order.
-    pub completed: Vec<usize>,
+    pub(crate) completed: Vec<usize>,
     /// Optimizer steps taken over all training stages (the TensorBoard x axis).
-    pub global_step: u64,
+    pub(crate) global_step: u64,
     /// Stage metrics for the summary, by plan index.
-    pub results: Vec<StageResult>,
+    pub(crate) results: Vec<StageResult>,
 }
 
 /// A run directory.
 #[derive(Clone, Debug)]
-pub struct RunDir {
-    pub root: PathBuf,
+pub(crate) struct RunDir {
+    pub(crate) root: PathBuf,
 }
 
 /// `YYYYmmdd-HHMMSS` (UTC) from the system clock.
-pub fn timestamp() -> String {
+pub(crate) fn timestamp() -> String {
     let secs =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
@@ -63,7 +63,7 @@ pub fn timestamp() -> String {
 
 impl RunDir {
     /// A new directory `<log_dir>/<name>-<timestamp>[-N]`; never reuses an existing one.
-    pub fn create(log_dir: &Path, name: &str) -> Result<RunDir> {
+    pub(crate) fn create(log_dir: &Path, name: &str) -> Result<RunDir> {
         std::fs::create_dir_all(log_dir)
             .with_context(|| format!("creating log dir {}", log_dir.display()))?;
         let base = format!("{name}-{}", timestamp());
@@ -80,22 +80,22 @@ impl RunDir {
     }
 
     /// An existing run to resume.
-    pub fn open(root: &Path) -> Result<RunDir> {
+    pub(crate) fn open(root: &Path) -> Result<RunDir> {
         if !root.join("recipe.resolved.toml").is_file() {
             bail!("{} is not a cadrl run directory (no recipe.resolved.toml)", root.display());
         }
         Ok(RunDir { root: root.to_path_buf() })
     }
 
-    pub fn stage_dir(&self, index: usize, name: &str) -> PathBuf {
+    pub(crate) fn stage_dir(&self, index: usize, name: &str) -> PathBuf {
         self.root.join("stages").join(format!("{index:02}-{name}"))
     }
 
-    pub fn checkpoint_dir(&self, index: usize, name: &str) -> PathBuf {
+    pub(crate) fn checkpoint_dir(&self, index: usize, name: &str) -> PathBuf {
         self.root.join("checkpoints").join(format!("{index:02}-{name}"))
     }
 
-    pub fn state(&self) -> Result<RunState> {
+    pub(crate) fn state(&self) -> Result<RunState> {
         let p = self.root.join("state.json");
         if !p.exists() {
             return Ok(RunState::default());
@@ -104,22 +104,22 @@ impl RunDir {
         serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))
     }
 
-    pub fn save_state(&self, s: &RunState) -> Result<()> {
+    pub(crate) fn save_state(&self, s: &RunState) -> Result<()> {
         write_atomic(&self.root.join("state.json"), serde_json::to_string_pretty(s)?.as_bytes())
     }
 }
 
 /// Progress inside a training stage, saved with each in-stage checkpoint.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Progress {
-    pub plan_index: usize,
+pub(crate) struct Progress {
+    pub(crate) plan_index: usize,
     /// Steps done in this stage.
-    pub step: usize,
-    pub global_step: u64,
+    pub(crate) step: usize,
+    pub(crate) global_step: u64,
 }
 
 /// The newest `step-<k>` checkpoint of a stage, if any.
-pub fn latest_step_checkpoint(dir: &Path) -> Option<(usize, PathBuf)> {
+pub(crate) fn latest_step_checkpoint(dir: &Path) -> Option<(usize, PathBuf)> {
     let rd = std::fs::read_dir(dir).ok()?;
     rd.filter_map(|e| e.ok())
         .filter_map(|e| {

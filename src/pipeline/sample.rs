@@ -31,7 +31,7 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
-pub fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) -> Result<Metrics> {
+pub(crate) fn sample(cx: &mut Cx, pol: &mut Policy, st: &SampleStage, train: &Dataset) -> Result<Metrics> {
     let r = cx.recipe;
     let out = cx.dir.stage_dir(cx.index, "sample");
     std::fs::create_dir_all(out.join("images"))?;

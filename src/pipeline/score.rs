@@ -1,8 +1,10 @@
 //! Executing generated programs and scoring them: rewards for the `sample` stage and
 //! the evaluation metrics of `eval` and `cadrl eval`.
 //!
-//! Generated text is untrusted: it is only ever parsed and interpreted by the native
-//! executor (never run as Python in this process). Code fences are stripped first.
+//! Generated text is untrusted: it is run by the recipe's executor, either the native
+//! interpreter (parsed and interpreted in process) or `occt` / `auto` (real CadQuery in
+//! sandboxed worker processes); it is never run as Python in this process. Code fences
+//! are stripped first.
 //!
 //! Evaluation metrics (`report.json`): `vsr` = share of predictions that execute to a
 //! solid; `iou_mean` / `iou_median` over **all** samples with an invalid prediction
@@ -24,7 +26,7 @@ use cadrl_rewards::metrics::iou::{IouMode, iou};
 use cadrl_rewards::reward::{Reward, RewardSpec, Rollout, Score};
 
 /// The program in a completion: the body of the first ```python fence if there is one.
-pub fn extract_code(text: &str) -> String {
+pub(crate) fn extract_code(text: &str) -> String {
     if let Some(start) = text.find("```") {
         let after = &text[start + 3..];
         let body = after.split_once('\n').map_or("", |(first, rest)| {
@@ -45,6 +47,8 @@ pub fn execute_all(ex: &dyn Executor, codes: &[String], var: &str) -> anyhow::Re
 /// The recipe's rewards as one weighted reward with named parts.
 pub struct Scorer {
     reward: Box<dyn Reward>,
+    /// The reward kinds, in recipe order: the names of [`Score::parts`] (logged as
+    /// `reward/<name>/mean|std`).
     pub names: Vec<String>,
 }
 
@@ -55,6 +59,8 @@ impl std::fmt::Debug for Scorer {
 }
 
 impl Scorer {
+    /// The weighted sum of `rewards` (the recipe's `[[reward]]` tables, built by
+    /// `cadrl_rewards`' `composite` reward); errors on an unknown kind or bad parameters.
     pub fn new(rewards: &[RewardSpec]) -> anyhow::Result<Scorer> {
         let reward = cadrl_rewards::reward::build("composite", serde_json::json!({ "parts": rewards }))
             .map_err(|e| anyhow::anyhow!("building rewards: {e}"))?;
@@ -76,25 +82,29 @@ impl Scorer {
 
 /// One evaluated prediction (a line of `eval.jsonl`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct EvalRecord {
-    pub id: String,
-    pub valid: bool,
+pub(crate) struct EvalRecord {
+    /// The sample's id.
+    pub(crate) id: String,
+    /// Whether the prediction executed to a solid.
+    pub(crate) valid: bool,
     /// `valid`, `syntax_error`, `exec_error`, `unsupported`.
-    pub outcome: String,
-    pub reason: Option<String>,
+    pub(crate) outcome: String,
+    /// Why the prediction (or, for `bad_reference`, the reference) is invalid.
+    pub(crate) reason: Option<String>,
     /// IoU with the reference (0 when invalid).
-    pub iou: f64,
+    pub(crate) iou: f64,
     /// Chamfer distance (valid predictions only).
-    pub chamfer: Option<f64>,
-    pub prediction: String,
+    pub(crate) chamfer: Option<f64>,
+    /// The model's completion as generated (code fences included).
+    pub(crate) prediction: String,
 }
 
 /// The outcome of a record whose reference program does not execute.
-pub const BAD_REFERENCE: &str = "bad_reference";
+pub(crate) const BAD_REFERENCE: &str = "bad_reference";
 
 impl EvalRecord {
     /// The record of a sample whose reference does not execute (`reason` says why).
-    pub fn bad_reference(id: &str, prediction: &str, reason: String) -> EvalRecord {
+    pub(crate) fn bad_reference(id: &str, prediction: &str, reason: String) -> EvalRecord {
         EvalRecord {
             id: id.to_string(),
             valid: false,
@@ -108,13 +118,13 @@ impl EvalRecord {
 
     /// Whether the sample's reference failed to execute (the record says nothing
     /// about the model).
-    pub fn is_bad_reference(&self) -> bool {
+    pub(crate) fn is_bad_reference(&self) -> bool {
         self.outcome == BAD_REFERENCE
     }
 }
 
 /// Mean IoU over the records whose reference executes (`None` when there are none).
-pub fn iou_mean(records: &[EvalRecord]) -> Option<f64> {
+pub(crate) fn iou_mean(records: &[EvalRecord]) -> Option<f64> {
     let v: Vec<f64> = records.iter().filter(|r| !r.is_bad_reference()).map(|r| r.iou).collect();
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
@@ -122,7 +132,7 @@ pub fn iou_mean(records: &[EvalRecord]) -> Option<f64> {
 /// Score one executed prediction against its executed reference. `Err` if the reference
 /// itself is not valid (a data problem: the caller records it with
 /// [`EvalRecord::bad_reference`]).
-pub fn evaluate(
+pub(crate) fn evaluate(
     id: &str,
     prediction: &str,
     pred: &Outcome,
@@ -152,37 +162,42 @@ pub fn evaluate(
 
 /// The report of an evaluation (`report.json`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct EvalReport {
+pub(crate) struct EvalReport {
     /// Samples scored: those whose reference executes.
-    pub n: usize,
+    pub(crate) n: usize,
     /// Samples left out because their reference program does not execute.
     #[serde(default)]
-    pub bad_reference: usize,
-    pub vsr: f64,
-    pub iou_mean: f64,
-    pub iou_median: f64,
-    pub chamfer_median: Option<f64>,
-    pub iou_mode: IouMode,
+    pub(crate) bad_reference: usize,
+    /// Valid syntax rate: the share of the `n` predictions that execute to a solid.
+    pub(crate) vsr: f64,
+    /// Mean IoU over the `n` samples (invalid predictions count 0).
+    pub(crate) iou_mean: f64,
+    /// Median IoU over the `n` samples (invalid predictions count 0).
+    pub(crate) iou_median: f64,
+    /// Median Chamfer distance over valid predictions; `None` when none is valid.
+    pub(crate) chamfer_median: Option<f64>,
+    /// How prediction and reference were aligned for IoU.
+    pub(crate) iou_mode: IouMode,
     /// Outcome kinds of invalid predictions, counted.
-    pub invalid: std::collections::BTreeMap<String, usize>,
+    pub(crate) invalid: std::collections::BTreeMap<String, usize>,
     /// Distinct predicted programs (code compared with whitespace collapsed) per
     /// sample: 1/n when the model writes one program whatever the image, i.e. it
     /// does not read the image; near 1 when every part gets its own program.
     #[serde(default)]
-    pub distinct_rate: f64,
+    pub(crate) distinct_rate: f64,
     /// IoU mean when each sample is shown another sample's image (sample i gets image
     /// i + n/2 mod n) and scored against its own reference.
     #[serde(default)]
-    pub iou_mean_shuffled: Option<f64>,
+    pub(crate) iou_mean_shuffled: Option<f64>,
     /// `iou_mean - iou_mean_shuffled`: what the model's own image is worth. ~0 when the
     /// model ignores its image, whatever its IoU.
     #[serde(default)]
-    pub image_gain: Option<f64>,
+    pub(crate) image_gain: Option<f64>,
 }
 
 impl EvalReport {
     /// Add the shuffled-image ablation's IoU mean (and so the image gain).
-    pub fn with_shuffled(mut self, iou_mean_shuffled: f64) -> Self {
+    pub(crate) fn with_shuffled(mut self, iou_mean_shuffled: f64) -> Self {
         self.iou_mean_shuffled = Some(iou_mean_shuffled);
         self.image_gain = Some(self.iou_mean - iou_mean_shuffled);
         self
@@ -199,7 +214,7 @@ fn median(v: &mut [f64]) -> Option<f64> {
 }
 
 /// Aggregate records into a report.
-pub fn report(all: &[EvalRecord], mode: IouMode) -> EvalReport {
+pub(crate) fn report(all: &[EvalRecord], mode: IouMode) -> EvalReport {
     let records: Vec<&EvalRecord> = all.iter().filter(|r| !r.is_bad_reference()).collect();
     let n = records.len();
     let valid = records.iter().filter(|r| r.valid).count();
@@ -229,7 +244,7 @@ pub fn report(all: &[EvalRecord], mode: IouMode) -> EvalReport {
 }
 
 /// The report as a markdown table.
-pub fn report_markdown(r: &EvalReport) -> String {
+pub(crate) fn report_markdown(r: &EvalReport) -> String {
     let ch = r.chamfer_median.map_or("n/a".to_string(), |c| format!("{c:.6}"));
     let opt = |v: Option<f64>| v.map_or("n/a".to_string(), |x| format!("{x:.4}"));
     format!(

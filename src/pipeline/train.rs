@@ -32,7 +32,7 @@ pub(crate) fn train_config(o: &Optim) -> TrainConfig {
 }
 
 /// Linear warm-up, then cosine decay from `lr` to `lr * min_ratio` at `total`.
-pub fn cosine_lr(step: usize, total: usize, warmup: usize, lr: f64, min_ratio: f64) -> f64 {
+pub(crate) fn cosine_lr(step: usize, total: usize, warmup: usize, lr: f64, min_ratio: f64) -> f64 {
     if step < warmup {
         return lr * (step + 1) as f64 / warmup as f64;
     }
@@ -42,10 +42,12 @@ pub fn cosine_lr(step: usize, total: usize, warmup: usize, lr: f64, min_ratio: f
     min + (lr - min) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
 }
 
-pub fn example(s: &Sample, prompt: &str) -> Example {
+/// The SFT example of a sample: its image, `prompt` and its program as the completion.
+pub(crate) fn example(s: &Sample, prompt: &str) -> Example {
     Example { image: rgb(&s.image), prompt: Some(prompt.to_string()), completion: s.code.clone() }
 }
 
+/// A decoded image as the backend takes it (RGB8, row-major; the pixels are copied).
 pub fn rgb(img: &image::RgbImage) -> ImageInput {
     ImageInput::Rgb8 {
         width: img.width() as usize,
@@ -83,6 +85,8 @@ pub(crate) fn save_step_checkpoint(cx: &mut Cx, pol: &mut Policy, ck: &Path, ste
     Ok(())
 }
 
+/// Whether to write an in-stage checkpoint after `done` of `total` steps: every `every`
+/// steps (0: never), and not after the last step (the stage's `final/` follows).
 pub(crate) fn want_checkpoint(every: usize, done: usize, total: usize) -> bool {
     every > 0 && done.is_multiple_of(every) && done < total
 }
@@ -100,7 +104,15 @@ fn val_loss(pol: &Policy, val: &[Sample], prompt: &str, per: usize) -> Result<f6
     Ok(sum / n.max(1) as f64)
 }
 
-pub fn sft(cx: &mut Cx, pol: &mut Policy, st: &SftStage, train: &Dataset, eval: &Dataset) -> Result<Metrics> {
+/// The `sft` stage: supervised fine-tuning on (image, program) samples, with optional
+/// held-out loss and greedy-evaluation monitoring (best weights, early stopping).
+pub(crate) fn sft(
+    cx: &mut Cx,
+    pol: &mut Policy,
+    st: &SftStage,
+    train: &Dataset,
+    eval: &Dataset,
+) -> Result<Metrics> {
     let r = cx.recipe;
     let o = &st.optim;
     let cfg = TrainConfig {
@@ -304,18 +316,26 @@ impl<'a> Monitor<'a> {
 
 /// One preference pair as the sample stage writes it (`pairs.jsonl`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct PairRecord {
-    pub id: String,
+pub(crate) struct PairRecord {
+    /// The training sample's id.
+    pub(crate) id: String,
     /// PNG path relative to the sample stage directory.
-    pub image: String,
-    pub prompt: String,
-    pub chosen: String,
-    pub rejected: String,
-    pub r_chosen: f64,
-    pub r_rejected: f64,
+    pub(crate) image: String,
+    /// The prompt the candidates were sampled with.
+    pub(crate) prompt: String,
+    /// The preferred program (higher reward).
+    pub(crate) chosen: String,
+    /// The dispreferred program.
+    pub(crate) rejected: String,
+    /// The chosen program's total reward.
+    pub(crate) r_chosen: f64,
+    /// The rejected program's total reward.
+    pub(crate) r_rejected: f64,
 }
 
-pub fn read_pairs(stage_dir: &Path) -> Result<Vec<(PairRecord, PreferencePair)>> {
+/// The pairs of a sample stage directory (`pairs.jsonl`), each with the backend's
+/// preference pair (image path resolved against `stage_dir`).
+pub(crate) fn read_pairs(stage_dir: &Path) -> Result<Vec<(PairRecord, PreferencePair)>> {
     let p = stage_dir.join("pairs.jsonl");
     let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
     let mut out = vec![];
@@ -333,7 +353,9 @@ pub fn read_pairs(stage_dir: &Path) -> Result<Vec<(PairRecord, PreferencePair)>>
     Ok(out)
 }
 
-pub fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> Result<Metrics> {
+/// The `dpo` stage: preference optimisation on the pairs of the sample stage in
+/// `sample_dir`, against a reference policy (`reference`), for `epochs` passes.
+pub(crate) fn dpo(cx: &mut Cx, pol: &mut Policy, st: &DpoStage, sample_dir: &Path) -> Result<Metrics> {
     let r = cx.recipe;
     let loss = DpoLoss {
         kind: st.loss,

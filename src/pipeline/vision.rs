@@ -35,15 +35,24 @@ use crate::recipe::VisionStage;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Target {
+    /// The bounding box's sides over its longest side (3 values, in (0, 1]).
     Proportions,
+    /// The solid's volume over its bounding box's (1 value, in [0, 1]).
     Fill,
+    /// The inside fraction of each cell of a `grid`^3 lattice over the bounding box
+    /// (`grid`^3 values in [0, 1], cell (x, y, z) at `(x * grid + y) * grid + z`).
     Occupancy,
+    /// ln(1 + n) of the program's `lineTo`, `threePointArc`, `circle`, `extrude`,
+    /// `union` and `cut` calls and of its sketches (7 values).
     Counts,
 }
 
 impl Target {
+    /// Every target group, in the order of the module docs.
     pub const ALL: [Target; 4] = [Target::Proportions, Target::Fill, Target::Occupancy, Target::Counts];
 
+    /// The recipe name (`proportions`, `fill`, `occupancy`, `counts`; also the serde
+    /// name and the `<target>` of `vision/r2/<target>`).
     pub fn name(self) -> &'static str {
         match self {
             Target::Proportions => "proportions",
@@ -53,6 +62,7 @@ impl Target {
         }
     }
 
+    /// The target named `s` (see [`Target::name`]), if any.
     pub fn parse(s: &str) -> Option<Target> {
         Target::ALL.into_iter().find(|t| t.name() == s)
     }
@@ -192,7 +202,9 @@ fn r2(
     Ok(out)
 }
 
-pub fn vision(
+/// The `vision` stage: `steps` probe-regression steps on the training stream, with
+/// held-out R^2 every `eval_every` steps (see the module docs).
+pub(crate) fn vision(
     cx: &mut Cx,
     pol: &mut Policy,
     st: &VisionStage,

@@ -1,6 +1,6 @@
 //! Reading a parsed TOML table key by key while collecting every error.
 //!
-//! A recipe is parsed once into [`Val`] (values with their line numbers); a [`Fields`]
+//! A recipe is parsed once into [`Val`] (values with their line numbers); a `Fields`
 //! reader then takes the known keys of one table, records each wrong type or bad value
 //! with its key path and line, applies `key=value` overrides from the command line, and
 //! at the end reports every key it was never asked for as unknown. Nothing stops at the
@@ -12,23 +12,32 @@ use std::ops::Range;
 /// A TOML value with the line it starts on.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Val {
+    /// A string (TOML datetimes are read as their text).
     Str(String),
+    /// An integer.
     Int(i64),
+    /// A float (an integer is accepted wherever a float is asked for).
     Float(f64),
+    /// A boolean.
     Bool(bool),
+    /// An array.
     Arr(Vec<Spanned>),
+    /// A table, keys in file order.
     Table(Vec<(String, Spanned)>),
 }
 
 /// A value and the 1-based line it was written on (0 for command-line overrides).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spanned {
+    /// The value.
     pub val: Val,
+    /// 1-based line; 0 for an override.
     pub line: usize,
 }
 
 impl Val {
-    pub fn type_name(&self) -> &'static str {
+    /// The type as error messages name it (`a string`, `an integer`, ...).
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Val::Str(_) => "a string",
             Val::Int(_) => "an integer",
@@ -40,7 +49,7 @@ impl Val {
     }
 
     /// As JSON, for sub-tables deserialised by serde (reward parameters, knobs).
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         match self {
             Val::Str(s) => serde_json::Value::String(s.clone()),
             Val::Int(i) => serde_json::Value::from(*i),
@@ -100,7 +109,7 @@ fn convert(src: &str, v: &toml::de::DeValue<'_>, span: Range<usize>, errors: &mu
 
 /// Parse TOML text into a table of spanned values; a syntax error is returned with its
 /// line.
-pub fn parse(src: &str) -> Result<Vec<(String, Spanned)>, String> {
+pub(crate) fn parse(src: &str) -> Result<Vec<(String, Spanned)>, String> {
     let doc = toml::de::DeTable::parse(src).map_err(|e| {
         let line = e.span().map(|s| line_of(src, s.start)).unwrap_or(0);
         format!("line {line}: {}", e.message().trim())
@@ -144,12 +153,14 @@ pub fn parse_overrides(args: &[String]) -> Result<Overrides, Vec<String>> {
 }
 
 /// A closed set of values a recipe key names (`dtype = "bf16"`): every value and each
-/// one's name, read by [`Fields::choice`]. Each enum defines `ALL` and `name` once, beside
+/// one's name, read by `Fields::choice`. Each enum defines `ALL` and `name` once, beside
 /// itself (in the crate that owns it), with a serde form equal to `name` (tested below), so
 /// the resolved recipe written through serde reads back to the same value;
-/// [`choices!`] makes it a `Choice`.
+/// `choices!` makes it a `Choice`.
 pub trait Choice: Copy + 'static {
+    /// Every value, in the order error messages list them.
     const ALL: &'static [Self];
+    /// The value's name in recipes (and its serde form).
     fn name(self) -> &'static str;
 }
 
@@ -174,7 +185,7 @@ choices!(
     cadrl_rewards::executor::ExecutorKind,
     crate::data::source::OnError,
     super::Finetune,
-    super::DataSource,
+    crate::data::source::SourceKind,
     super::stages::MonitorMetric,
     super::stages::PairStrategy,
     super::stages::DpoReference,
@@ -182,20 +193,21 @@ choices!(
 );
 
 /// Reads the keys of one table; errors go to the shared list.
-pub struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     path: String,
     line: usize,
     items: &'a [(String, Spanned)],
     used: Vec<bool>,
     /// Overrides addressing this table, by key (and the override text).
     overrides: Vec<(String, Val, String)>,
-    pub errors: &'a mut Vec<String>,
+    /// The shared error list (every table of the recipe appends to it).
+    pub(crate) errors: &'a mut Vec<String>,
 }
 
 impl<'a> Fields<'a> {
     /// `path` names the table in messages (`[dpo]`, `stage 3 (dpo)`); `prefixes` are the
     /// override prefixes that address it (`dpo.`, `stage.3.`).
-    pub fn new(
+    pub(crate) fn new(
         path: &str,
         line: usize,
         items: &'a [(String, Spanned)],
@@ -244,7 +256,8 @@ impl<'a> Fields<'a> {
         found
     }
 
-    pub fn err(&mut self, msg: String) {
+    /// Record an error (callers put the key or [`Fields::place`] first).
+    pub(crate) fn err(&mut self, msg: String) {
         self.errors.push(msg);
     }
 
@@ -253,11 +266,12 @@ impl<'a> Fields<'a> {
     }
 
     /// Where this table is, for messages about it as a whole.
-    pub fn place(&self) -> String {
+    pub(crate) fn place(&self) -> String {
         format!("{} (line {})", self.path, self.line)
     }
 
-    pub fn str_opt(&mut self, key: &str) -> Option<String> {
+    /// A string, `None` when absent or of the wrong type (recorded).
+    pub(crate) fn str_opt(&mut self, key: &str) -> Option<String> {
         match self.lookup(key)? {
             (Val::Str(s), _) => Some(s),
             (v, at) => {
@@ -267,12 +281,13 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn str(&mut self, key: &str, default: &str) -> String {
+    /// A string, `default` when absent or of the wrong type.
+    pub(crate) fn str(&mut self, key: &str, default: &str) -> String {
         self.str_opt(key).unwrap_or_else(|| default.to_string())
     }
 
     /// One of a closed set, by name (`dtype = "bf16"`).
-    pub fn choice<T: Choice>(&mut self, key: &str, default: T) -> T {
+    pub(crate) fn choice<T: Choice>(&mut self, key: &str, default: T) -> T {
         let Some((v, at)) = self.lookup(key) else { return default };
         match v {
             Val::Str(s) => match T::ALL.iter().find(|c| c.name() == s) {
@@ -292,7 +307,12 @@ impl<'a> Fields<'a> {
 
     /// A string read into a structured value by `parse` (`device = "cuda:1"`,
     /// `subset = "random:100"`); `parse`'s message follows the key and line.
-    pub fn parsed<T>(&mut self, key: &str, default: T, parse: impl FnOnce(&str) -> Result<T, String>) -> T {
+    pub(crate) fn parsed<T>(
+        &mut self,
+        key: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
         let Some((v, at)) = self.lookup(key) else { return default };
         match v {
             Val::Str(s) => parse(&s).unwrap_or_else(|e| {
@@ -306,7 +326,9 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn f64(&mut self, key: &str, default: f64, ok: impl Fn(f64) -> bool, rule: &str) -> f64 {
+    /// A finite number (integer or float) satisfying `ok`; otherwise the error names
+    /// `rule` and `default` is returned.
+    pub(crate) fn f64(&mut self, key: &str, default: f64, ok: impl Fn(f64) -> bool, rule: &str) -> f64 {
         let Some((v, at)) = self.lookup(key) else { return default };
         let x = match v {
             Val::Float(x) => x,
@@ -323,7 +345,9 @@ impl<'a> Fields<'a> {
         x
     }
 
-    pub fn u64(&mut self, key: &str, default: u64, ok: impl Fn(u64) -> bool, rule: &str) -> u64 {
+    /// A non-negative integer satisfying `ok`; otherwise the error names `rule` and
+    /// `default` is returned.
+    pub(crate) fn u64(&mut self, key: &str, default: u64, ok: impl Fn(u64) -> bool, rule: &str) -> u64 {
         let Some((v, at)) = self.lookup(key) else { return default };
         match v {
             Val::Int(i) if i >= 0 && ok(i as u64) => i as u64,
@@ -338,11 +362,19 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn usize(&mut self, key: &str, default: usize, ok: impl Fn(usize) -> bool, rule: &str) -> usize {
+    /// [`Fields::u64`] as a `usize`.
+    pub(crate) fn usize(
+        &mut self,
+        key: &str,
+        default: usize,
+        ok: impl Fn(usize) -> bool,
+        rule: &str,
+    ) -> usize {
         self.u64(key, default as u64, |x| ok(x as usize), rule) as usize
     }
 
-    pub fn bool(&mut self, key: &str, default: bool) -> bool {
+    /// `true` or `false`; `default` when absent or of the wrong type.
+    pub(crate) fn bool(&mut self, key: &str, default: bool) -> bool {
         match self.lookup(key) {
             None => default,
             Some((Val::Bool(b), _)) => b,
@@ -353,7 +385,9 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub fn strings(&mut self, key: &str, default: &[&str]) -> Vec<String> {
+    /// An array of strings (wrong elements are recorded and left out); `default` when
+    /// absent.
+    pub(crate) fn strings(&mut self, key: &str, default: &[&str]) -> Vec<String> {
         match self.lookup(key) {
             None => default.iter().map(|s| s.to_string()).collect(),
             Some((Val::Arr(a), at)) => {
@@ -374,7 +408,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A sub-table deserialised by serde (knobs owned by other modules), as JSON.
-    pub fn json_table(&mut self, key: &str) -> Option<(serde_json::Value, String)> {
+    pub(crate) fn json_table(&mut self, key: &str) -> Option<(serde_json::Value, String)> {
         match self.lookup(key)? {
             (v @ Val::Table(_), at) => Some((v.to_json(), at)),
             (v, at) => {
@@ -385,7 +419,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Every key not taken is unknown: report them (with what is known, to catch typos).
-    pub fn finish(mut self, known: &[&str]) {
+    pub(crate) fn finish(mut self, known: &[&str]) {
         for (i, (k, v)) in self.items.iter().enumerate() {
             if !self.used[i] {
                 self.errors.push(format!(
@@ -436,7 +470,7 @@ mod tests {
         serde_is_name::<cadrl_rewards::executor::ExecutorKind>();
         serde_is_name::<crate::data::source::OnError>();
         serde_is_name::<super::super::Finetune>();
-        serde_is_name::<super::super::DataSource>();
+        serde_is_name::<crate::data::source::SourceKind>();
         serde_is_name::<super::super::stages::MonitorMetric>();
         serde_is_name::<super::super::stages::PairStrategy>();
         serde_is_name::<super::super::stages::DpoReference>();

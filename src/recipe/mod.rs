@@ -26,7 +26,7 @@ use cadrl_rewards::executor::{ExecutorKind, ExecutorSpec};
 pub use cadrl_rewards::metrics::iou::IouMode;
 pub use cadrl_rewards::reward::RewardSpec;
 
-use crate::data::source::{OnError, SourceKind, Subset};
+pub use crate::data::source::{DataSpec, OnError, SourceKind, Subset};
 use fields::{Fields, Overrides, Spanned, Val};
 pub use stages::{
     DpoReference, DpoStage, EvalStage, InitStage, MonitorMetric, Optim, PairStrategy, RlStage, SampleStage,
@@ -36,12 +36,16 @@ pub use stages::{
 /// `[run]`: naming, seeds, checkpoints.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct RunCfg {
+    /// Run directory name: `<log_dir>/<name>-<YYYYmmdd-HHMMSS>`.
     pub name: String,
+    /// Where run directories go (TensorBoard's `--logdir`).
     pub log_dir: PathBuf,
+    /// Seed of data order, initialisation, sampling and dropout.
     pub seed: u64,
     /// torch intra-op threads: libtorch's, or the transformers worker's (0 = the default).
     pub threads: usize,
-    /// Training steps between checkpoints inside sft/dpo (0 = stage ends only).
+    /// Optimizer steps between checkpoints inside `sft` / `dpo`, sampling steps inside
+    /// `rl` (0 = stage ends only).
     pub checkpoint_every: usize,
 }
 
@@ -55,7 +59,9 @@ pub struct ModelCfg {
     pub backend: BackendKind,
     /// `cpu`, `cuda` or `cuda:N` (written back as `cpu` / `cuda:N`).
     pub device: DeviceSpec,
+    /// Weights and activations: `f32`, `bf16` or `f16`.
     pub dtype: DType,
+    /// What training stages update: LoRA adapters or every weight.
     pub finetune: Finetune,
     /// The instruction given with each image (default: GenCAD-Code's).
     pub prompt: String,
@@ -72,8 +78,10 @@ pub enum Finetune {
 }
 
 impl Finetune {
+    /// Every value, in the order recipe errors list them.
     pub const ALL: [Finetune; 2] = [Finetune::Lora, Finetune::Full];
 
+    /// The recipe's (and serde's) name.
     pub fn name(self) -> &'static str {
         match self {
             Finetune::Lora => "lora",
@@ -82,68 +90,36 @@ impl Finetune {
     }
 }
 
-/// `[lora]`.
+/// `[lora]`: the adapters of `finetune = "lora"` (PEFT's meaning of each key).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LoraCfg {
+    /// Rank r of each adapter (default 16).
     pub rank: usize,
+    /// Scale numerator: the update is `alpha / rank * B A` (default 32).
     pub alpha: f64,
+    /// Dropout on the adapter's input while training, in [0, 1) (default 0.05).
     pub dropout: f64,
+    /// Linear layers that get adapters, by name (default the attention projections
+    /// `q_proj`, `k_proj`, `v_proj`, `o_proj`).
     pub targets: Vec<String>,
     /// Adapters on the vision tower too.
     pub vision: bool,
 }
 
-/// `[data]` (training) and `[eval_data]` (held out).
+/// `[data]` (training) and `[eval_data]` (held out): the data set ([`DataSpec`]: source,
+/// path, repo, revision, split, subset, on_error) and, for `source = "synthetic"`, what
+/// the generator makes.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct DataCfg {
-    pub source: DataSource,
-    /// jsonl file/dir, or a local parquet directory for `gencad`.
-    pub path: String,
-    /// Hugging Face data set id for `gencad` without `path`.
-    pub repo: String,
-    /// The parquet split (`gencad`): any name the shards use (`train`, `test`, ...).
-    pub split: String,
-    /// `all`, `hundred`, `first:N`, `random:N[:SEED]` (written back in full).
-    pub subset: Subset,
-    /// `skip` corrupt rows (reported) or `fail` the run.
-    pub on_error: OnError,
-    /// Synthetic: how many samples and the generator seed.
+    /// Where the data comes from and which rows are read.
+    #[serde(flatten)]
+    pub spec: DataSpec,
+    /// Synthetic: how many samples to generate.
     pub n: usize,
+    /// Synthetic: the generator seed (sample `i` of a seed is always the same part).
     pub seed: u64,
     /// Synthetic difficulty knobs ([`crate::data::synth::SynthConfig`]).
     pub synth: crate::data::synth::SynthConfig,
-}
-
-/// `[data].source`: where a data set comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DataSource {
-    /// Generated into the run directory ([`crate::data::synth`]), then read as JSONL.
-    Synthetic,
-    /// A JSONL file or directory ([`crate::data::jsonl`]).
-    Jsonl,
-    /// GenCAD-Code's parquet shards ([`crate::data::gencad`]).
-    Gencad,
-}
-
-impl DataSource {
-    pub const ALL: [DataSource; 3] = [DataSource::Synthetic, DataSource::Jsonl, DataSource::Gencad];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            DataSource::Synthetic => "synthetic",
-            DataSource::Jsonl => "jsonl",
-            DataSource::Gencad => "gencad",
-        }
-    }
-
-    /// The loader that reads it (synthetic data is written as JSONL).
-    pub(crate) fn loader(self) -> SourceKind {
-        match self {
-            DataSource::Synthetic | DataSource::Jsonl => SourceKind::Jsonl,
-            DataSource::Gencad => SourceKind::Gencad,
-        }
-    }
 }
 
 /// `[executor]`: how generated programs are run: `native` (the Rust interpreter),
@@ -153,16 +129,22 @@ impl DataSource {
 pub struct ExecCfg {
     /// The variable holding the result.
     pub var: String,
+    /// Executor kind and worker pool settings.
     #[serde(flatten)]
     pub spec: ExecutorSpec,
 }
 
-/// `[generation]`: sampling settings of the `sample` stage (eval decodes greedily).
+/// `[generation]`: sampling settings of the `sample` and `rl` stages (eval decodes
+/// greedily).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct GenCfg {
+    /// Softmax temperature, >= 0 (0 = greedy; `rl` also scores log-probs at it).
     pub temperature: f64,
+    /// Nucleus sampling: keep the smallest set of tokens with this much mass, in (0, 1].
     pub top_p: f64,
+    /// Keep only the k most likely tokens (0 = off).
     pub top_k: usize,
+    /// Longest program in tokens (TRL's `max_completion_length`).
     pub max_new_tokens: usize,
     /// Images per generate call.
     pub batch_images: usize,
@@ -171,15 +153,23 @@ pub struct GenCfg {
 /// A checked recipe.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Recipe {
+    /// `[run]`.
     pub run: RunCfg,
+    /// `[model]`.
     pub model: ModelCfg,
+    /// `[lora]`, present exactly when `finetune = "lora"`.
     pub lora: Option<LoraCfg>,
+    /// `[data]`: what training stages read.
     pub data: DataCfg,
+    /// `[eval_data]`: held-out parts for `eval` stages and SFT monitoring.
     pub eval_data: DataCfg,
+    /// `[executor]`.
     pub executor: ExecCfg,
     /// `[[reward]]`: a registry name, a weight, its parameters (checked by building it).
     pub reward: Vec<RewardSpec>,
+    /// `[generation]`.
     pub generation: GenCfg,
+    /// `[[stage]]`s, run in order.
     pub stage: Vec<Stage>,
 }
 
@@ -193,7 +183,9 @@ impl Recipe {
 /// Every problem found in a recipe.
 #[derive(Debug)]
 pub struct RecipeErrors {
+    /// The recipe file.
     pub file: PathBuf,
+    /// One message per problem, each naming its key and line.
     pub errors: Vec<String>,
 }
 
@@ -398,7 +390,11 @@ pub fn resolve(text: &str, ov: &mut Overrides) -> Result<Recipe, Vec<String>> {
             model.path
         ));
     }
-    if has_init && data.source == DataSource::Gencad && data.path.is_empty() && data.repo.is_empty() {
+    if has_init
+        && data.spec.source == SourceKind::Gencad
+        && data.spec.path.is_none()
+        && data.spec.repo.is_empty()
+    {
         errors.push(
             "[data]: the init stage trains its tokenizer on the training programs, which need a source"
                 .into(),
@@ -478,17 +474,21 @@ fn data_cfg(root: &[(String, Spanned)], key: &str, ov: &mut Overrides, errors: &
     let (t, line) = table(root, key, errors);
     let section = format!("[{key}]");
     let mut f = Fields::new(&section, line, t, ov, &pre(key), errors);
-    let source = f.choice("source", DataSource::Synthetic);
+    let some = |s: String| (!s.is_empty()).then_some(s);
     let mut d = DataCfg {
-        path: f.str("path", ""),
-        repo: f.str("repo", "CADCODER/GenCAD-Code"),
-        split: f.str("split", if key == "data" { "train" } else { "test" }),
-        subset: f.parsed("subset", Subset::All, |s| s.parse()),
-        on_error: f.choice("on_error", OnError::Skip),
+        spec: DataSpec {
+            source: f.choice("source", SourceKind::Synthetic),
+            path: some(f.str("path", "")).map(PathBuf::from),
+            repo: f.str("repo", crate::data::hub::GENCAD_REPO),
+            revision: some(f.str("revision", "")),
+            split: f.str("split", if key == "data" { "train" } else { "test" }),
+            subset: f.parsed("subset", Subset::All, |s| s.parse()),
+            shuffle_seed: None,
+            on_error: f.choice("on_error", OnError::Skip),
+        },
         n: f.usize("n", 256, |x| x > 0, "> 0"),
         seed: f.u64("seed", if key == "data" { 0 } else { 1 }, |_| true, ""),
         synth: Default::default(),
-        source,
     };
     if let Some((v, at)) = f.json_table("synth") {
         match serde_json::from_value::<crate::data::synth::SynthConfig>(v) {
@@ -501,9 +501,9 @@ fn data_cfg(root: &[(String, Spanned)], key: &str, ov: &mut Overrides, errors: &
             Err(e) => f.err(format!("{at}: {e}")),
         }
     }
-    if d.source == DataSource::Jsonl && d.path.is_empty() {
+    if d.spec.source == SourceKind::Jsonl && d.spec.path.is_none() {
         f.err(format!("{} : source = \"jsonl\" needs `path`", f.place()));
     }
-    f.finish(&["source", "path", "repo", "split", "subset", "on_error", "n", "seed", "synth"]);
+    f.finish(&["source", "path", "repo", "revision", "split", "subset", "on_error", "n", "seed", "synth"]);
     d
 }

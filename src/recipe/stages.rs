@@ -15,6 +15,7 @@ use cadrl_rewards::metrics::iou::IouMode;
 /// `init`: train a tokenizer on the training programs and write a random Qwen2.5-VL.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct InitStage {
+    /// Tokenizer vocabulary size (300..=200000, default 1024).
     pub vocab_size: usize,
     /// Training programs the tokenizer is trained on.
     pub tokenizer_programs: usize,
@@ -26,15 +27,20 @@ pub struct InitStage {
 /// linear warm-up and cosine decay. Flattened into the stage's table.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Optim {
+    /// Examples per optimizer step (> 0, default 8).
     pub batch_size: usize,
     /// Examples per forward pass; gradients are accumulated up to `batch_size`.
     pub micro_batch: usize,
+    /// Peak learning rate (> 0; defaults: vision 1e-3, sft 2e-4, dpo 5e-6).
     pub lr: f64,
+    /// Steps of linear warm-up from `lr / warmup_steps` to `lr` (default 0).
     pub warmup_steps: usize,
-    /// The cosine schedule decays to `lr * min_lr_ratio`.
+    /// The cosine schedule decays to `lr * min_lr_ratio` (in [0, 1]; defaults: vision
+    /// 0.1, sft 0, dpo 1 = constant).
     pub min_lr_ratio: f64,
+    /// AdamW weight decay (>= 0, default 0).
     pub weight_decay: f64,
-    /// Gradient clipping by global norm (0 = off).
+    /// Gradient clipping by global norm (0 = off, default 1).
     pub max_grad_norm: f64,
 }
 
@@ -58,24 +64,30 @@ impl Optim {
 /// training programs ([`crate::pipeline::vision`]), before `sft`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct VisionStage {
+    /// Optimizer steps (> 0, default 300).
     pub steps: usize,
+    /// Batch and optimiser settings (`lr` default 1e-3, `min_lr_ratio` 0.1).
     #[serde(flatten)]
     pub optim: Optim,
-    /// Target groups, in order.
+    /// Target groups, in order, each at most once (default: all four).
     pub targets: Vec<Target>,
-    /// Cells per side of the `occupancy` target.
+    /// Cells per side of the `occupancy` target (1..=16, default 4).
     pub grid: usize,
-    /// Training parts the targets' mean and spread are taken from.
+    /// Training parts the targets' mean and spread are taken from (default 1000).
     pub fit_samples: usize,
     /// Steps between held-out R^2 on `[eval_data]` (0 = stage end only).
     pub eval_every: usize,
+    /// Held-out samples (the first of `[eval_data]`) the R^2 is measured on (0 = none;
+    /// default 64).
     pub val_samples: usize,
 }
 
 /// `sft`: supervised fine-tuning (loss on completion tokens only).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct SftStage {
+    /// Optimizer steps (> 0, default 100).
     pub steps: usize,
+    /// Batch and optimiser settings (`lr` default 2e-4, `min_lr_ratio` 0).
     #[serde(flatten)]
     pub optim: Optim,
     /// Learning-rate multiplier of the vision tower (0 = frozen).
@@ -84,13 +96,17 @@ pub struct SftStage {
     pub merger_lr_scale: f64,
     /// Steps between validation losses on `[eval_data]` (0 = stage end only).
     pub eval_every: usize,
+    /// Held-out samples of the validation loss (`val/loss`, NLL per completion token; 0 =
+    /// none; default 16).
     pub val_samples: usize,
+    /// Recompute activations in the backward pass (less memory, slower; default false).
     pub grad_checkpointing: bool,
     /// Steps between greedy evaluations on `monitor_samples` of `[eval_data]` (VSR, IoU,
     /// distinct rate, image gain, renders; 0 = off).
     pub monitor_every: usize,
+    /// Held-out samples of each monitoring evaluation (> 0, default 32).
     pub monitor_samples: usize,
-    /// IoU placement of the monitoring.
+    /// IoU placement of the monitoring (default `bbox`).
     pub monitor_iou_mode: IouMode,
     /// The monitored metric that picks the best weights and stops early.
     pub monitor_metric: MonitorMetric,
@@ -104,14 +120,20 @@ pub struct SftStage {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MonitorMetric {
+    /// `iou_mean` (the default): mean IoU, invalid predictions counting 0.
     IouMean,
+    /// `image_gain`: IoU mean minus the IoU mean with shuffled images.
     ImageGain,
+    /// `distinct_rate`: distinct predicted programs per sample.
     DistinctRate,
+    /// `vsr`: the share of predictions that execute to a solid.
     Vsr,
+    /// `val_loss`: held-out NLL per completion token (lower is better).
     ValLoss,
 }
 
 impl MonitorMetric {
+    /// Every metric, in the order messages list them.
     pub const ALL: [MonitorMetric; 5] = [
         MonitorMetric::IouMean,
         MonitorMetric::ImageGain,
@@ -120,6 +142,7 @@ impl MonitorMetric {
         MonitorMetric::ValLoss,
     ];
 
+    /// The recipe name (also the serde name).
     pub fn name(self) -> &'static str {
         match self {
             MonitorMetric::IouMean => "iou_mean",
@@ -139,17 +162,19 @@ impl MonitorMetric {
 /// `sample`: K candidates per training image, scored, made into preference pairs.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct SampleStage {
-    /// Training images per round.
+    /// Training images per round (> 0, default 64).
     pub images: usize,
+    /// Candidates sampled per image (>= 2, default 8), with `[generation]`'s settings.
     pub k: usize,
-    /// How the scored candidates of one image become pairs.
+    /// How the scored candidates of one image become pairs (default `best-vs-worst`).
     pub pairs: PairStrategy,
-    /// Smallest reward gap of a pair.
+    /// A pair's reward gap must exceed this (>= 0, default 0).
     pub margin: f64,
-    /// `threshold`: chosen at or above, rejected below.
+    /// `threshold`: chosen at or above, rejected below (default 0.5).
     pub threshold: f64,
-    /// Invalid programs may be the rejected side (else they are left out).
+    /// Invalid programs may be the rejected side (else they are left out; default true).
     pub invalid_as_rejected: bool,
+    /// Most pairs kept per image, largest gaps first (> 0, default 4).
     pub max_pairs_per_image: usize,
     /// Add the ground-truth program as one more candidate (SPIN-style pairs: useful while
     /// the policy rarely writes a valid program).
@@ -173,6 +198,7 @@ pub enum PairStrategy {
 }
 
 impl PairStrategy {
+    /// Every strategy, in the order messages list them.
     pub const ALL: [PairStrategy; 4] = [
         PairStrategy::BestVsWorst,
         PairStrategy::AllAboveMargin,
@@ -180,6 +206,7 @@ impl PairStrategy {
         PairStrategy::VsGreedy,
     ];
 
+    /// The recipe name (kebab-case; also the serde name).
     pub fn name(self) -> &'static str {
         match self {
             PairStrategy::BestVsWorst => "best-vs-worst",
@@ -193,21 +220,27 @@ impl PairStrategy {
 /// `dpo`: preference optimisation on the pairs of the preceding `sample` stage.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct DpoStage {
+    /// The preference loss (default `sigmoid`, DPO's; see [`DpoLossKind`]).
     pub loss: DpoLossKind,
+    /// Strength of the implicit KL to the reference (> 0, default 0.1).
     pub beta: f64,
+    /// Assumed share of flipped preference labels (cDPO / robust; in [0, 0.5), default 0).
     pub label_smoothing: f64,
     /// Weight of an NLL term on the chosen programs (TRL's rpo_alpha).
     pub nll_weight: f64,
+    /// Passes over the pairs (> 0, default 1).
     pub epochs: usize,
+    /// Batch and optimiser settings (`lr` default 5e-6, `min_lr_ratio` 1).
     #[serde(flatten)]
     pub optim: Optim,
-    /// Repeat the preceding sample stage and this one R times.
+    /// Repeat the preceding sample stage and this one R times (default 1).
     pub rounds: usize,
-    /// The reference model.
+    /// The reference model (default `start`).
     pub reference: DpoReference,
     /// Learning-rate multipliers of the vision tower and merger, as in `sft` (0 keeps the
     /// features the vision stage trained).
     pub vision_lr_scale: f64,
+    /// Learning-rate multiplier of the patch merger (default: `vision_lr_scale`).
     pub merger_lr_scale: f64,
 }
 
@@ -222,8 +255,10 @@ pub enum DpoReference {
 }
 
 impl DpoReference {
+    /// Every reference, in the order messages list them.
     pub const ALL: [DpoReference; 2] = [DpoReference::Start, DpoReference::Base];
 
+    /// The recipe name (also the serde name).
     pub fn name(self) -> &'static str {
         match self {
             DpoReference::Start => "start",
@@ -249,6 +284,7 @@ pub struct RlStage {
     pub top_n: usize,
     /// Updates per sampled batch (μ); the log-probs at sampling time are the old ones.
     pub num_iterations: usize,
+    /// How per-token losses are normalised (default `dapo`; see [`GrpoLossType`]).
     pub loss_type: GrpoLossType,
     /// How rewards become advantages: minus the group mean, divided by the std of the
     /// group, of the batch, or not at all.
@@ -265,11 +301,15 @@ pub struct RlStage {
     pub mask_truncated_completions: bool,
     /// Completions per forward pass (gradients accumulate over the step's completions).
     pub micro_batch: usize,
+    /// Peak learning rate (> 0, default 1e-6).
     pub lr: f64,
+    /// Steps of linear warm-up (default 0).
     pub warmup_steps: usize,
-    /// Cosine decay to `lr * min_lr_ratio` (1 = constant after warm-up).
+    /// Cosine decay to `lr * min_lr_ratio` (1 = constant after warm-up; the default).
     pub min_lr_ratio: f64,
+    /// AdamW weight decay (>= 0, default 0).
     pub weight_decay: f64,
+    /// Gradient clipping by global norm (0 = off, default 1).
     pub max_grad_norm: f64,
     /// Steps between logged programs (the best of the step's first image; 0 = off).
     pub log_every: usize,
@@ -279,14 +319,19 @@ pub struct RlStage {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScaleRewards {
+    /// Divide by the std of the image's group (GRPO; the default).
     Group,
+    /// Divide by the std of the whole step's rewards.
     Batch,
+    /// Do not divide (Dr. GRPO): advantages are rewards minus the group mean.
     None,
 }
 
 impl ScaleRewards {
+    /// Every scaling, in the order messages list them.
     pub const ALL: [ScaleRewards; 3] = [ScaleRewards::Group, ScaleRewards::Batch, ScaleRewards::None];
 
+    /// The recipe name (also the serde name).
     pub fn name(self) -> &'static str {
         match self {
             ScaleRewards::Group => "group",
@@ -301,24 +346,34 @@ impl ScaleRewards {
 pub struct EvalStage {
     /// Samples evaluated (0 = all of `[eval_data]`).
     pub limit: usize,
+    /// How prediction and reference are aligned for IoU (default `in-place`).
     pub iou_mode: IouMode,
     /// Input/prediction image pairs logged to TensorBoard.
     pub images: usize,
 }
 
+/// One `[[stage]]` table, by its `kind`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Stage {
+    /// `kind = "init"`.
     Init(InitStage),
+    /// `kind = "vision"`.
     Vision(VisionStage),
+    /// `kind = "sft"`.
     Sft(SftStage),
+    /// `kind = "sample"`.
     Sample(SampleStage),
+    /// `kind = "dpo"`.
     Dpo(DpoStage),
+    /// `kind = "rl"`.
     Rl(RlStage),
+    /// `kind = "eval"`.
     Eval(EvalStage),
 }
 
 impl Stage {
+    /// The `kind` name; also names the stage's directories (`stages/<i>-<kind>`).
     pub fn kind(&self) -> &'static str {
         match self {
             Stage::Init(_) => "init",
@@ -331,8 +386,8 @@ impl Stage {
         }
     }
 
-    /// Whether it trains or creates the model (`init`, `vision`, `sft`, `dpo`); `sample`
-    /// and `eval` only generate and score.
+    /// Whether it trains or creates the model (`init`, `vision`, `sft`, `dpo`, `rl`);
+    /// `sample` and `eval` only generate and score.
     pub fn trains(&self) -> bool {
         !matches!(self, Stage::Sample(_) | Stage::Eval(_))
     }
@@ -341,7 +396,7 @@ impl Stage {
 const KINDS: [&str; 7] = ["init", "vision", "sft", "sample", "dpo", "rl", "eval"];
 
 /// Resolve every `[[stage]]` table; errors are appended.
-pub fn resolve_all(
+pub(crate) fn resolve_all(
     tables: &[(&[(String, Spanned)], usize)],
     ov: &mut Overrides,
     errors: &mut Vec<String>,

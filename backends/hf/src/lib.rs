@@ -5,8 +5,9 @@
 //! Each loaded policy is a long-lived Python worker process (`python/worker.py`, embedded
 //! here) that loads `Qwen2_5_VLForConditionalGeneration`, the checkpoint's image processor
 //! (`Qwen2VLImageProcessorPil` when `preprocessor_config.json` says `"image_backend":
-//! "pil"`, else `Qwen2VLImageProcessor`), its tokenizer and chat template, and answers JSON
-//! lines ([`worker`]). Token conventions are the tch backend's: prompts are the chat
+//! "pil"`, else `Qwen2VLImageProcessor`), its tokenizer and chat template, and answers
+//! requests in JSON lines (the private `worker` module starts it, talks to it and kills it
+//! when the policy is dropped). Token conventions are the tch backend's: prompts are the chat
 //! template for one user turn with `<|image_pad|>` expanded, completions are scored with
 //! their `<|im_end|>`, candidates keep the stop token they stopped on, and log-probs are the
 //! model's own distribution at temperature 1.
@@ -16,8 +17,10 @@
 //! load with [`Policy::load_adapter`]); `init_checkpoint` is refused. Sampling with a seed
 //! is reproducible within this backend (torch's generator seeded per call) but draws
 //! different candidates than the tch backend's per-candidate RNGs; greedy decoding agrees.
-//! No libtorch is linked: the Python is `$CADRL_HF_PYTHON`, else `$CADRL_TORCH_PYTHON`
-//! ([`worker::default_python`]).
+//! No libtorch is linked: the Python is the one given to [`HfBackend::with_python`], else
+//! `$CADRL_HF_PYTHON`, else `$CADRL_TORCH_PYTHON`, else the set-up's torch venv
+//! (`~/.cache/cadrl/torch-2.11.0/bin/python`) when it exists, else `python3`.
+#![warn(missing_docs)]
 use anyhow::{Context, Result, anyhow, bail};
 use cadrl_backend::{
     Backend, Candidate, DEFAULT_PROMPT, DpoLoss, DpoStats, Example, GenerateOptions, GrpoLoss, GrpoStats,
@@ -28,15 +31,18 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-pub mod worker;
+mod worker;
 use worker::Worker;
 
 /// The transformers backend. `manual_seed` and `set_num_threads` are kept and applied to
 /// each policy loaded afterwards (each policy is its own process).
 #[derive(Debug)]
 pub struct HfBackend {
+    /// The Python given to [`HfBackend::with_python`] (`None`: the default).
     python: Option<PathBuf>,
+    /// The last `manual_seed`, sent to each worker at load.
     seed: Mutex<Option<u64>>,
+    /// The last `set_num_threads` (`None` for 0: torch's default).
     threads: Mutex<Option<usize>>,
 }
 
@@ -47,7 +53,7 @@ impl Default for HfBackend {
 }
 
 impl HfBackend {
-    /// The backend with the Python of [`worker::default_python`] (usable in a `static`).
+    /// The backend with the default Python (see the crate docs; usable in a `static`).
     pub const fn new() -> Self {
         Self { python: None, seed: Mutex::new(None), threads: Mutex::new(None) }
     }
@@ -57,8 +63,8 @@ impl HfBackend {
         Self { python: Some(python.into()), ..Self::new() }
     }
 
-    /// The Python that runs the workers.
-    pub fn python(&self) -> PathBuf {
+    /// The Python that runs the workers: the one given, else the default.
+    fn python(&self) -> PathBuf {
         self.python.clone().unwrap_or_else(worker::default_python)
     }
 
@@ -129,9 +135,13 @@ fn unsupported(method: &str) -> anyhow::Error {
 /// A policy served by a transformers worker process (killed when this is dropped).
 #[derive(Debug)]
 pub struct HfPolicy {
+    /// The worker process, one request at a time.
     worker: Mutex<Worker>,
+    /// The resolved checkpoint directory.
     model_dir: PathBuf,
+    /// The adapter loaded last.
     adapter: Option<PathBuf>,
+    /// The worker's answer to `load`.
     info: Value,
 }
 
@@ -168,11 +178,6 @@ impl HfPolicy {
     /// The worker's process id.
     pub fn worker_pid(&self) -> u32 {
         self.lock().pid()
-    }
-
-    /// The worker's stderr so far (its tail).
-    pub fn worker_stderr(&self) -> String {
-        self.lock().stderr_tail()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Worker> {

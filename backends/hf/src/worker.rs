@@ -15,15 +15,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The worker script, written to a file in the temp directory at first use.
-pub const WORKER_PY: &str = include_str!("../python/worker.py");
+const WORKER_PY: &str = include_str!("../python/worker.py");
 
 /// How much of the worker's stderr is kept for messages.
-pub const TAIL_BYTES: usize = 8192;
+const TAIL_BYTES: usize = 8192;
 
 /// The Python that runs the worker: `$CADRL_HF_PYTHON`, else `$CADRL_TORCH_PYTHON` (the
 /// set-up's torch venv, which has transformers and PEFT), else that venv at its default
 /// place (`~/.cache/cadrl/torch-2.11.0/bin/python`) when it exists, else `python3`.
-pub fn default_python() -> PathBuf {
+pub(crate) fn default_python() -> PathBuf {
     for var in ["CADRL_HF_PYTHON", "CADRL_TORCH_PYTHON"] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
             return PathBuf::from(v);
@@ -70,7 +70,7 @@ impl Tail {
 }
 
 /// A running worker.
-pub struct Worker {
+pub(crate) struct Worker {
     python: PathBuf,
     script: PathBuf,
     child: Child,
@@ -91,7 +91,7 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// Start `python worker.py`. With `CADRL_HF_VERBOSE` set, the worker's stderr is
     /// echoed to ours as well as kept.
-    pub fn spawn(python: &Path) -> Result<Worker> {
+    pub(crate) fn spawn(python: &Path) -> Result<Worker> {
         let script = script_path()?;
         let mut child = Command::new(python)
             .arg(&script)
@@ -144,19 +144,19 @@ impl Worker {
     }
 
     /// The process id (tests check that it is gone after a drop).
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// The worker's stderr so far (its last [`TAIL_BYTES`]).
-    pub fn stderr_tail(&self) -> String {
+    pub(crate) fn stderr_tail(&self) -> String {
         self.tail.lock().unwrap_or_else(|e| e.into_inner()).text()
     }
 
     /// Send `request` (an object with `op`) and wait for its reply's `result`. A Python
     /// exception is an error with its traceback; a worker that exits or closes its pipes
     /// is an error with its exit status and the tail of its stderr, and stays gone.
-    pub fn call(&mut self, request: &Value) -> Result<Value> {
+    pub(crate) fn call(&mut self, request: &Value) -> Result<Value> {
         let op = request.get("op").and_then(Value::as_str).unwrap_or("?").to_string();
         if let Some(why) = &self.gone {
             bail!("transformers worker: `{op}`: the worker is gone ({why})");
@@ -245,7 +245,7 @@ impl Drop for Worker {
 }
 
 /// Standard base64 (with padding) of `bytes`: how RGB8 pixels travel in a request.
-pub fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for c in bytes.chunks(3) {

@@ -1,7 +1,8 @@
 //! Tokenizer and chat template: `tokenizer.json` through the `tokenizers` crate, the chat
-//! template from `tokenizer_config.json` / `chat_template.jinja` / `chat_template.json`
-//! rendered with minijinja (trim_blocks + lstrip_blocks as transformers does), and
-//! `<|image_pad|>` expansion to the number of merged vision tokens.
+//! template from `chat_template.jinja`, else `chat_template.json`, else
+//! `tokenizer_config.json`, else Qwen2.5-VL's, rendered with minijinja (trim_blocks +
+//! lstrip_blocks as transformers does), and `<|image_pad|>` expansion to the number of
+//! merged vision tokens.
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -10,14 +11,19 @@ use std::path::Path;
 pub use cadrl_backend::DEFAULT_PROMPT;
 
 /// Qwen2.5-VL's chat template, used when the checkpoint has none.
-pub const QWEN25VL_TEMPLATE: &str = "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n{% else %}{% for content in message['content'] %}{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'video' or 'video' in content %}{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+pub(crate) const QWEN25VL_TEMPLATE: &str = "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}{% for message in messages %}{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n{% else %}{% for content in message['content'] %}{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>{% elif content['type'] == 'video' or 'video' in content %}{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
 
 /// Tokenizer plus chat template of a checkpoint.
 pub struct ChatTokenizer {
+    /// The checkpoint's `tokenizer.json`.
     pub tokenizer: tokenizers::Tokenizer,
-    pub template: String,
+    /// The Jinja chat template (the checkpoint's, else [`QWEN25VL_TEMPLATE`]).
+    template: String,
+    /// Id of `<|im_end|>`, the end-of-turn token appended to completions and a stop token.
     pub im_end_id: u32,
+    /// Id of `<|image_pad|>`, the placeholder that image features replace.
     pub image_pad_id: u32,
+    /// Padding id of batches: `<|endoftext|>`, else `<|im_end|>`.
     pub pad_id: u32,
 }
 
@@ -78,7 +84,7 @@ impl ChatTokenizer {
     }
 
     /// Render the chat template for one user turn: optional image, then the text.
-    pub fn render_user_turn(&self, prompt: &str, with_image: bool) -> Result<String> {
+    fn render_user_turn(&self, prompt: &str, with_image: bool) -> Result<String> {
         let mut content = vec![];
         if with_image {
             content.push(json!({"type": "image"}));
@@ -89,7 +95,7 @@ impl ChatTokenizer {
     }
 
     /// Render arbitrary messages.
-    pub fn render(&self, messages: &Value, add_generation_prompt: bool) -> Result<String> {
+    fn render(&self, messages: &Value, add_generation_prompt: bool) -> Result<String> {
         let mut env = minijinja::Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);

@@ -15,7 +15,7 @@ fn push_lin(v: &mut Vec<(String, Tensor)>, l: &Linear) {
 }
 
 /// All named base tensors in checkpoint layout.
-pub fn named_tensors(m: &QwenVl) -> Vec<(String, Tensor)> {
+fn named_tensors(m: &QwenVl) -> Vec<(String, Tensor)> {
     let vc = &m.cfg.vision;
     let mut v = vec![];
     v.push((
@@ -59,7 +59,7 @@ pub fn named_tensors(m: &QwenVl) -> Vec<(String, Tensor)> {
 }
 
 /// Write tensors to a safetensors file (f32 / bf16 / f16 kept as is).
-pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
+fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
     let mut bufs = vec![];
     for (k, t) in tensors {
         let t = t.detach().to_device(Device::Cpu).contiguous();
@@ -85,7 +85,7 @@ pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()
 }
 
 /// Save the full model plus the side files (config, tokenizer, ...) of `model_dir`.
-pub fn save_full(m: &QwenVl, model_dir: &Path, dir: &Path) -> Result<()> {
+pub(crate) fn save_full(m: &QwenVl, model_dir: &Path, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     write_safetensors(&named_tensors(m), &dir.join("model.safetensors"))?;
     for f in [

@@ -28,13 +28,17 @@ pub struct GenerateArgs {
     /// Sampling temperature; 0 is greedy.
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f64,
+    /// Nucleus sampling: keep the most likely tokens whose probability mass reaches this (1
+    /// keeps all).
     #[arg(long, default_value_t = 1.0)]
     pub top_p: f64,
     /// 0 disables top-k.
     #[arg(long, default_value_t = 0)]
     pub top_k: usize,
+    /// Most tokens generated per candidate (the stop token included).
     #[arg(long, default_value_t = 512)]
     pub max_new_tokens: usize,
+    /// Seed of the candidates' random streams (same seed, same candidates).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// cpu, cuda or cuda:N
@@ -48,19 +52,25 @@ pub struct GenerateArgs {
 /// `cadrl logprobs`: teacher-forced per-token log-probs of a completion.
 #[derive(Debug, Clone, Args)]
 pub struct LogprobsArgs {
+    /// Checkpoint directory or Hugging Face model id (offline hub cache).
     #[arg(long)]
     pub model: String,
+    /// Input image (PNG/JPEG).
     #[arg(long)]
     pub image: PathBuf,
     /// File holding the completion text.
     #[arg(long)]
     pub completion: PathBuf,
+    /// User instruction (default: GenCAD-Code's).
     #[arg(long)]
     pub prompt: Option<String>,
+    /// PEFT LoRA adapter directory.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
+    /// cpu, cuda or cuda:N
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// f32, bf16 or f16
     #[arg(long, default_value = "f32")]
     pub dtype: String,
 }

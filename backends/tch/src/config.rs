@@ -1,5 +1,6 @@
 //! Model configuration: `config.json` (serde, both the nested `text_config` layout of
-//! transformers >= 4.5x/5.x and the legacy flat layout) resolved into plain structs.
+//! transformers >= 4.5x/5.x and the legacy flat layout) resolved into plain structs, and
+//! the stop ids of `generation_config.json`.
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde_json::Value;
@@ -8,47 +9,82 @@ use std::path::Path;
 /// Vision tower hyper-parameters.
 #[derive(Debug, Clone)]
 pub struct VisionConfig {
+    /// Number of vision blocks.
     pub depth: usize,
+    /// The tower's width.
     pub hidden_size: usize,
+    /// Width of the blocks' gated MLPs (informational: layers take their shapes from the
+    /// weights).
     pub intermediate_size: usize,
+    /// Attention heads per block.
     pub num_heads: usize,
+    /// Image channels (3).
     pub in_channels: usize,
+    /// Side of a square patch, in pixels (14).
     pub patch_size: usize,
+    /// Side of the square of patches the merger folds into one token (2: four patches).
     pub spatial_merge_size: usize,
+    /// Frames per patch (2; a still image is repeated).
     pub temporal_patch_size: usize,
+    /// Side of an attention window, in pixels (112), in the blocks not listed in
+    /// `fullatt_block_indexes`.
     pub window_size: usize,
+    /// Width of the merger's output: the decoder's `hidden_size`.
     pub out_hidden_size: usize,
+    /// Blocks that attend over each whole image instead of windows.
     pub fullatt_block_indexes: Vec<usize>,
+    /// Base of the 2D rotary embedding (10000 unless `rope_parameters` says).
     pub rope_theta: f64,
+    /// The MLPs' activation, by transformers name (`silu` by default).
     pub hidden_act: String,
 }
 
 /// Qwen2 decoder hyper-parameters.
 #[derive(Debug, Clone)]
 pub struct TextConfig {
+    /// Rows of the embedding and LM head.
     pub vocab_size: usize,
+    /// The decoder's width.
     pub hidden_size: usize,
+    /// Width of the gated MLPs (informational: layers take their shapes from the weights).
     pub intermediate_size: usize,
+    /// Number of decoder layers.
     pub num_hidden_layers: usize,
+    /// Query heads per layer.
     pub num_attention_heads: usize,
+    /// Key/value heads per layer (grouped-query attention; defaults to the query heads).
     pub num_key_value_heads: usize,
+    /// Width of one head (default `hidden_size / num_attention_heads`).
     pub head_dim: usize,
+    /// RMSNorm's epsilon (default 1e-6).
     pub rms_norm_eps: f64,
+    /// Base of the rotary embedding (default 1e6).
     pub rope_theta: f64,
+    /// M-RoPE: how many rotary frequency pairs read the temporal, height and width position, in
+    /// that order; sums to `head_dim / 2` (default `[16, 24, 24]`).
     pub mrope_section: Vec<usize>,
+    /// The MLPs' activation, by transformers name (`silu` by default).
     pub hidden_act: String,
 }
 
 /// The whole resolved configuration of a Qwen2.5-VL checkpoint.
 #[derive(Debug, Clone)]
 pub struct QwenVlConfig {
+    /// The decoder (`text_config`, or the legacy flat top level).
     pub text: TextConfig,
+    /// The vision tower (`vision_config`).
     pub vision: VisionConfig,
+    /// Whether the LM head is the embedding matrix (no `lm_head.weight`).
     pub tie_word_embeddings: bool,
+    /// Id of `<|image_pad|>`, the slots image features fill (default 151655).
     pub image_token_id: i64,
+    /// Id of `<|video_pad|>` (default 151656; videos are not supported).
     pub video_token_id: i64,
+    /// Id of `<|vision_start|>` (default 151652).
     pub vision_start_token_id: i64,
+    /// Id of `<|vision_end|>` (default 151653).
     pub vision_end_token_id: i64,
+    /// `eos_token_id` (top level, else `text_config`'s): stop tokens of generation.
     pub eos_token_ids: Vec<i64>,
 }
 
@@ -106,7 +142,7 @@ fn ids(v: Option<Value>) -> Vec<i64> {
 
 impl QwenVlConfig {
     /// Parse a `config.json` value.
-    pub fn from_json(root: &Value) -> Result<Self> {
+    fn from_json(root: &Value) -> Result<Self> {
         let text_v = root.get("text_config").cloned().unwrap_or(Value::Null);
         // Prefer text_config values, fall back to the legacy flat top level.
         let objs: Vec<&Value> = if text_v.is_object() { vec![&text_v, root] } else { vec![root] };
@@ -190,7 +226,7 @@ impl QwenVlConfig {
     }
 
     /// Read and parse `dir/config.json`.
-    pub fn from_dir(dir: &Path) -> Result<Self> {
+    pub(crate) fn from_dir(dir: &Path) -> Result<Self> {
         let p = dir.join("config.json");
         let s = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
         let v: Value = serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?;
@@ -198,31 +234,23 @@ impl QwenVlConfig {
     }
 }
 
-/// `generation_config.json` fields we use (eos ids, defaults for sampling).
+/// What is used of `generation_config.json`: its end-of-sequence ids (extra stop tokens
+/// for generation; its sampling defaults are not read, the caller's options rule).
 #[derive(Debug, Clone, Default)]
-pub struct GenerationDefaults {
-    pub eos_token_ids: Vec<i64>,
-    pub pad_token_id: Option<i64>,
-    pub temperature: Option<f64>,
-    pub top_p: Option<f64>,
-    pub top_k: Option<usize>,
+pub(crate) struct GenerationDefaults {
+    /// `eos_token_id` (one id or a list; empty when absent).
+    pub(crate) eos_token_ids: Vec<i64>,
 }
 
 impl GenerationDefaults {
     /// Read `dir/generation_config.json` if present.
-    pub fn from_dir(dir: &Path) -> Result<Self> {
+    pub(crate) fn from_dir(dir: &Path) -> Result<Self> {
         let p = dir.join("generation_config.json");
         if !p.exists() {
             return Ok(Self::default());
         }
         let s = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
         let v: Value = serde_json::from_str(&s).with_context(|| format!("parsing {}", p.display()))?;
-        Ok(Self {
-            eos_token_ids: ids(v.get("eos_token_id").cloned()),
-            pad_token_id: v.get("pad_token_id").and_then(|x| x.as_i64()),
-            temperature: v.get("temperature").and_then(|x| x.as_f64()),
-            top_p: v.get("top_p").and_then(|x| x.as_f64()),
-            top_k: v.get("top_k").and_then(|x| x.as_u64()).map(|x| x as usize),
-        })
+        Ok(Self { eos_token_ids: ids(v.get("eos_token_id").cloned()) })
     }
 }

@@ -1,5 +1,5 @@
-//! Batched generation with a KV cache: one prefill for all candidates (left padding),
-//! then token-by-token decoding with temperature / top-k / top-p sampling (transformers'
+//! Batched generation with a KV cache: one prefill per prompt (a left-padded batch), its
+//! cache shared by the prompt's candidates, then token-by-token decoding with temperature / top-k / top-p sampling (transformers'
 //! order), greedy at temperature 0, per-candidate seeded RNGs, and stop on end-of-turn.
 //! Returned log-probs are those of the unmodified model distribution (temperature 1).
 use crate::model::QwenVl;
@@ -16,7 +16,10 @@ pub use cadrl_backend::GenerateOptions;
 /// One generated sequence (stop token included when reached).
 #[derive(Debug, Clone)]
 pub struct RawCandidate {
+    /// The sampled token ids, prompt excluded.
     pub token_ids: Vec<i64>,
+    /// Log-prob of each sampled token under the model's own distribution (temperature 1,
+    /// no top-k/top-p), one per id.
     pub logprobs: Vec<f32>,
 }
 

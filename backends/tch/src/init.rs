@@ -6,7 +6,7 @@
 //! Everything is deterministic (same inputs and seed, same bytes) and written through a
 //! temporary directory renamed into place, so a killed run never leaves a half-written output.
 mod tokenizer;
-pub use tokenizer::{QWEN_SPLIT_REGEX, QWEN25VL_ADDED_TOKENS, TokenizerReport, train_tokenizer};
+pub use tokenizer::{QWEN25VL_ADDED_TOKENS, TokenizerReport, train_tokenizer};
 
 use crate::atomic::write_dir_atomic;
 use crate::loading::peft_module_path;

@@ -1,16 +1,21 @@
 //! Qwen2.5-VL policy on libtorch through `tch` (CUDA on real hardware, CPU everywhere).
 //!
-//! The pipeline uses [`QwenVlPolicy`] with plain Rust types (no tch types): loading a Hugging
-//! Face checkpoint (local dir or hub cache id), generation, teacher-forced log-probs, SFT
-//! steps with LoRA or full fine-tuning, PEFT-format adapters. Modules follow the model
-//! structure: `config`, `loading`, `processor` (with `resize`), `chat`, `vision`, `text`, `model`, `lora`,
-//! `generate`, `train`, `loss` (`dpo`, `grpo`), `checkpoint`, `cli`, and `init` (tokenizer training and random
-//! checkpoints for models trained from scratch). [`TchBackend`] implements the pipeline's
-//! boundary (`cadrl_backend::{Backend, Policy}`); the plain types come from there.
-pub use cadrl_backend::atomic;
+//! The pipeline reaches it through [`TchBackend`], which implements its boundary
+//! (`cadrl_backend::{Backend, Policy}`) with [`QwenVlPolicy`]: a Hugging Face checkpoint
+//! (local dir or hub cache id) loaded with its tokenizer and image processor; generation,
+//! teacher-forced log-probs, SFT, DPO, GRPO-family and vision-probe steps with LoRA or full
+//! fine-tuning; PEFT-format adapters and full checkpoints. Its methods speak the plain types
+//! of `cadrl_backend` (re-exported here); its fields expose the model for tests, benches and
+//! profiling. The public modules follow the model: [`config`], [`loading`], [`processor`]
+//! (with [`resize`]), [`chat`], [`nn`], [`vision`], [`text`], [`model`], [`lora`],
+//! [`generate`], [`train`], [`loss`] ([`loss::dpo`], [`loss::grpo`]), [`cli`] (the `generate`
+//! and `logprobs` commands) and [`init`] (tokenizer training and random checkpoints for models
+//! trained from scratch).
+#![warn(missing_docs)]
+use cadrl_backend::atomic;
 mod backend;
 pub mod chat;
-pub mod checkpoint;
+mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod generate;
@@ -20,8 +25,8 @@ pub mod lora;
 pub mod loss;
 pub mod model;
 pub mod nn;
-pub mod policy;
-pub mod probe;
+mod policy;
+mod probe;
 pub mod processor;
 pub mod resize;
 pub mod text;
@@ -39,12 +44,8 @@ pub use policy::{
 pub use processor::ImageBackend;
 pub use train::TrainConfig;
 
-/// Whether libtorch sees a CUDA device.
-pub fn cuda_available() -> bool {
-    tch::Cuda::is_available()
-}
-
-/// Seed libtorch's RNG (LoRA init, dropout).
+/// Seed libtorch's RNG (fresh LoRA adapters and probes, dropout; sampling has its own
+/// seeded generators).
 pub fn manual_seed(seed: u64) {
     tch::manual_seed(seed as i64);
 }

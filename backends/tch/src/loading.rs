@@ -1,17 +1,19 @@
-//! Checkpoint resolution and weight loading: a local directory or a model id in the
-//! Hugging Face hub cache (`models--Org--Name/snapshots/<rev>/`, `refs/<branch>`), and
-//! memory-mapped safetensors (single file or sharded with `model.safetensors.index.json`),
-//! converted to the requested dtype/device. Key names are normalised to the legacy
-//! layout (`model.layers.*`, `visual.*`, `lm_head.*`) whatever transformers version saved them.
+//! Weight loading: memory-mapped safetensors (single file or sharded with
+//! `model.safetensors.index.json`), converted to the requested dtype/device, with key names
+//! normalised to the legacy layout (`model.layers.*`, `visual.*`, `lm_head.*`) whatever
+//! transformers version saved them, and mapped back to PEFT / transformers-5 module paths.
+//! Resolving a checkpoint (local directory or model id in the Hugging Face hub cache) is
+//! `cadrl_backend::hub`'s; [`resolve_model_dir_in`] is re-exported from there.
 use anyhow::{Context, Result, bail};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 
-pub use cadrl_backend::hub::{hf_cache_dir, resolve_model_dir, resolve_model_dir_in};
+pub(crate) use cadrl_backend::hub::resolve_model_dir;
+pub use cadrl_backend::hub::resolve_model_dir_in;
 
 /// Map any supported key layout to the canonical legacy one.
-pub fn canonical_key(k: &str) -> String {
+pub(crate) fn canonical_key(k: &str) -> String {
     let k = k.strip_prefix("base_model.model.").unwrap_or(k);
     if let Some(r) = k.strip_prefix("model.language_model.") {
         return format!("model.{r}");
@@ -29,7 +31,7 @@ pub fn canonical_key(k: &str) -> String {
 }
 
 /// The PEFT / transformers-5 module path of a canonical module name.
-pub fn peft_module_path(canonical: &str) -> String {
+pub(crate) fn peft_module_path(canonical: &str) -> String {
     if let Some(r) = canonical.strip_prefix("visual.") {
         format!("model.visual.{r}")
     } else if let Some(r) = canonical.strip_prefix("model.") {
@@ -82,14 +84,14 @@ pub fn read_safetensors(path: &Path, kind: Option<Kind>, device: Device) -> Resu
 
 /// All model weights of a checkpoint, canonical names, in `kind` on `device`.
 #[derive(Debug)]
-pub struct Weights {
-    pub tensors: HashMap<String, Tensor>,
-    pub source: PathBuf,
+pub(crate) struct Weights {
+    tensors: HashMap<String, Tensor>,
+    source: PathBuf,
 }
 
 impl Weights {
     /// Load `model.safetensors` or the shards listed in `model.safetensors.index.json`.
-    pub fn load(dir: &Path, kind: Kind, device: Device) -> Result<Self> {
+    pub(crate) fn load(dir: &Path, kind: Kind, device: Device) -> Result<Self> {
         let index = dir.join("model.safetensors.index.json");
         let files: Vec<PathBuf> = if index.exists() {
             let s =
@@ -123,22 +125,14 @@ impl Weights {
     }
 
     /// Take a tensor by canonical name; the error names the key and the checkpoint.
-    pub fn take(&mut self, name: &str) -> Result<Tensor> {
+    pub(crate) fn take(&mut self, name: &str) -> Result<Tensor> {
         self.tensors
             .remove(name)
             .with_context(|| format!("weight `{name}` not found in checkpoint {}", self.source.display()))
     }
 
     /// Take an optional tensor.
-    pub fn take_opt(&mut self, name: &str) -> Option<Tensor> {
+    pub(crate) fn take_opt(&mut self, name: &str) -> Option<Tensor> {
         self.tensors.remove(name)
-    }
-
-    /// Borrow a tensor (shallow copy) without removing it.
-    pub fn get(&self, name: &str) -> Result<Tensor> {
-        self.tensors
-            .get(name)
-            .map(|t| t.shallow_clone())
-            .with_context(|| format!("weight `{name}` not found in checkpoint {}", self.source.display()))
     }
 }

@@ -23,7 +23,7 @@ fn matches(cfg: &LoraConfig, canonical: &str) -> bool {
 }
 
 /// Attach fresh adapters (A kaiming-uniform like PEFT, B zero). Returns the number adapted.
-pub fn attach(model: &mut QwenVl, cfg: &LoraConfig) -> Result<usize> {
+pub(crate) fn attach(model: &mut QwenVl, cfg: &LoraConfig) -> Result<usize> {
     if cfg.r == 0 {
         bail!("LoRA rank must be > 0");
     }
@@ -60,21 +60,21 @@ pub fn params(model: &mut QwenVl) -> Vec<Tensor> {
 }
 
 /// Merge all adapters into the base weights (inference).
-pub fn merge(model: &mut QwenVl) {
+pub(crate) fn merge(model: &mut QwenVl) {
     for lin in model.linears_mut(true) {
         lin.merge_lora();
     }
 }
 
 /// Remove all adapters.
-pub fn detach(model: &mut QwenVl) {
+fn detach(model: &mut QwenVl) {
     for lin in model.linears_mut(true) {
         lin.lora = None;
     }
 }
 
 /// Save in PEFT format.
-pub fn save(model: &mut QwenVl, cfg: &LoraConfig, base_model: &str, dir: &Path) -> Result<()> {
+pub(crate) fn save(model: &mut QwenVl, cfg: &LoraConfig, base_model: &str, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut tensors: Vec<(String, Tensor)> = vec![];
     for lin in model.linears_mut(true) {
@@ -153,7 +153,7 @@ fn regex_escape(s: &str) -> String {
 }
 
 /// Load a PEFT LoRA adapter (replacing any attached one). Returns the config read.
-pub fn load(model: &mut QwenVl, dir: &Path) -> Result<LoraConfig> {
+pub(crate) fn load(model: &mut QwenVl, dir: &Path) -> Result<LoraConfig> {
     let cp = dir.join("adapter_config.json");
     let v: Value = serde_json::from_str(
         &std::fs::read_to_string(&cp).with_context(|| format!("reading {}", cp.display()))?,

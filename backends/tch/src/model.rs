@@ -11,36 +11,45 @@ use anyhow::{Result, bail};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
+/// The Qwen2.5-VL model: vision tower and decoder, on one device with base weights in one
+/// dtype (LoRA adapters stay f32).
 #[derive(Debug)]
 pub struct QwenVl {
+    /// The checkpoint's resolved `config.json`.
     pub cfg: QwenVlConfig,
+    /// The vision tower and patch merger.
     pub vision: VisionTower,
+    /// The decoder and LM head.
     pub text: TextModel,
-    pub device: Device,
-    pub kind: Kind,
+    /// Where every tensor lives.
+    pub(crate) device: Device,
+    /// The base weights' dtype.
+    pub(crate) kind: Kind,
 }
 
 /// One padded batch ready for the decoder.
 #[derive(Debug)]
 pub struct Batch {
-    /// `[B, L]` int64
+    /// Token ids `[B, L]` (int64), padding with the pad id.
     pub ids: Tensor,
-    /// `[B, L]` bool, false on padding
+    /// `[B, L]` bool, false on padding.
     pub valid: Tensor,
-    /// `[3, B, L]` int64
+    /// M-RoPE positions `[3, B, L]` (int64; temporal, height, width).
     pub positions: Tensor,
     /// Per row: left padding length.
     pub left_pad: Vec<i64>,
     /// Per row: next text position (max position + 1) for decoding.
-    pub next_pos: Vec<i64>,
+    pub(crate) next_pos: Vec<i64>,
+    /// `L`: the longest sequence's length, which every row is padded to.
     pub len: i64,
     /// `[B, L]` bool: the `<|image_pad|>` slots that take image features (those of the
     /// prompts; one sampled in a completion is a plain token, as it was when sampled).
-    pub image_slots: Tensor,
+    image_slots: Tensor,
 }
 
 impl QwenVl {
-    pub fn load(dir: &Path, kind: Kind, device: Device) -> Result<Self> {
+    /// Load the checkpoint in `dir` (`config.json`, safetensors weights) in `kind` on `device`.
+    pub(crate) fn load(dir: &Path, kind: Kind, device: Device) -> Result<Self> {
         let cfg = QwenVlConfig::from_dir(dir)?;
         let mut w = Weights::load(dir, kind, device)?;
         let vision = VisionTower::load(&mut w, &cfg.vision)?;
@@ -50,12 +59,7 @@ impl QwenVl {
 
     /// 3D positions of one unpadded sequence (images in order of `grids`) and the next
     /// position. Image token groups are read in the first `limit` tokens only (the prompt).
-    pub fn rope_index(
-        &self,
-        ids: &[i64],
-        grids: &[[usize; 3]],
-        limit: usize,
-    ) -> Result<(Vec<[i64; 3]>, i64)> {
+    fn rope_index(&self, ids: &[i64], grids: &[[usize; 3]], limit: usize) -> Result<(Vec<[i64; 3]>, i64)> {
         let m = self.cfg.vision.spatial_merge_size;
         let img = self.cfg.image_token_id;
         let mut out = Vec::with_capacity(ids.len());
@@ -106,7 +110,7 @@ impl QwenVl {
 
     /// [`Self::make_batch`] where row r's images are in its first `prompt_lens[r]` tokens
     /// (completions may hold sampled `<|image_pad|>` tokens: plain tokens there).
-    pub fn make_batch_prompted(
+    pub(crate) fn make_batch_prompted(
         &self,
         seqs: &[Vec<i64>],
         grids: &[Vec<[usize; 3]>],
@@ -166,7 +170,7 @@ impl QwenVl {
     }
 
     /// A batch's embeddings: image features in its [`Batch::image_slots`].
-    pub fn embed_batch(&self, batch: &Batch, feats: Option<&Tensor>) -> Result<Tensor> {
+    pub(crate) fn embed_batch(&self, batch: &Batch, feats: Option<&Tensor>) -> Result<Tensor> {
         self.embed_slots(&batch.ids, &batch.image_slots, feats)
     }
 
@@ -208,7 +212,7 @@ impl QwenVl {
 
     /// [`Self::gather_logprobs`] of `logits / temperature`, and with `entropy` the entropy
     /// of that distribution at each slot (detached; a metric).
-    pub fn score_tokens(
+    pub(crate) fn score_tokens(
         &self,
         hidden: &Tensor,
         rows: &[i64],
@@ -232,7 +236,9 @@ impl QwenVl {
         (lp.gather(1, &Tensor::from_slice(targets).to_device(d).unsqueeze(1), false).squeeze_dim(1), ent)
     }
 
-    pub fn linears_mut(&mut self, include_vision: bool) -> Vec<&mut Linear> {
+    /// Every linear layer: the decoder's ([`TextModel::linears_mut`] order), then with
+    /// `include_vision` the vision tower's and merger's.
+    pub(crate) fn linears_mut(&mut self, include_vision: bool) -> Vec<&mut Linear> {
         let mut v = self.text.linears_mut();
         if include_vision {
             v.extend(self.vision.linears_mut());

@@ -1,5 +1,8 @@
-//! The public, tch-free policy interface used by the pipeline: load a checkpoint (+ LoRA),
-//! generate candidates, teacher-forced log-probs, SFT steps, adapter save/load/merge.
+//! [`QwenVlPolicy`]: a loaded checkpoint (model, tokenizer, image processor, adapters,
+//! optimizer) and its methods in `cadrl_backend`'s plain types: load (+ fresh LoRA),
+//! generate candidates, teacher-forced log-probs, SFT and DPO steps, optimizer state,
+//! adapter save/load/merge, full checkpoints. The RL methods are in `loss::grpo`, the
+//! vision stage's in `probe`; `backend` implements `cadrl_backend::Policy` with them all.
 use crate::chat::{ChatTokenizer, DEFAULT_PROMPT};
 use crate::config::GenerationDefaults;
 pub use crate::generate::GenerateOptions;
@@ -22,21 +25,33 @@ pub use cadrl_backend::{
 
 /// A completion to score, as token ids, with its image and prompt.
 pub(crate) struct Scored<'a> {
-    pub image: &'a ImageInput,
-    pub prompt: Option<&'a str>,
-    pub completion: Vec<i64>,
+    /// The image the prompt shows.
+    pub(crate) image: &'a ImageInput,
+    /// The user instruction (`None`: the default prompt).
+    pub(crate) prompt: Option<&'a str>,
+    /// The completion's token ids as scored (an end-of-turn token included where present).
+    pub(crate) completion: Vec<i64>,
 }
 
 /// Qwen2.5-VL policy on libtorch.
 pub struct QwenVlPolicy {
+    /// The model (base weights and any attached adapters).
     pub model: QwenVl,
+    /// The checkpoint's tokenizer and chat template.
     pub tokenizer: ChatTokenizer,
+    /// The checkpoint's image processor.
     pub processor: Processor,
-    pub gen_defaults: GenerationDefaults,
-    pub model_dir: PathBuf,
-    pub lora: Option<LoraConfig>,
-    pub train_cfg: TrainConfig,
+    /// Extra stop ids from `generation_config.json`.
+    gen_defaults: GenerationDefaults,
+    /// The resolved checkpoint directory (the base model named in saved adapters).
+    pub(crate) model_dir: PathBuf,
+    /// The attached adapter's settings, if any.
+    pub(crate) lora: Option<LoraConfig>,
+    /// Optimizer and batching settings of the training steps.
+    pub(crate) train_cfg: TrainConfig,
+    /// AdamW over the trained tensors, built at the first step.
     pub(crate) optimizer: Option<AdamW>,
+    /// Whether the base weights are trained instead of adapters.
     full_finetune: bool,
     /// The vision stage's probe ([`crate::probe`]), while one is trained.
     pub(crate) probe: Option<crate::probe::Probe>,
@@ -123,6 +138,8 @@ impl QwenVlPolicy {
         self.optimizer = None;
     }
 
+    /// Replace the training settings (learning rate, AdamW, micro-batch, checkpointing, ...);
+    /// an existing optimizer keeps its state and parameter groups.
     pub fn set_train_config(&mut self, cfg: TrainConfig) {
         self.train_cfg = cfg;
     }
@@ -331,6 +348,7 @@ impl QwenVlPolicy {
         Ok((params, scales))
     }
 
+    /// Build the AdamW over the trainable tensors and their rates unless one exists.
     pub(crate) fn ensure_optimizer(&mut self) -> Result<()> {
         if self.optimizer.is_none() {
             let (params, scales) = self.trainable()?;
@@ -339,6 +357,8 @@ impl QwenVlPolicy {
         Ok(())
     }
 
+    /// Whether the vision tower takes gradients: full fine-tuning with a non-zero vision or
+    /// merger rate, or LoRA on the tower with a non-zero vision rate.
     pub(crate) fn vision_grad(&self) -> bool {
         let c = &self.train_cfg;
         (self.full_finetune && (c.vision_lr_scale > 0.0 || c.merger_lr_scale.is_some_and(|m| m > 0.0)))
@@ -395,6 +415,7 @@ impl QwenVlPolicy {
         Ok(grad_norm)
     }
 
+    /// Examples per micro-batch for a batch of `n`: `train_cfg.micro_batch`, or all at 0.
     pub(crate) fn chunks(&self, n: usize) -> usize {
         match self.train_cfg.micro_batch {
             0 => n.max(1),
@@ -403,12 +424,12 @@ impl QwenVlPolicy {
     }
 
     /// Drop the optimizer state (the next step starts a fresh AdamW).
-    pub fn reset_optimizer(&mut self) {
+    pub(crate) fn reset_optimizer(&mut self) {
         self.optimizer = None;
     }
 
     /// Set the learning rate of the next steps (schedules live in the pipeline).
-    pub fn set_lr(&mut self, lr: f64) {
+    pub(crate) fn set_lr(&mut self, lr: f64) {
         self.train_cfg.lr = lr;
     }
 
@@ -437,7 +458,11 @@ impl QwenVlPolicy {
     /// Summed log-probs (chosen, rejected) of each pair without gradients, under the
     /// policy as it is now (`adapter_on`) or the base model with adapters off: the cached
     /// reference of a DPO stage.
-    pub fn pair_logprobs(&self, pairs: &[PreferencePair], adapter_on: bool) -> Result<Vec<(f64, f64)>> {
+    pub(crate) fn pair_logprobs(
+        &self,
+        pairs: &[PreferencePair],
+        adapter_on: bool,
+    ) -> Result<Vec<(f64, f64)>> {
         let mut out = Vec::with_capacity(pairs.len());
         let per = self.chunks(pairs.len()).max(1);
         for chunk in pairs.chunks(per) {
@@ -451,7 +476,7 @@ impl QwenVlPolicy {
     }
 
     /// One DPO step. `reference` holds the summed reference log-probs (chosen, rejected) of
-    /// each pair (computed once by [`Self::pair_logprobs`] and cached by the caller); when
+    /// each pair (computed once by `pair_logprobs` and cached by the caller); when
     /// `None`, they are computed now with the adapters switched off (LoRA only).
     pub fn dpo_step(
         &mut self,
@@ -530,7 +555,7 @@ impl QwenVlPolicy {
     }
 
     /// Optimizer moments and step (for checkpoints); empty before the first step.
-    pub fn save_optimizer(&self, path: &Path) -> Result<()> {
+    pub(crate) fn save_optimizer(&self, path: &Path) -> Result<()> {
         let Some(opt) = &self.optimizer else {
             bail!("no optimizer state yet (no training step taken)");
         };
@@ -542,7 +567,7 @@ impl QwenVlPolicy {
 
     /// Restore optimizer state written by [`Self::save_optimizer`] for the current
     /// trainable parameters (load the adapter or weights first).
-    pub fn load_optimizer(&mut self, path: &Path) -> Result<()> {
+    pub(crate) fn load_optimizer(&mut self, path: &Path) -> Result<()> {
         let named = Tensor::read_safetensors(path)
             .with_context(|| format!("reading optimizer state {}", path.display()))?;
         self.optimizer = None;
@@ -557,7 +582,7 @@ impl QwenVlPolicy {
     }
 
     /// Whether all base weights are trained (full fine-tuning).
-    pub fn is_full_finetune(&self) -> bool {
+    pub(crate) fn is_full_finetune(&self) -> bool {
         self.full_finetune
     }
 

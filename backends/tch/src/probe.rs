@@ -13,11 +13,11 @@ use tch::{Device, Kind, Tensor};
 
 /// `y = W layer_norm(mean(tokens)) + b`, f32.
 #[derive(Debug)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// `[outputs, hidden]`
-    pub w: Tensor,
+    w: Tensor,
     /// `[outputs]`
-    pub b: Tensor,
+    b: Tensor,
 }
 
 impl Probe {
@@ -28,7 +28,7 @@ impl Probe {
         Self { w, b }
     }
 
-    pub fn outputs(&self) -> usize {
+    fn outputs(&self) -> usize {
         self.w.size()[0] as usize
     }
 
@@ -110,7 +110,8 @@ impl QwenVlPolicy {
         Ok(flat.chunks(k).map(<[f32]>::to_vec).collect())
     }
 
-    pub fn has_probe(&self) -> bool {
+    /// Whether there is a probe (a vision step was taken or one was loaded).
+    pub(crate) fn has_probe(&self) -> bool {
         self.probe.is_some()
     }
 
@@ -123,14 +124,14 @@ impl QwenVlPolicy {
     }
 
     /// Save the probe (in-stage checkpoints of the vision stage).
-    pub fn save_probe(&self, path: &Path) -> Result<()> {
+    pub(crate) fn save_probe(&self, path: &Path) -> Result<()> {
         let p = self.probe.as_ref().context("no probe to save")?;
         Tensor::write_safetensors(&[("w", &p.w), ("b", &p.b)], path)
             .with_context(|| format!("writing {}", path.display()))
     }
 
     /// Restore a probe written by [`Self::save_probe`] (before restoring the optimizer).
-    pub fn load_probe(&mut self, path: &Path) -> Result<()> {
+    pub(crate) fn load_probe(&mut self, path: &Path) -> Result<()> {
         let named = Tensor::read_safetensors(path).with_context(|| format!("reading {}", path.display()))?;
         let get = |k: &str| {
             named

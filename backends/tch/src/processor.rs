@@ -36,17 +36,30 @@ impl ImageBackend {
 /// Resolved `preprocessor_config.json`.
 #[derive(Debug, Clone)]
 pub struct ProcessorConfig {
+    /// Fewest pixels of a resized image (`size.shortest_edge`, or `min_pixels`).
     pub min_pixels: usize,
+    /// Most pixels of a resized image (`size.longest_edge`, or `max_pixels`).
     pub max_pixels: usize,
-    pub patch_size: usize,
-    pub temporal_patch_size: usize,
-    pub merge_size: usize,
-    pub image_mean: [f64; 3],
-    pub image_std: [f64; 3],
-    pub rescale_factor: f64,
-    pub do_resize: bool,
-    pub do_rescale: bool,
-    pub do_normalize: bool,
+    /// Patch side in pixels.
+    patch_size: usize,
+    /// Frames per patch (the image is repeated).
+    temporal_patch_size: usize,
+    /// Side of the square of patches merged into one token.
+    pub(crate) merge_size: usize,
+    /// Per-channel (RGB) mean subtracted after rescaling.
+    image_mean: [f64; 3],
+    /// Per-channel (RGB) standard deviation divided by.
+    image_std: [f64; 3],
+    /// Factor from 8-bit values to [0, 1] (1/255).
+    rescale_factor: f64,
+    /// Resize to the `smart_resize` grid (off: the size must already be a multiple of
+    /// `patch_size * merge_size`).
+    do_resize: bool,
+    /// Multiply by `rescale_factor`.
+    do_rescale: bool,
+    /// Normalise with `image_mean` / `image_std`.
+    do_normalize: bool,
+    /// Which transformers processor's resampling and arithmetic to match.
     pub backend: ImageBackend,
 }
 
@@ -170,7 +183,7 @@ fn py_round(x: f64) -> f64 {
 }
 
 /// transformers' `smart_resize`: returns (height, width), both multiples of `factor`.
-pub fn smart_resize(
+fn smart_resize(
     height: usize,
     width: usize,
     factor: usize,
@@ -227,8 +240,12 @@ fn normalise(img: &[u8], c: &ProcessorConfig) -> Vec<f32> {
 /// Processed image: flattened patches `[n_patches, C*T*P*P]` (row-major) and `grid_thw`.
 #[derive(Debug, Clone)]
 pub struct ProcessedImage {
+    /// The patches, `n_patches * patch_dim` values, in the vision tower's input order (each
+    /// 2x2 group of merged patches contiguous).
     pub pixel_values: Vec<f32>,
-    pub patch_dim: usize,
+    /// Values per patch: `C * T * P * P` (3 * 2 * 14 * 14 = 1176 for Qwen2.5-VL).
+    pub(crate) patch_dim: usize,
+    /// The patch grid `[t, h, w]`: frames (1) and patches down and across.
     pub grid_thw: [usize; 3],
 }
 
@@ -242,16 +259,18 @@ impl ProcessedImage {
 /// The Qwen2-VL image processor.
 #[derive(Debug, Clone)]
 pub struct Processor {
+    /// Its settings.
     pub cfg: ProcessorConfig,
 }
 
 impl Processor {
+    /// A processor with these settings.
     pub fn new(cfg: ProcessorConfig) -> Self {
         Self { cfg }
     }
 
     /// Process an RGB8 image (`width*height*3` bytes).
-    pub fn process_rgb8(&self, rgb: &[u8], width: usize, height: usize) -> Result<ProcessedImage> {
+    pub(crate) fn process_rgb8(&self, rgb: &[u8], width: usize, height: usize) -> Result<ProcessedImage> {
         let c = &self.cfg;
         if rgb.len() != width * height * 3 {
             bail!("RGB buffer has {} bytes, expected {}x{}x3", rgb.len(), width, height);

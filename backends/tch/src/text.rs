@@ -1,31 +1,45 @@
 //! Qwen2 decoder with M-RoPE: GQA attention (q/k/v with bias), gated MLP, RMSNorm, tied or
-//! untied LM head, a preallocated KV cache, and optional gradient checkpointing by
-//! recomputation (see `train.rs`). Positions are `[3, B, L]` (temporal, height, width).
+//! untied LM head, a preallocated KV cache, and a per-layer forward that the gradient
+//! checkpointing of [`crate::train`] re-runs. Positions are `[3, B, L]` (temporal, height,
+//! width).
 use crate::config::TextConfig;
 use crate::loading::Weights;
 use crate::nn::{Ctx, GatedMlp, Linear, rms_norm, rotate_half};
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
+/// One pre-norm decoder layer: `x + o(attn(ln1(x)))`, then `+ mlp(ln2(.))`.
 #[derive(Debug)]
 pub struct DecoderLayer {
-    pub ln1: Tensor,
-    pub ln2: Tensor,
-    pub q: Linear,
-    pub k: Linear,
-    pub v: Linear,
-    pub o: Linear,
-    pub mlp: GatedMlp,
+    /// RMSNorm weight before attention (`input_layernorm`), `[H]`.
+    pub(crate) ln1: Tensor,
+    /// RMSNorm weight before the MLP (`post_attention_layernorm`), `[H]`.
+    pub(crate) ln2: Tensor,
+    /// Query projection `H -> heads * D` (with bias).
+    pub(crate) q: Linear,
+    /// Key projection `H -> kv_heads * D` (with bias).
+    pub(crate) k: Linear,
+    /// Value projection `H -> kv_heads * D` (with bias).
+    pub(crate) v: Linear,
+    /// Output projection `heads * D -> H` (no bias).
+    pub(crate) o: Linear,
+    /// The gated MLP.
+    pub(crate) mlp: GatedMlp,
 }
 
+/// The Qwen2 decoder: token embedding, layers, final norm and LM head.
 #[derive(Debug)]
 pub struct TextModel {
+    /// Its hyper-parameters.
     pub cfg: TextConfig,
-    pub embed: Tensor,
+    /// Token embedding `[V, H]`.
+    pub(crate) embed: Tensor,
+    /// The decoder layers, in order.
     pub layers: Vec<DecoderLayer>,
-    pub norm: Tensor,
-    /// `None` when tied to the embeddings.
-    pub lm_head: Option<Tensor>,
+    /// Final RMSNorm weight `[H]`.
+    pub(crate) norm: Tensor,
+    /// LM head `[V, H]`; `None` when tied to the embeddings.
+    pub(crate) lm_head: Option<Tensor>,
     /// For each rotary half-dim, which position axis (0 t, 1 h, 2 w) it reads.
     section_idx: Vec<i64>,
 }
@@ -33,14 +47,19 @@ pub struct TextModel {
 /// Preallocated per-layer key/value cache `[B, KV, cap, D]` plus key validity `[B, cap]`.
 #[derive(Debug)]
 pub struct KvCache {
-    pub k: Vec<Tensor>,
-    pub v: Vec<Tensor>,
-    pub valid: Tensor,
-    pub len: i64,
+    /// Keys per layer, `[B, KV, cap, D]`, rotary applied.
+    pub(crate) k: Vec<Tensor>,
+    /// Values per layer, `[B, KV, cap, D]`.
+    pub(crate) v: Vec<Tensor>,
+    /// `[B, cap]` bool: which cached keys may be attended (false on padding and beyond `len`).
+    pub(crate) valid: Tensor,
+    /// Positions filled so far.
+    pub(crate) len: i64,
 }
 
 impl KvCache {
-    pub fn new(cfg: &TextConfig, batch: i64, cap: i64, kind: Kind, device: Device) -> Self {
+    /// An empty cache for `batch` rows of up to `cap` positions.
+    pub(crate) fn new(cfg: &TextConfig, batch: i64, cap: i64, kind: Kind, device: Device) -> Self {
         let shape = [batch, cfg.num_key_value_heads as i64, cap, cfg.head_dim as i64];
         let n = cfg.num_hidden_layers;
         Self {
@@ -59,7 +78,9 @@ fn lin(w: &mut Weights, name: &str) -> Result<Linear> {
 }
 
 impl TextModel {
-    pub fn load(w: &mut Weights, cfg: &TextConfig, tie: bool) -> Result<Self> {
+    /// Take the decoder's weights from `w`; with `tie`, the LM head is the embedding (a
+    /// stored `lm_head.weight` is dropped).
+    pub(crate) fn load(w: &mut Weights, cfg: &TextConfig, tie: bool) -> Result<Self> {
         let embed = w.take("model.embed_tokens.weight")?;
         let mut layers = vec![];
         for i in 0..cfg.num_hidden_layers {
@@ -93,7 +114,7 @@ impl TextModel {
         Ok(Self { cfg: cfg.clone(), embed, layers, norm, lm_head, section_idx })
     }
 
-    pub fn head_weight(&self) -> &Tensor {
+    fn head_weight(&self) -> &Tensor {
         self.lm_head.as_ref().unwrap_or(&self.embed)
     }
 
@@ -172,7 +193,7 @@ impl TextModel {
 
     /// Run all layers and the final norm. With a cache, keys are appended at `cache.len`
     /// and `mask` must cover `cache.len + L` keys; the cache length is advanced.
-    pub fn forward(
+    pub(crate) fn forward(
         &self,
         embeds: &Tensor,
         positions: &Tensor,
@@ -191,7 +212,8 @@ impl TextModel {
         self.final_norm(&x)
     }
 
-    pub fn final_norm(&self, x: &Tensor) -> Tensor {
+    /// The final RMSNorm.
+    pub(crate) fn final_norm(&self, x: &Tensor) -> Tensor {
         rms_norm(x, &self.norm, self.cfg.rms_norm_eps)
     }
 
@@ -200,6 +222,8 @@ impl TextModel {
         h.matmul(&self.head_weight().tr()).to_kind(Kind::Float)
     }
 
+    /// Every linear layer, per layer q, k, v, o, gate, up, down (the order adapters are saved
+    /// and trained in).
     pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
         let mut v = vec![];
         for l in &mut self.layers {
@@ -212,6 +236,8 @@ impl TextModel {
         v
     }
 
+    /// Every base weight (embedding, final norm, untied LM head, then each layer's norms,
+    /// weights and biases): what full fine-tuning trains.
     pub fn base_tensors(&self) -> Vec<Tensor> {
         let mut v = vec![self.embed.shallow_clone(), self.norm.shallow_clone()];
         if let Some(h) = &self.lm_head {

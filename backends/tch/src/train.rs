@@ -1,8 +1,10 @@
-//! Training: AdamW over a list of tensors (LoRA adapters or, for full fine-tuning, the base
-//! weights), global-norm gradient clipping, the SFT loss (mean NLL over completion tokens
-//! only), and gradient checkpointing of decoder blocks by recomputation: a no-grad forward
-//! keeps only block inputs, then blocks are re-run one at a time with grad in reverse order,
-//! back-propagating `sum(out * grad_out)`.
+//! Training machinery: AdamW over a list of tensors (LoRA adapters or, for full fine-tuning,
+//! the base weights) with per-tensor learning-rate multipliers and global-norm gradient
+//! clipping; where the loss tokens sit in a batch ([`Targets`]); and the forward + backward
+//! of a loss on per-token log-probs, optionally with gradient checkpointing of decoder
+//! blocks by recomputation: a no-grad forward keeps only block inputs, then blocks are re-run
+//! one at a time with grad in reverse order, back-propagating `sum(out * grad_out)`. The
+//! losses themselves are the callers' (`policy`: SFT's mean NLL; [`crate::loss`]).
 use crate::model::{Batch, QwenVl};
 use crate::nn::Ctx;
 use crate::text::causal_mask;
@@ -13,17 +15,22 @@ pub use cadrl_backend::TrainConfig;
 
 /// AdamW (decoupled weight decay, bias-corrected moments), states in f32.
 #[derive(Debug)]
-pub struct AdamW {
-    pub params: Vec<Tensor>,
+pub(crate) struct AdamW {
+    /// The trained tensors.
+    params: Vec<Tensor>,
+    /// First moments (f32), one per parameter.
     m: Vec<Tensor>,
+    /// Second moments (f32), one per parameter.
     v: Vec<Tensor>,
     /// Per-parameter learning-rate multipliers (1 unless set by [`AdamW::with_lr_scales`]).
     lr_scales: Vec<f64>,
-    pub step: i64,
+    /// Updates applied so far (for bias correction).
+    step: i64,
 }
 
 impl AdamW {
-    pub fn new(params: Vec<Tensor>) -> Self {
+    /// AdamW over `params` with zero moments and every learning-rate multiplier 1.
+    fn new(params: Vec<Tensor>) -> Self {
         let m = params.iter().map(|p| Tensor::zeros_like(p).to_kind(Kind::Float)).collect();
         let v = params.iter().map(|p| Tensor::zeros_like(p).to_kind(Kind::Float)).collect();
         let lr_scales = vec![1.0; params.len()];
@@ -31,7 +38,7 @@ impl AdamW {
     }
 
     /// Like [`AdamW::new`], with a learning-rate multiplier per parameter (0 = frozen).
-    pub fn with_lr_scales(params: Vec<Tensor>, lr_scales: Vec<f64>) -> Result<Self> {
+    pub(crate) fn with_lr_scales(params: Vec<Tensor>, lr_scales: Vec<f64>) -> Result<Self> {
         if lr_scales.len() != params.len() {
             bail!("{} learning-rate scales for {} parameters", lr_scales.len(), params.len());
         }
@@ -41,7 +48,7 @@ impl AdamW {
     }
 
     /// Moments and step count, for checkpoints (`m.<i>`, `v.<i>`, `step`).
-    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
+    pub(crate) fn state_tensors(&self) -> Vec<(String, Tensor)> {
         let mut v = vec![("step".to_string(), Tensor::from_slice(&[self.step]))];
         for (i, (m, s)) in self.m.iter().zip(&self.v).enumerate() {
             v.push((format!("m.{i}"), m.shallow_clone()));
@@ -51,7 +58,7 @@ impl AdamW {
     }
 
     /// Restores [`AdamW::state_tensors`]; the parameter list must be the same.
-    pub fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<()> {
+    pub(crate) fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<()> {
         let get = |k: &str| named.iter().find(|(n, _)| n == k).map(|(_, t)| t);
         let step = get("step").ok_or_else(|| anyhow::anyhow!("optimizer state has no `step`"))?;
         let step = i64::try_from(step.view([-1]).get(0))?;
@@ -78,14 +85,15 @@ impl AdamW {
         Ok(())
     }
 
-    pub fn zero_grad(&mut self) {
+    /// Zero every parameter's gradient.
+    pub(crate) fn zero_grad(&mut self) {
         for p in &mut self.params {
             p.zero_grad();
         }
     }
 
     /// Global L2 norm of the gradients; scales them down to `max_norm` when above it.
-    pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
+    pub(crate) fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
         tch::no_grad(|| {
             let mut sq = 0f64;
             for p in &self.params {
@@ -109,7 +117,9 @@ impl AdamW {
         })
     }
 
-    pub fn apply(&mut self, cfg: &TrainConfig, lr: f64) {
+    /// One update at `lr` times each parameter's multiplier, with `cfg`'s betas, eps and
+    /// weight decay; parameters without a gradient or at multiplier 0 are left as they are.
+    pub(crate) fn apply(&mut self, cfg: &TrainConfig, lr: f64) {
         self.step += 1;
         let t = self.step as f64;
         let (b1, b2) = (cfg.beta1, cfg.beta2);
@@ -142,11 +152,15 @@ impl AdamW {
 /// Where the loss tokens are: flat (row, position-that-predicts) slots and their targets.
 #[derive(Debug, Clone, Default)]
 pub struct Targets {
+    /// Batch row of each target token.
     pub rows: Vec<i64>,
+    /// Position in its row of the hidden state that predicts it (the token's own position
+    /// minus one).
     pub cols: Vec<i64>,
+    /// The target token ids.
     pub ids: Vec<i64>,
     /// Per example: number of target tokens (for splitting).
-    pub counts: Vec<usize>,
+    pub(crate) counts: Vec<usize>,
 }
 
 impl Targets {
@@ -168,21 +182,23 @@ impl Targets {
 /// How the LM head scores the targets in training: log-probs of `logits / temperature`
 /// (1 but in RL), and whether to return the per-token entropy too.
 #[derive(Debug, Clone, Copy)]
-pub struct Head {
-    pub temperature: f64,
-    pub entropy: bool,
+pub(crate) struct Head {
+    /// Divides the logits before the log-softmax.
+    pub(crate) temperature: f64,
+    /// Also return each target slot's entropy (detached).
+    pub(crate) entropy: bool,
 }
 
 impl Head {
     /// Plain log-probs, no entropy (SFT, DPO).
-    pub const PLAIN: Head = Head { temperature: 1.0, entropy: false };
+    pub(crate) const PLAIN: Head = Head { temperature: 1.0, entropy: false };
 }
 
 /// Per-token log-probs `[N]` (with grad when enabled), optionally checkpointed, and the
 /// per-token entropy when `head.entropy`. Runs the backward of `loss_fn(logprobs)` and
 /// returns the loss and log-probs detached.
 #[allow(clippy::too_many_arguments)]
-pub fn logprobs_for_training(
+pub(crate) fn logprobs_for_training(
     model: &QwenVl,
     batch: &Batch,
     feats: Option<&Tensor>,

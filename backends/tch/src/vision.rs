@@ -7,41 +7,54 @@ use crate::nn::{Ctx, GatedMlp, Linear, rms_norm, rotate_half};
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
+/// One pre-norm vision block: `x + proj(attn(norm1(x)))`, then `+ mlp(norm2(.))`.
 #[derive(Debug)]
-pub struct VisionBlock {
-    pub norm1: Tensor,
-    pub norm2: Tensor,
-    pub qkv: Linear,
-    pub proj: Linear,
-    pub mlp: GatedMlp,
+pub(crate) struct VisionBlock {
+    /// RMSNorm weight before attention, `[hidden]`.
+    pub(crate) norm1: Tensor,
+    /// RMSNorm weight before the MLP, `[hidden]`.
+    pub(crate) norm2: Tensor,
+    /// Fused query/key/value projection `hidden -> 3 * hidden`.
+    pub(crate) qkv: Linear,
+    /// Attention output projection `hidden -> hidden`.
+    pub(crate) proj: Linear,
+    /// The gated MLP.
+    pub(crate) mlp: GatedMlp,
 }
 
+/// The vision tower and patch merger: pixels of patches in, one decoder-width feature per
+/// 2x2 group of patches out.
 #[derive(Debug)]
 pub struct VisionTower {
-    pub cfg: VisionConfig,
-    /// `[hidden, C*T*P*P]`
-    pub patch_w: Tensor,
-    pub blocks: Vec<VisionBlock>,
-    pub merger_ln: Tensor,
-    pub merger_fc1: Linear,
-    pub merger_fc2: Linear,
+    /// Its hyper-parameters.
+    cfg: VisionConfig,
+    /// Patch embedding (the Conv3d kernel flattened), `[hidden, C*T*P*P]`.
+    pub(crate) patch_w: Tensor,
+    /// The blocks, in order.
+    pub(crate) blocks: Vec<VisionBlock>,
+    /// The merger's RMSNorm weight (`ln_q`), `[hidden]`.
+    pub(crate) merger_ln: Tensor,
+    /// The merger's first linear, `4 * hidden -> 4 * hidden` (then GELU).
+    pub(crate) merger_fc1: Linear,
+    /// The merger's second linear, `4 * hidden -> out_hidden_size`.
+    pub(crate) merger_fc2: Linear,
 }
 
 /// Host-side layout of one forward: window permutation and segment lengths.
 #[derive(Debug, Clone)]
-pub struct VisionLayout {
+struct VisionLayout {
     /// Permutation of merged-token groups into window order.
-    pub window_index: Vec<i64>,
+    window_index: Vec<i64>,
     /// Window segment lengths in patches (after permutation).
-    pub window_lens: Vec<i64>,
+    window_lens: Vec<i64>,
     /// Per-image (full attention) segment lengths in patches.
-    pub full_lens: Vec<i64>,
+    full_lens: Vec<i64>,
     /// (h, w) patch coordinates in processor order.
-    pub pos_hw: Vec<(i64, i64)>,
+    pos_hw: Vec<(i64, i64)>,
 }
 
 impl VisionLayout {
-    pub fn new(cfg: &VisionConfig, grids: &[[usize; 3]]) -> Self {
+    fn new(cfg: &VisionConfig, grids: &[[usize; 3]]) -> Self {
         let m = cfg.spatial_merge_size;
         let vmws = (cfg.window_size / m / cfg.patch_size).max(1);
         let unit = (m * m) as i64;
@@ -98,7 +111,8 @@ fn lin(w: &mut Weights, name: &str) -> Result<Linear> {
 }
 
 impl VisionTower {
-    pub fn load(w: &mut Weights, cfg: &VisionConfig) -> Result<Self> {
+    /// Take the tower's and merger's weights from `w`.
+    pub(crate) fn load(w: &mut Weights, cfg: &VisionConfig) -> Result<Self> {
         let pw = w.take("visual.patch_embed.proj.weight")?;
         let patch_w = pw.reshape([cfg.hidden_size as i64, -1]);
         let mut blocks = vec![];
@@ -213,7 +227,7 @@ impl VisionTower {
 
     /// `pixels`: `[n_patches, C*T*P*P]` for all images; returns merged features `[n_patches/4, out]`
     /// in the original (processor) order.
-    pub fn forward(&self, pixels: &Tensor, grids: &[[usize; 3]], ctx: &Ctx) -> Tensor {
+    pub(crate) fn forward(&self, pixels: &Tensor, grids: &[[usize; 3]], ctx: &Ctx) -> Tensor {
         let device = pixels.device();
         let layout = VisionLayout::new(&self.cfg, grids);
         let idx = Tensor::from_slice(&layout.window_index).to_device(device);
@@ -241,7 +255,8 @@ impl VisionTower {
         h.index_select(0, &rev)
     }
 
-    pub fn linears_mut(&mut self) -> Vec<&mut Linear> {
+    /// Every linear layer: per block qkv, proj, gate, up, down, then the merger's two.
+    pub(crate) fn linears_mut(&mut self) -> Vec<&mut Linear> {
         let mut v = vec![];
         for b in &mut self.blocks {
             v.push(&mut b.qkv);
@@ -267,7 +282,7 @@ impl VisionTower {
 
     /// Every base weight, each tagged `true` if it belongs to the merger, in the order the
     /// optimizer state is saved in.
-    pub fn base_tensors_tagged(&self) -> Vec<(Tensor, bool)> {
+    pub(crate) fn base_tensors_tagged(&self) -> Vec<(Tensor, bool)> {
         let mut v = vec![(self.patch_w.shallow_clone(), false), (self.merger_ln.shallow_clone(), true)];
         for b in &self.blocks {
             v.push((b.norm1.shallow_clone(), false));

@@ -65,13 +65,13 @@ impl Value {
 
 /// Result of running a program.
 #[derive(Debug)]
-pub enum RunError {
+pub(crate) enum RunError {
     Exec { message: String, pos: Pos },
     Unsupported { construct: String, pos: Pos },
 }
 
 /// Run `prog` and return the solid bound to `var`.
-pub fn run(prog: &Program, var: &str) -> Result<Solid, RunError> {
+pub(crate) fn run(prog: &Program, var: &str) -> Result<Solid, RunError> {
     let mut env: HashMap<String, Value> = HashMap::new();
     let mut last = Pos::default();
     for s in &prog.stmts {

@@ -5,17 +5,22 @@
 /// 1-based line and column of a construct in the source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Pos {
+    /// Line, from 1 (0 when unknown).
     pub line: u32,
+    /// Byte column within the line, from 1 (0 when unknown); a diagnostic turns it
+    /// into a character column.
     pub col: u32,
 }
 
+/// A parsed program: its top-level statements, lowered to the interpreter's IR
+/// (what [`crate::cq::parse::parse_program`] returns).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {
-    pub stmts: Vec<Stmt>,
+    pub(crate) stmts: Vec<Stmt>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Stmt {
+pub(crate) enum Stmt {
     /// `import a.b as c` (alias `None` binds the first name component).
     Import {
         module: String,
@@ -43,7 +48,7 @@ pub enum Stmt {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinOp {
+pub(crate) enum BinOp {
     Add,
     Sub,
     Mul,
@@ -52,7 +57,7 @@ pub enum BinOp {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum ExprKind {
+pub(crate) enum ExprKind {
     Name(String),
     Int(i64),
     Float(f64),
@@ -69,7 +74,7 @@ pub enum ExprKind {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Expr {
-    pub kind: ExprKind,
-    pub pos: Pos,
+pub(crate) struct Expr {
+    pub(crate) kind: ExprKind,
+    pub(crate) pos: Pos,
 }

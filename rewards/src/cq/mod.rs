@@ -1,6 +1,6 @@
 //! CadQuery programs: parsing to a small IR and running it natively.
 
-pub mod interp;
+pub(crate) mod interp;
 pub mod ir;
 pub mod parse;
-pub mod wp;
+pub(crate) mod wp;

@@ -1,10 +1,10 @@
-//! Python source -> [`ir::Program`] through `ruff_python_parser`.
+//! Python source -> [`Program`] through `ruff_python_parser`.
 //!
 //! Syntax errors carry line and column. Valid Python outside the subset the
 //! interpreter understands becomes `Unsupported { construct, line }`. Inputs that
 //! would make a recursive-descent parser or the AST's destructor recurse without
 //! bound are refused before parsing, the way CPython's tokenizer refuses them
-//! (more than 200 nested brackets), or lowered on a thread with a large stack (see [`needs_big_stack`]).
+//! (more than 200 nested brackets), or lowered on a thread with a large stack (see `needs_big_stack`).
 
 use ruff_python_ast as ast;
 use ruff_text_size::Ranged;
@@ -14,14 +14,26 @@ use super::ir::{BinOp, Expr, ExprKind, Pos, Program, Stmt};
 /// Why a program could not be lowered to the IR.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ParseFailure {
-    Syntax { message: String, pos: Pos },
-    Unsupported { construct: String, pos: Pos },
+    /// Not valid Python (or refused before parsing, like CPython, for too deep nesting).
+    Syntax {
+        /// The parser's message.
+        message: String,
+        /// Where the error is.
+        pos: Pos,
+    },
+    /// Valid Python outside the subset the interpreter models.
+    Unsupported {
+        /// The construct, as the outcome names it (e.g. `relative import`).
+        construct: String,
+        /// Where it starts.
+        pos: Pos,
+    },
 }
 
 /// CPython's limit on nested brackets (`MAXLEVEL` in its tokenizer).
-pub const MAX_BRACKET_DEPTH: usize = 200;
+pub(crate) const MAX_BRACKET_DEPTH: usize = 200;
 /// Deepest expression the lowering accepts (chained calls count one level each).
-pub const MAX_EXPR_DEPTH: usize = 1_000_000;
+pub(crate) const MAX_EXPR_DEPTH: usize = 1_000_000;
 
 struct Lines {
     starts: Vec<usize>,
@@ -49,7 +61,7 @@ impl Lines {
 }
 
 /// The 1-based character column of a position whose `col` is a byte column.
-pub fn char_column(src: &str, pos: Pos) -> u32 {
+pub(crate) fn char_column(src: &str, pos: Pos) -> u32 {
     let lines = Lines::new(src);
     let Some(&start) = lines.starts.get(pos.line.saturating_sub(1) as usize) else { return pos.col };
     let end = lines.starts.get(pos.line as usize).copied().unwrap_or(src.len());
@@ -78,7 +90,7 @@ pub fn parse_program(src: &str) -> Result<Program, ParseFailure> {
 
 /// Whether a program may build an AST deep enough to need a large stack to parse,
 /// run and drop (the executor then runs it on a thread with one).
-pub fn needs_big_stack(src: &str) -> bool {
+pub(crate) fn needs_big_stack(src: &str) -> bool {
     // every byte that can open an AST level costs ~1 KiB of stack in lowering and
     // evaluation; a 2 MiB thread (rayon's, a test's) holds about 2,000 of them
     const OPENERS: &[u8] = b"([{-+*/%@~.<>&|^";

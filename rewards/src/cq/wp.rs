@@ -15,36 +15,36 @@ use crate::geom::{Frame, Loop, P2, Prism, Profile, Seg, Solid, V3, p2};
 
 /// A failure while running a program, before it is turned into an outcome.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Fail {
+pub(crate) enum Fail {
     /// What Python/CadQuery would raise.
     Exec(String),
     /// Valid CadQuery that this interpreter does not model.
     Unsupported(String),
 }
 
-pub type R<T> = Result<T, Fail>;
+pub(crate) type R<T> = Result<T, Fail>;
 
-pub fn exec<T>(msg: impl Into<String>) -> R<T> {
+pub(crate) fn exec<T>(msg: impl Into<String>) -> R<T> {
     Err(Fail::Exec(msg.into()))
 }
-pub fn unsupported<T>(msg: impl Into<String>) -> R<T> {
+pub(crate) fn unsupported<T>(msg: impl Into<String>) -> R<T> {
     Err(Fail::Unsupported(msg.into()))
 }
 
 /// An edge in world coordinates.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Edge {
+pub(crate) enum Edge {
     Line { a: V3, b: V3 },
     Arc { a: V3, m: V3, b: V3 },
 }
 
 impl Edge {
-    pub fn start(&self) -> V3 {
+    pub(crate) fn start(&self) -> V3 {
         match *self {
             Edge::Line { a, .. } | Edge::Arc { a, .. } => a,
         }
     }
-    pub fn end(&self) -> V3 {
+    pub(crate) fn end(&self) -> V3 {
         match *self {
             Edge::Line { b, .. } | Edge::Arc { b, .. } => b,
         }
@@ -53,13 +53,13 @@ impl Edge {
 
 /// A wire in world coordinates.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Wire {
+pub(crate) enum Wire {
     Circle { c: V3, r: f64, n: V3 },
     Edges(Vec<Edge>),
 }
 
 #[derive(Clone, Debug)]
-pub enum Obj {
+pub(crate) enum Obj {
     Point(V3),
     Edge(Edge),
     Wire(Rc<Wire>),
@@ -67,7 +67,7 @@ pub enum Obj {
 }
 
 impl Obj {
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Obj::Point(_) => "Vector",
             Obj::Edge(_) => "Edge",
@@ -78,26 +78,26 @@ impl Obj {
 }
 
 #[derive(Debug, Default)]
-pub struct Ctx {
-    pub pending_edges: Vec<Edge>,
-    pub pending_wires: Vec<Rc<Wire>>,
+pub(crate) struct Ctx {
+    pub(crate) pending_edges: Vec<Edge>,
+    pub(crate) pending_wires: Vec<Rc<Wire>>,
     /// Local coordinates of the first point of the pending edges.
-    pub first_point: Option<V3>,
+    pub(crate) first_point: Option<V3>,
 }
 
 #[derive(Debug)]
-pub struct Wp {
-    pub plane: Frame,
-    pub objects: RefCell<Vec<Obj>>,
-    pub parent: Option<Rc<Wp>>,
-    pub ctx: Rc<RefCell<Ctx>>,
+pub(crate) struct Wp {
+    pub(crate) plane: Frame,
+    pub(crate) objects: RefCell<Vec<Obj>>,
+    pub(crate) parent: Option<Rc<Wp>>,
+    pub(crate) ctx: Rc<RefCell<Ctx>>,
 }
 
 /// Tolerance for coincident points, relative to the model size.
 const TOL: f64 = 1e-7;
 
 impl Wp {
-    pub fn root(plane: Frame, obj: Option<Obj>) -> Rc<Wp> {
+    pub(crate) fn root(plane: Frame, obj: Option<Obj>) -> Rc<Wp> {
         Rc::new(Wp {
             plane,
             objects: RefCell::new(obj.into_iter().collect()),
@@ -106,7 +106,7 @@ impl Wp {
         })
     }
 
-    pub fn new_object(self: &Rc<Self>, objects: Vec<Obj>) -> Rc<Wp> {
+    pub(crate) fn new_object(self: &Rc<Self>, objects: Vec<Obj>) -> Rc<Wp> {
         Rc::new(Wp {
             plane: self.plane,
             objects: RefCell::new(objects),
@@ -115,12 +115,14 @@ impl Wp {
         })
     }
 
-    pub fn to_world(&self, x: f64, y: f64, z: f64) -> V3 {
+    pub(crate) fn to_world(&self, x: f64, y: f64, z: f64) -> V3 {
         self.plane.to_world(x, y, z)
     }
 
     /// `_findFromPoint`: end of the last edge, the last point, or the plane origin.
-    pub fn from_point(&self) -> R<V3> {
+    // named after CadQuery's method, not a constructor
+    #[allow(clippy::wrong_self_convention)]
+    pub(crate) fn from_point(&self) -> R<V3> {
         match self.objects.borrow().last() {
             None => Ok(self.plane.origin),
             Some(Obj::Edge(e)) => Ok(e.end()),
@@ -137,7 +139,7 @@ impl Wp {
         }
     }
 
-    pub fn line_to(self: &Rc<Self>, x: f64, y: f64, construction: bool) -> R<Rc<Wp>> {
+    pub(crate) fn line_to(self: &Rc<Self>, x: f64, y: f64, construction: bool) -> R<Rc<Wp>> {
         let a = self.from_point()?;
         let b = self.to_world(x, y, 0.0);
         let e = make_line(a, b)?;
@@ -149,7 +151,7 @@ impl Wp {
 
     // `!(cr > ...)` is deliberate: a NaN cross product must fail the check.
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
-    pub fn three_point_arc(self: &Rc<Self>, p1: V3, p2: V3, construction: bool) -> R<Rc<Wp>> {
+    pub(crate) fn three_point_arc(self: &Rc<Self>, p1: V3, p2: V3, construction: bool) -> R<Rc<Wp>> {
         let a = self.from_point()?;
         let m = self.to_world(p1.x, p1.y, p1.z);
         let b = self.to_world(p2.x, p2.y, p2.z);
@@ -168,7 +170,7 @@ impl Wp {
         Ok(self.new_object(vec![Obj::Edge(e)]))
     }
 
-    pub fn close(self: &Rc<Self>) -> R<Rc<Wp>> {
+    pub(crate) fn close(self: &Rc<Self>) -> R<Rc<Wp>> {
         let end_world = self.from_point()?;
         let end = self.plane.to_local(end_world);
         let first = self.ctx.borrow().first_point;
@@ -186,7 +188,7 @@ impl Wp {
         cur.wire(false)
     }
 
-    pub fn wire(self: &Rc<Self>, construction: bool) -> R<Rc<Wp>> {
+    pub(crate) fn wire(self: &Rc<Self>, construction: bool) -> R<Rc<Wp>> {
         let edges = std::mem::take(&mut self.ctx.borrow_mut().pending_edges);
         if edges.is_empty() {
             return Ok(self.clone());
@@ -208,7 +210,7 @@ impl Wp {
     }
 
     /// Points that `eachpoint` places shapes at, in world coordinates.
-    pub fn each_point(&self) -> R<Vec<V3>> {
+    pub(crate) fn each_point(&self) -> R<Vec<V3>> {
         let objs = self.objects.borrow();
         if objs.is_empty() {
             return Ok(vec![self.plane.origin]);
@@ -226,7 +228,7 @@ impl Wp {
     }
 
     /// Add pending wires built by `make(local centre)` at every stack point.
-    pub fn each_wire(self: &Rc<Self>, construction: bool, make: impl Fn(V3) -> R<Wire>) -> R<Rc<Wp>> {
+    pub(crate) fn each_wire(self: &Rc<Self>, construction: bool, make: impl Fn(V3) -> R<Wire>) -> R<Rc<Wp>> {
         let mut out = Vec::new();
         for p in self.each_point()? {
             let w = Rc::new(make(p)?);
@@ -242,7 +244,7 @@ impl Wp {
     /// workplane's stack, or else its parent's, and so on. An empty result (a boolean
     /// that left nothing: an empty compound in CadQuery) holds no solid, so the search
     /// passes over it: `box.intersect(far_away).cut(x)` cuts `x` from `box`.
-    pub fn find_solid(&self) -> Option<Solid> {
+    pub(crate) fn find_solid(&self) -> Option<Solid> {
         let shapes: Vec<Solid> = self
             .objects
             .borrow()
@@ -257,7 +259,7 @@ impl Wp {
     }
 
     /// Shapes on this workplane's stack only (`vals()`), empty results included.
-    pub fn stack_solids(&self) -> Vec<Solid> {
+    pub(crate) fn stack_solids(&self) -> Vec<Solid> {
         self.objects
             .borrow()
             .iter()
@@ -267,7 +269,7 @@ impl Wp {
 
     /// Faces from the context's pending wires (`_getFaces` + `wiresToFaces`), as
     /// profiles in this workplane's frame at height `h` along its normal.
-    pub fn pop_faces(&self) -> R<(Profile, f64)> {
+    pub(crate) fn pop_faces(&self) -> R<(Profile, f64)> {
         if self.objects.borrow().iter().any(|o| matches!(o, Obj::Shape(_))) {
             // _getFaces would collect the faces of compounds on the stack instead.
             return unsupported("extruding with a solid on the workplane's stack");
@@ -283,9 +285,9 @@ impl Wp {
 /// Largest coordinate magnitude the native executor models. GenCAD-Code parts live in
 /// [-1, 1] and CAD-Recode's in [-100, 100]; far beyond that, f64 geometry (areas,
 /// volumes) loses its meaning, so such programs are left to real CadQuery.
-pub const MAX_COORD: f64 = 1e6;
+pub(crate) const MAX_COORD: f64 = 1e6;
 
-pub fn check_finite(pts: &[V3]) -> R<()> {
+pub(crate) fn check_finite(pts: &[V3]) -> R<()> {
     if !pts.iter().all(|p| p.is_finite()) {
         return exec("Standard_ConstructionError: non-finite coordinate");
     }
@@ -295,7 +297,7 @@ pub fn check_finite(pts: &[V3]) -> R<()> {
     Ok(())
 }
 
-pub fn make_line(a: V3, b: V3) -> R<Edge> {
+pub(crate) fn make_line(a: V3, b: V3) -> R<Edge> {
     check_finite(&[a, b])?;
     if (b - a).norm() <= TOL * (1.0 + a.norm()) {
         return exec("ValueError: zero-length line (BRepBuilderAPI_MakeEdge: command not done)");
@@ -389,11 +391,11 @@ fn drop_tiny_circles(loops: &mut Vec<Loop>) -> R<()> {
 }
 
 /// Most edges in one sketch on a plane that is not axis-aligned.
-pub const MAX_TILTED_EDGES: usize = 200;
+pub(crate) const MAX_TILTED_EDGES: usize = 200;
 
 /// Most edges in one sketch the native executor checks and integrates (the checks are
 /// quadratic in it); larger sketches are left to real CadQuery.
-pub const MAX_SKETCH_EDGES: usize = 1000;
+pub(crate) const MAX_SKETCH_EDGES: usize = 1000;
 
 fn validate_loops(loops: &[Loop], scale: f64) -> R<()> {
     let tol = 1e-9 * (1.0 + scale);
@@ -502,7 +504,7 @@ fn loops_cross(a: &Loop, b: &Loop, tol: f64) -> bool {
 }
 
 /// The prism of a profile at height `h` extruded by `d` (both ways when `both`).
-pub fn extrude_prism(frame: &Frame, profile: Profile, h: f64, d: f64, both: bool) -> R<Solid> {
+pub(crate) fn extrude_prism(frame: &Frame, profile: Profile, h: f64, d: f64, both: bool) -> R<Solid> {
     if !d.is_finite() {
         return exec("Standard_ConstructionError: non-finite extrude distance");
     }
@@ -527,7 +529,7 @@ pub fn extrude_prism(frame: &Frame, profile: Profile, h: f64, d: f64, both: bool
 }
 
 /// Pieces of a 2D point tuple or vector.
-pub fn local_point(v: &[f64]) -> R<V3> {
+pub(crate) fn local_point(v: &[f64]) -> R<V3> {
     match *v {
         [x, y] => Ok(V3 { x, y, z: 0.0 }),
         [x, y, z] => Ok(V3 { x, y, z }),
@@ -535,7 +537,7 @@ pub fn local_point(v: &[f64]) -> R<V3> {
     }
 }
 
-pub fn polygon_wire(frame: &Frame, center: V3, pts: &[P2]) -> R<Wire> {
+pub(crate) fn polygon_wire(frame: &Frame, center: V3, pts: &[P2]) -> R<Wire> {
     let c = frame.to_local(center);
     let mut edges = Vec::new();
     for i in 0..pts.len() {

@@ -58,13 +58,13 @@ const TANGENT_SHIFT: f64 = 3e-2;
 
 /// Quadrature resolution.
 #[derive(Clone, Copy, Debug)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     /// A break-point interval is split into pieces no longer than extent / `pieces`.
-    pub pieces: f64,
+    pub(crate) pieces: f64,
     /// Gauss-Legendre points per piece (1..=4).
-    pub points: usize,
+    pub(crate) points: usize,
     /// Minimum points in x for pieces that are constant (2 makes quadratic moments exact).
-    pub min_x_points: usize,
+    pub(crate) min_x_points: usize,
 }
 
 impl Default for Resolution {
@@ -138,22 +138,22 @@ fn sorted_breaks(mut v: Vec<f64>, lo: f64, hi: f64) -> Vec<f64> {
 
 /// Calls `f(x, y, weight, intervals)` for a quadrature over the xy-projection of the
 /// solids, where `intervals[i]` are solid i's z-intervals along the ray at (x, y).
-pub fn integrate(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64, f64, f64, &[Intervals])) {
+pub(crate) fn integrate(solids: &[&Solid], res: Resolution, mut f: impl FnMut(f64, f64, f64, &[Intervals])) {
     integrate_cells(solids, res, |x, y, w, _, iv| f(x, y, w, iv));
 }
 
 /// The break-point cell a quadrature ray lies in.
 #[derive(Clone, Copy, Debug)]
-pub struct Cell {
-    pub x: [f64; 2],
-    pub y: [f64; 2],
+pub(crate) struct Cell {
+    pub(crate) x: [f64; 2],
+    pub(crate) y: [f64; 2],
     /// Whether the intervals change along x inside the cell (a tilted prism crosses
     /// it); otherwise they hold over all of `x`.
-    pub curved: bool,
+    pub(crate) curved: bool,
 }
 
 /// [`integrate`], also passing the break-point [`Cell`] the ray lies in.
-pub fn integrate_cells(
+pub(crate) fn integrate_cells(
     solids: &[&Solid],
     res: Resolution,
     mut f: impl FnMut(f64, f64, f64, Cell, &[Intervals]),
@@ -561,11 +561,14 @@ impl RowCache {
 /// Volume, centre of mass, inertia and exact bounds of a solid.
 #[derive(Clone, Copy, Debug)]
 pub struct MassProps {
+    /// Volume, in the program's units cubed (0 for an empty solid).
     pub volume: f64,
+    /// Centre of mass (uniform density); the origin for an empty solid.
     pub centroid: V3,
     /// Second moments about the centroid: [[Ixx', Ixy', Ixz'], ...] of the position
     /// covariance (integral of (p-c)(p-c)^T dV).
     pub covariance: [[f64; 3]; 3],
+    /// Exact axis-aligned bounding box ([`Aabb::EMPTY`] for an empty solid).
     pub bbox: Aabb,
 }
 
@@ -730,12 +733,16 @@ fn set(v: &mut V3, axis: usize, x: f64) {
 /// Volumes of a, b and their intersection, in place.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Overlap {
+    /// Volume of `a`.
     pub volume_a: f64,
+    /// Volume of `b`.
     pub volume_b: f64,
+    /// Volume of `a` ∩ `b`.
     pub intersection: f64,
 }
 
 impl Overlap {
+    /// Intersection over union, in [0, 1]; 0 when both volumes are 0.
     pub fn iou(&self) -> f64 {
         let u = self.volume_a + self.volume_b - self.intersection;
         if u > 0.0 { (self.intersection / u).clamp(0.0, 1.0) } else { 0.0 }
@@ -749,6 +756,7 @@ impl Overlap {
 const SMALL_FILL: f64 = 0.03;
 const SMALL_REFINE: f64 = 4.0;
 
+/// Volumes of `a`, `b` and their intersection, as placed (no normalisation).
 pub fn overlap(a: &Solid, b: &Solid) -> Overlap {
     let o = overlap_at(a, b, Resolution::default());
     let e = a.bounds.union(b.bounds).extent();
@@ -776,7 +784,7 @@ fn overlap_at(a: &Solid, b: &Solid, res: Resolution) -> Overlap {
     o
 }
 
-pub fn volume(s: &Solid) -> f64 {
+pub(crate) fn volume(s: &Solid) -> f64 {
     let v = volume_at(s, Resolution::default());
     let e = s.bounds.extent();
     if v > 0.0 && v < SMALL_FILL * e.x * e.y * e.z {
@@ -800,7 +808,7 @@ fn volume_at(s: &Solid, res: Resolution) -> f64 {
 /// only by rounding, as in `a.cut(a)` or two parts touching, count as nothing, as they
 /// do in OCCT; the box itself is then a sliver, so its own volume is no scale).
 #[allow(clippy::neg_cmp_op_on_partial_ord)]
-pub fn is_empty(s: &Solid) -> bool {
+pub(crate) fn is_empty(s: &Solid) -> bool {
     let b = s.bounds;
     if b.is_empty() {
         return true;

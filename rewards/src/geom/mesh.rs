@@ -10,7 +10,7 @@
 //! vertex hit twice) counted once, and the inside taken where the winding number
 //! (entries minus exits) is positive, so a grazing hit on a silhouette edge adds
 //! nothing. Containment is the majority of three skew rays. For the volume
-//! quadrature (rays along z) [`Mesh::row`] precomputes the cross-section of the mesh
+//! quadrature (rays along z) `Mesh::row` precomputes the cross-section of the mesh
 //! with a plane `y = const`: between its segment end points the z-intervals are
 //! linear in x, which keeps the quadrature exact for the tessellated shape.
 
@@ -19,10 +19,11 @@ use super::vec::{Aabb, V3, v3};
 /// A closed, consistently oriented (outward normals, counter-clockwise) triangle mesh.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mesh {
-    pub verts: Vec<V3>,
-    pub tris: Vec<[u32; 3]>,
+    pub(crate) verts: Vec<V3>,
+    pub(crate) tris: Vec<[u32; 3]>,
     /// Per triangle: the id of the B-rep face it tessellates (for rendering edges).
-    pub face: Vec<u32>,
+    pub(crate) face: Vec<u32>,
+    /// Bounding box of the vertices.
     pub aabb: Aabb,
     /// What the B-rep kernel measured on the exact shape, when the mesh came from one.
     pub brep: Option<BrepProps>,
@@ -33,8 +34,11 @@ pub struct Mesh {
 /// Exact measures of the shape a mesh tessellates (OCCT's, for the `occt` executor).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BrepProps {
+    /// Volume of the exact shape.
     pub volume: f64,
+    /// Surface area of the exact shape.
     pub area: f64,
+    /// Bounding box of the exact shape.
     pub bbox: Aabb,
 }
 
@@ -50,7 +54,7 @@ const LEAF: usize = 4;
 
 /// Cross-section of a mesh with a plane `y = const`, for rays along +z.
 #[derive(Default, Debug)]
-pub struct MeshRow {
+pub(crate) struct MeshRow {
     /// (xa, za, xb, zb, sense) with xa < xb; sense +1 where the outward normal has
     /// positive z (a +z ray leaves the solid there), -1 where it enters.
     segs: Vec<(f64, f64, f64, f64, f64)>,
@@ -174,7 +178,7 @@ impl Mesh {
     }
 
     /// Intervals of `t` where the line `p + t*d` is inside the mesh, appended in order.
-    pub fn ray_intervals(&self, p: V3, d: V3, hits: &mut Vec<(f64, f64)>, out: &mut Vec<(f64, f64)>) {
+    pub(crate) fn ray_intervals(&self, p: V3, d: V3, hits: &mut Vec<(f64, f64)>, out: &mut Vec<(f64, f64)>) {
         hits.clear();
         let inv = v3(1.0 / d.x, 1.0 / d.y, 1.0 / d.z);
         let scale = self.aabb.diagonal().max(1e-300);
@@ -210,7 +214,7 @@ impl Mesh {
     }
 
     /// Whether `p` is inside: the majority of three skew lines through it.
-    pub fn contains(&self, p: V3) -> bool {
+    pub(crate) fn contains(&self, p: V3) -> bool {
         let (lo, hi) = (self.aabb.min, self.aabb.max);
         if p.x < lo.x || p.x > hi.x || p.y < lo.y || p.y > hi.y || p.z < lo.z || p.z > hi.z {
             return false;
@@ -230,7 +234,7 @@ impl Mesh {
     }
 
     /// Cross-section with the plane `y` (which should avoid vertex ys) into `row`.
-    pub fn row(&self, y: f64, row: &mut MeshRow) {
+    pub(crate) fn row(&self, y: f64, row: &mut MeshRow) {
         row.segs.clear();
         if y <= self.aabb.min.y || y >= self.aabb.max.y {
             return;
@@ -261,13 +265,13 @@ impl Mesh {
     }
 
     /// The x-coordinates where the row's z-intervals change slope.
-    pub fn row_breaks(row: &MeshRow, out: &mut Vec<f64>) {
+    pub(crate) fn row_breaks(row: &MeshRow, out: &mut Vec<f64>) {
         out.extend(row.segs.iter().flat_map(|s| [s.0, s.2]));
     }
 
     /// The x-coordinates where a face of one row crosses a face of the other: there the
     /// intersection or union of two meshes' intervals kinks although neither row does.
-    pub fn row_crossings(a: &MeshRow, b: &MeshRow, out: &mut Vec<f64>) {
+    pub(crate) fn row_crossings(a: &MeshRow, b: &MeshRow, out: &mut Vec<f64>) {
         for &(xa0, za0, xa1, za1, _) in &a.segs {
             let sa = (za1 - za0) / (xa1 - xa0);
             for &(xb0, zb0, xb1, zb1, _) in &b.segs {
@@ -289,7 +293,7 @@ impl Mesh {
     }
 
     /// The z-intervals of the row at `x` (strictly between break points).
-    pub fn row_intervals(&self, row: &mut MeshRow, x: f64, out: &mut Vec<(f64, f64)>) {
+    pub(crate) fn row_intervals(&self, row: &mut MeshRow, x: f64, out: &mut Vec<(f64, f64)>) {
         row.hits.clear();
         for &(xa, za, xb, zb, s) in &row.segs {
             if x > xa && x < xb {
@@ -303,7 +307,7 @@ impl Mesh {
     }
 
     /// The B-rep face nearest to `p` within `tol`, if any (for the renderer).
-    pub fn face_near(&self, p: V3, tol: f64) -> Option<(f64, u32)> {
+    pub(crate) fn face_near(&self, p: V3, tol: f64) -> Option<(f64, u32)> {
         let mut best: Option<(f64, u32)> = None;
         self.visit(
             |b| {
@@ -325,7 +329,7 @@ impl Mesh {
     }
 
     /// Total surface area and, per triangle, the cumulative area (for sampling).
-    pub fn cumulative_areas(&self) -> Vec<f64> {
+    pub(crate) fn cumulative_areas(&self) -> Vec<f64> {
         let mut acc = 0.0;
         (0..self.tris.len())
             .map(|i| {
@@ -337,7 +341,7 @@ impl Mesh {
     }
 
     /// A point on triangle `i` at barycentric `(r1, r2)` uniform in [0,1)^2, and its unit normal.
-    pub fn point_on(&self, i: usize, r1: f64, r2: f64) -> (V3, V3) {
+    pub(crate) fn point_on(&self, i: usize, r1: f64, r2: f64) -> (V3, V3) {
         let [a, b, c] = self.tri(i);
         let s = r1.sqrt();
         let p = a * (1.0 - s) + b * (s * (1.0 - r2)) + c * (s * r2);
@@ -356,7 +360,7 @@ impl Mesh {
     }
 
     /// The same mesh under `p -> s * R (p - c)` (R with orthonormal rows `r`).
-    pub fn transformed(&self, s: f64, r: [V3; 3], c: V3) -> Mesh {
+    pub(crate) fn transformed(&self, s: f64, r: [V3; 3], c: V3) -> Mesh {
         let verts = self
             .verts
             .iter()

@@ -1,14 +1,18 @@
-//! Exact geometry of extruded-profile CSG: profiles, prisms, solids, integrals.
+//! Exact geometry of extruded-profile CSG (with mesh leaves for shapes from OCCT):
+//! solids, vectors and boxes, volume integrals, surface sampling.
 
 pub mod integrate;
 pub mod mesh;
-pub mod profile;
+pub(crate) mod profile;
 pub mod sample;
 pub mod solid;
 pub mod vec;
 
-pub use integrate::{MassProps, Overlap, exact_bbox, is_empty, mass_props, overlap, volume};
+pub(crate) use integrate::is_empty;
+pub use integrate::{MassProps, Overlap, exact_bbox, mass_props, overlap};
 pub use mesh::Mesh;
-pub use profile::{Loop, Profile, Seg};
-pub use solid::{Leaf, Node, Prism, Solid, Workspace};
-pub use vec::{Aabb, Frame, P2, V3, p2, v3};
+pub(crate) use profile::{Loop, Profile, Seg};
+pub(crate) use solid::{Node, Prism};
+pub use solid::{Solid, Workspace};
+pub(crate) use vec::Frame;
+pub use vec::{Aabb, P2, V3, p2, v3};

@@ -11,7 +11,7 @@ use super::vec::{P2, p2};
 
 /// One edge of a loop.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Seg {
+pub(crate) enum Seg {
     Line {
         a: P2,
         b: P2,
@@ -33,7 +33,7 @@ impl Seg {
     /// point) is below 7e-9 and succeeds from 2e-8; the cut is at 1e-8.
     // `!(d.abs() > ...)` is deliberate: a NaN determinant must give `None`.
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
-    pub fn arc3(a: P2, m: P2, b: P2) -> Option<Seg> {
+    pub(crate) fn arc3(a: P2, m: P2, b: P2) -> Option<Seg> {
         let d = 2.0 * ((m - a).cross(b - a));
         let scale = (m - a).norm().max((b - a).norm()).max((b - m).norm());
         if !(d.abs() > 1e-8 * scale * scale) || a.dist(b) <= 1e-12 * scale {
@@ -45,12 +45,12 @@ impl Seg {
         let r = c.dist(a);
         r.is_finite().then_some(Seg::Arc { a, b, mid: m, c, r })
     }
-    pub fn start(&self) -> P2 {
+    pub(crate) fn start(&self) -> P2 {
         match *self {
             Seg::Line { a, .. } | Seg::Arc { a, .. } => a,
         }
     }
-    pub fn end(&self) -> P2 {
+    pub(crate) fn end(&self) -> P2 {
         match *self {
             Seg::Line { b, .. } | Seg::Arc { b, .. } => b,
         }
@@ -85,14 +85,14 @@ impl Seg {
         }
     }
     /// Length of the edge.
-    pub fn length(&self) -> f64 {
+    pub(crate) fn length(&self) -> f64 {
         match *self {
             Seg::Line { a, b } => a.dist(b),
             Seg::Arc { r, .. } => r * self.sweep().abs(),
         }
     }
     /// Signed sweep angle of an arc (counter-clockwise positive); 0 for a line.
-    pub fn sweep(&self) -> f64 {
+    pub(crate) fn sweep(&self) -> f64 {
         match *self {
             Seg::Line { .. } => 0.0,
             Seg::Arc { a, b, mid, c, .. } => {
@@ -104,7 +104,7 @@ impl Seg {
         }
     }
     /// Point at arc-length fraction `s` in [0, 1].
-    pub fn point_at(&self, s: f64) -> P2 {
+    pub(crate) fn point_at(&self, s: f64) -> P2 {
         match *self {
             Seg::Line { a, b } => a + (b - a) * s,
             Seg::Arc { a, c, r, .. } => {
@@ -113,42 +113,26 @@ impl Seg {
             }
         }
     }
-    /// Outward-agnostic unit normal (left of the direction of travel) at fraction `s`.
-    pub fn left_normal_at(&self, s: f64) -> P2 {
-        match *self {
-            Seg::Line { a, b } => {
-                let d = b - a;
-                let n = d.norm().max(1e-300);
-                p2(-d.y / n, d.x / n)
-            }
-            Seg::Arc { c, r, .. } => {
-                let p = self.point_at(s);
-                let radial = (p - c) * (1.0 / r);
-                // left of travel: inward for ccw arcs, outward for cw arcs
-                if self.sweep() > 0.0 { radial * -1.0 } else { radial }
-            }
-        }
-    }
 }
 
 /// A closed loop.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Loop {
+pub(crate) enum Loop {
     Circle { c: P2, r: f64 },
     Path(Vec<Seg>),
 }
 
 /// Even-odd region of one or more loops in a sketch plane.
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct Profile {
-    pub loops: Vec<Loop>,
-    pub min: P2,
-    pub max: P2,
+pub(crate) struct Profile {
+    pub(crate) loops: Vec<Loop>,
+    pub(crate) min: P2,
+    pub(crate) max: P2,
 }
 
 impl Loop {
     /// Signed area (counter-clockwise positive).
-    pub fn signed_area(&self) -> f64 {
+    pub(crate) fn signed_area(&self) -> f64 {
         match self {
             Loop::Circle { r, .. } => std::f64::consts::PI * r * r,
             Loop::Path(segs) => {
@@ -165,14 +149,14 @@ impl Loop {
             }
         }
     }
-    pub fn perimeter(&self) -> f64 {
+    pub(crate) fn perimeter(&self) -> f64 {
         match self {
             Loop::Circle { r, .. } => std::f64::consts::TAU * r,
             Loop::Path(segs) => segs.iter().map(Seg::length).sum(),
         }
     }
     /// Even-odd parity of `q` with respect to this loop.
-    pub fn contains(&self, q: P2) -> bool {
+    pub(crate) fn contains(&self, q: P2) -> bool {
         match *self {
             Loop::Circle { c, r } => (q - c).dot(q - c) < r * r,
             Loop::Path(ref segs) => {
@@ -200,7 +184,7 @@ impl Loop {
         }
     }
     /// Parameters `t` where the line `o + t*d` crosses the loop's edges.
-    pub fn line_crossings(&self, o: P2, d: P2, out: &mut Vec<f64>) {
+    pub(crate) fn line_crossings(&self, o: P2, d: P2, out: &mut Vec<f64>) {
         match *self {
             Loop::Circle { c, r } => circle_line(c, r, o, d, |_, t| out.push(t)),
             Loop::Path(ref segs) => {
@@ -211,7 +195,7 @@ impl Loop {
         }
     }
     /// Extreme coordinates of the loop along the in-plane direction `dir` (unit).
-    pub fn extremes(&self, dir: P2, out: &mut Vec<P2>) {
+    pub(crate) fn extremes(&self, dir: P2, out: &mut Vec<P2>) {
         match *self {
             Loop::Circle { c, r } => {
                 out.push(c + dir * r);
@@ -237,7 +221,7 @@ impl Loop {
     /// Points where the loop is tangent to a line perpendicular to `dir` (unit):
     /// the extremes of its circles and arcs along `dir`. Chord lengths behave like a
     /// square root there.
-    pub fn tangents(&self, dir: P2, out: &mut Vec<P2>) {
+    pub(crate) fn tangents(&self, dir: P2, out: &mut Vec<P2>) {
         match *self {
             Loop::Circle { c, r } => out.extend([c + dir * r, c + dir * -r]),
             Loop::Path(ref segs) => {
@@ -272,7 +256,7 @@ fn circle_line(c: P2, r: f64, o: P2, d: P2, mut f: impl FnMut(P2, f64)) {
 }
 
 impl Profile {
-    pub fn new(loops: Vec<Loop>) -> Profile {
+    pub(crate) fn new(loops: Vec<Loop>) -> Profile {
         let mut pts = Vec::new();
         for l in &loops {
             l.extremes(p2(1.0, 0.0), &mut pts);
@@ -287,7 +271,7 @@ impl Profile {
         Profile { loops, min, max }
     }
     /// Even-odd membership.
-    pub fn contains(&self, q: P2) -> bool {
+    pub(crate) fn contains(&self, q: P2) -> bool {
         if q.x < self.min.x || q.x > self.max.x || q.y < self.min.y || q.y > self.max.y {
             return false;
         }
@@ -300,7 +284,7 @@ impl Profile {
         inside
     }
     /// Area of the even-odd region, assuming properly nested, non-crossing loops.
-    pub fn area(&self) -> f64 {
+    pub(crate) fn area(&self) -> f64 {
         // Nesting depth decides the sign: even depth adds, odd depth subtracts.
         let mut total = 0.0;
         for (i, l) in self.loops.iter().enumerate() {
@@ -311,11 +295,8 @@ impl Profile {
         }
         total
     }
-    pub fn perimeter(&self) -> f64 {
-        self.loops.iter().map(Loop::perimeter).sum()
-    }
     /// Intervals `[t0, t1]` of the line `o + t*d` that lie inside the region.
-    pub fn line_intervals(&self, o: P2, d: P2, scratch: &mut Vec<f64>, out: &mut Vec<(f64, f64)>) {
+    pub(crate) fn line_intervals(&self, o: P2, d: P2, scratch: &mut Vec<f64>, out: &mut Vec<(f64, f64)>) {
         scratch.clear();
         for l in &self.loops {
             l.line_crossings(o, d, scratch);
@@ -348,7 +329,7 @@ impl Profile {
 /// often as GenCAD puts a circle's centre at the height where a side meets an arc, and
 /// the even-odd test cannot tell the side of a point on a chord (found by `cadrl
 /// difftest`: such a hole was taken for a separate part, its volume 1.8 % off).
-pub fn loop_probe_point(l: &Loop) -> P2 {
+pub(crate) fn loop_probe_point(l: &Loop) -> P2 {
     const ANGLE: f64 = 1.1;
     match l {
         Loop::Circle { c, r } => *c + p2(r * ANGLE.cos(), r * ANGLE.sin()),
@@ -357,7 +338,7 @@ pub fn loop_probe_point(l: &Loop) -> P2 {
 }
 
 /// Whether two edges intersect at a point that is not a shared end point.
-pub fn segs_cross(s: &Seg, t: &Seg, tol: f64) -> bool {
+pub(crate) fn segs_cross(s: &Seg, t: &Seg, tol: f64) -> bool {
     let mut hits = Vec::new();
     seg_seg_points(s, t, &mut hits);
     let ends = [s.start(), s.end(), t.start(), t.end()];

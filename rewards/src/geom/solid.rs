@@ -1,6 +1,6 @@
 //! Exact solids: constructive solid geometry over extruded profiles (prisms).
 //!
-//! A [`Prism`] is a planar [`Profile`] in a [`Frame`] swept along the frame normal
+//! A `Prism` is a planar `Profile` in a `Frame` swept along the frame normal
 //! between `w0` and `w1`. A [`Solid`] is a CSG tree of prisms. Everything that the
 //! metrics and the renderer need is computed on this exact representation: point
 //! membership, ray/solid intervals, bounding boxes; no meshing anywhere. Shapes
@@ -15,17 +15,17 @@ use super::vec::{Aabb, Frame, P2, V3, p2, v3};
 
 /// A profile extruded along its frame normal from `w0` to `w1` (`w0 < w1`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Prism {
-    pub frame: Frame,
-    pub profile: Profile,
-    pub w0: f64,
-    pub w1: f64,
-    pub aabb: Aabb,
+pub(crate) struct Prism {
+    pub(crate) frame: Frame,
+    pub(crate) profile: Profile,
+    pub(crate) w0: f64,
+    pub(crate) w1: f64,
+    pub(crate) aabb: Aabb,
 }
 
 /// CSG tree over the prisms of a [`Solid`].
 #[derive(Clone, Debug, PartialEq)]
-pub enum Node {
+pub(crate) enum Node {
     Prism(usize),
     /// Index into [`Solid::meshes`].
     Mesh(usize),
@@ -37,7 +37,7 @@ pub enum Node {
 
 /// A leaf of the CSG tree, as [`Node::eval`] reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Leaf {
+pub(crate) enum Leaf {
     Prism(usize),
     Mesh(usize),
 }
@@ -45,17 +45,20 @@ pub enum Leaf {
 /// A solid as an exact CSG tree of prisms (and meshes from other kernels).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Solid {
-    pub prisms: Vec<Prism>,
+    pub(crate) prisms: Vec<Prism>,
+    /// Mesh leaves: shapes from another kernel (OCCT's tessellation, for the `occt`
+    /// executor); empty for a natively executed program.
     pub meshes: Vec<Arc<Mesh>>,
-    pub root: Node,
+    pub(crate) root: Node,
     /// Conservative bounds (the exact ones come from [`super::integrate`]).
-    pub bounds: Aabb,
+    pub(crate) bounds: Aabb,
 }
 
+/// Parameter intervals `(t0, t1)` of a line inside a solid, sorted and disjoint.
 pub type Intervals = Vec<(f64, f64)>;
 
 impl Prism {
-    pub fn new(frame: Frame, profile: Profile, w0: f64, w1: f64) -> Prism {
+    pub(crate) fn new(frame: Frame, profile: Profile, w0: f64, w1: f64) -> Prism {
         let mut p = Prism { frame, profile, w0: w0.min(w1), w1: w0.max(w1), aabb: Aabb::EMPTY };
         let mut aabb = Aabb::EMPTY;
         for q in p.feature_points() {
@@ -68,7 +71,7 @@ impl Prism {
     /// World points where the prism's shape along the world axes changes: loop
     /// vertices and the extreme points of arcs and circles along each world axis and
     /// where the outline seen along z touches them, at both ends of the extrusion.
-    pub fn feature_points(&self) -> Vec<V3> {
+    pub(crate) fn feature_points(&self) -> Vec<V3> {
         let f = &self.frame;
         let mut pts2 = Vec::new();
         // the last direction: where the profile is tangent to world z seen in the sketch
@@ -91,7 +94,7 @@ impl Prism {
         out
     }
 
-    pub fn contains(&self, p: V3) -> bool {
+    pub(crate) fn contains(&self, p: V3) -> bool {
         let (lo, hi) = (self.aabb.min, self.aabb.max);
         if p.x < lo.x || p.x > hi.x || p.y < lo.y || p.y > hi.y || p.z < lo.z || p.z > hi.z {
             return false;
@@ -101,7 +104,7 @@ impl Prism {
     }
 
     /// Intervals of `t` where `p + t*d` is inside the prism, appended to `out` in order.
-    pub fn ray_intervals(&self, p: V3, d: V3, scratch: &mut Vec<f64>, out: &mut Intervals) {
+    pub(crate) fn ray_intervals(&self, p: V3, d: V3, scratch: &mut Vec<f64>, out: &mut Intervals) {
         if !self.ray_hits_box(p, d) {
             return;
         }
@@ -157,7 +160,7 @@ impl Prism {
     }
 
     /// Apply `p -> s * R (p - c)` where `R` has orthonormal rows `r`.
-    pub fn transformed(&self, s: f64, r: [V3; 3], c: V3) -> Prism {
+    pub(crate) fn transformed(&self, s: f64, r: [V3; 3], c: V3) -> Prism {
         let rot = |v: V3| v3(r[0].dot(v), r[1].dot(v), r[2].dot(v));
         let f = &self.frame;
         let frame = Frame { origin: rot(f.origin - c) * s, x: rot(f.x), y: rot(f.y), z: rot(f.z) };
@@ -185,11 +188,12 @@ impl Prism {
 }
 
 impl Solid {
-    pub fn from_prism(p: Prism) -> Solid {
+    pub(crate) fn from_prism(p: Prism) -> Solid {
         let bounds = p.aabb;
         Solid { prisms: vec![p], meshes: Vec::new(), root: Node::Prism(0), bounds }
     }
 
+    /// The solid bounded by a closed mesh.
     pub fn from_mesh(m: Mesh) -> Solid {
         let bounds = m.aabb;
         Solid { prisms: Vec::new(), meshes: vec![Arc::new(m)], root: Node::Mesh(0), bounds }
@@ -208,7 +212,7 @@ impl Solid {
         Solid { prisms, meshes, root: make(nodes), bounds }
     }
 
-    pub fn union(items: Vec<Solid>) -> Solid {
+    pub(crate) fn union(items: Vec<Solid>) -> Solid {
         let bounds = items.iter().fold(Aabb::EMPTY, |b, s| b.union(s.bounds));
         if items.len() == 1 {
             return items.into_iter().next().unwrap_or_else(|| unreachable!());
@@ -216,7 +220,7 @@ impl Solid {
         Solid::combine(items, Node::Union, bounds)
     }
 
-    pub fn difference(base: Solid, tools: Vec<Solid>) -> Solid {
+    pub(crate) fn difference(base: Solid, tools: Vec<Solid>) -> Solid {
         let bounds = base.bounds;
         let mut items = vec![base];
         items.extend(tools);
@@ -230,11 +234,12 @@ impl Solid {
         )
     }
 
-    pub fn intersection(items: Vec<Solid>) -> Solid {
+    pub(crate) fn intersection(items: Vec<Solid>) -> Solid {
         let bounds = items.iter().skip(1).fold(items[0].bounds, |b, s| b.intersect(s.bounds));
         Solid::combine(items, Node::Inter, bounds)
     }
 
+    /// Whether `p` is inside the solid (a point on the boundary may go either way).
     pub fn contains(&self, p: V3) -> bool {
         self.root.contains(self, p)
     }
@@ -242,7 +247,7 @@ impl Solid {
     /// Membership of the two points `p` and `m` at once, with prism `own`'s
     /// membership given (`own_p`, `own_m`) instead of tested: the surface sampler
     /// knows on which side of prism `own`'s boundary each point lies.
-    pub fn contains_pair(&self, p: V3, m: V3, own: usize, own_p: bool, own_m: bool) -> (bool, bool) {
+    pub(crate) fn contains_pair(&self, p: V3, m: V3, own: usize, own_p: bool, own_m: bool) -> (bool, bool) {
         self.root.contains_pair(self, p, m, (own, own_p, own_m))
     }
 
@@ -265,7 +270,7 @@ impl Solid {
     }
 
     /// Like [`Solid::ray_intervals`] with the prisms' intervals supplied by `leaf`.
-    pub fn eval_with(
+    pub(crate) fn eval_with(
         &self,
         leaf: &mut dyn FnMut(Leaf, &mut Intervals),
         ws: &mut Workspace,
@@ -276,7 +281,7 @@ impl Solid {
     }
 
     /// The same solid under `p -> s * R (p - c)`.
-    pub fn transformed(&self, s: f64, r: [V3; 3], c: V3) -> Solid {
+    pub(crate) fn transformed(&self, s: f64, r: [V3; 3], c: V3) -> Solid {
         let prisms: Vec<Prism> = self.prisms.iter().map(|p| p.transformed(s, r, c)).collect();
         let meshes: Vec<Arc<Mesh>> = self.meshes.iter().map(|m| Arc::new(m.transformed(s, r, c))).collect();
         let bounds = self.root.bounds(&prisms, &meshes);
@@ -380,7 +385,12 @@ impl Node {
     }
 
     /// Evaluate the tree along one ray, with `leaf(l, out)` giving leaf l's intervals.
-    pub fn eval(&self, leaf: &mut dyn FnMut(Leaf, &mut Intervals), ws: &mut Workspace, out: &mut Intervals) {
+    pub(crate) fn eval(
+        &self,
+        leaf: &mut dyn FnMut(Leaf, &mut Intervals),
+        ws: &mut Workspace,
+        out: &mut Intervals,
+    ) {
         match self {
             Node::Prism(i) => leaf(Leaf::Prism(*i), out),
             Node::Mesh(i) => leaf(Leaf::Mesh(*i), out),
@@ -447,7 +457,7 @@ impl Node {
 }
 
 /// Union of two sorted disjoint interval lists.
-pub fn union_into(a: &[(f64, f64)], b: &[(f64, f64)], out: &mut Intervals) {
+pub(crate) fn union_into(a: &[(f64, f64)], b: &[(f64, f64)], out: &mut Intervals) {
     out.clear();
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
@@ -466,7 +476,7 @@ pub fn union_into(a: &[(f64, f64)], b: &[(f64, f64)], out: &mut Intervals) {
 }
 
 /// Intersection of two sorted disjoint interval lists.
-pub fn intersect_into(a: &[(f64, f64)], b: &[(f64, f64)], out: &mut Intervals) {
+pub(crate) fn intersect_into(a: &[(f64, f64)], b: &[(f64, f64)], out: &mut Intervals) {
     out.clear();
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() {
@@ -486,7 +496,7 @@ fn sliver(t: f64) -> f64 {
 }
 
 /// `a` minus `b` for sorted disjoint interval lists.
-pub fn difference_into(a: &[(f64, f64)], b: &[(f64, f64)], out: &mut Intervals) {
+pub(crate) fn difference_into(a: &[(f64, f64)], b: &[(f64, f64)], out: &mut Intervals) {
     out.clear();
     let mut j = 0;
     for &(mut lo, hi) in a {
@@ -507,6 +517,6 @@ pub fn difference_into(a: &[(f64, f64)], b: &[(f64, f64)], out: &mut Intervals) 
     }
 }
 
-pub fn total_length(iv: &[(f64, f64)]) -> f64 {
+pub(crate) fn total_length(iv: &[(f64, f64)]) -> f64 {
     iv.iter().map(|(a, b)| b - a).sum()
 }

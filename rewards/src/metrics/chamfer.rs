@@ -29,7 +29,7 @@ pub fn chamfer(a: &Solid, b: &Solid) -> Option<f64> {
 
 /// [`chamfer`] with `n` samples a shape; `a` is sampled with `seed`, `b` with
 /// `seed + 1`.
-pub fn chamfer_with(a: &Solid, b: &Solid, n: usize, seed: u64) -> Option<f64> {
+pub(crate) fn chamfer_with(a: &Solid, b: &Solid, n: usize, seed: u64) -> Option<f64> {
     let pa = normalized_samples(a, n, seed)?;
     let pb = normalized_samples(b, n, seed.wrapping_add(1))?;
     chamfer_points(&pa, &pb)
@@ -37,12 +37,12 @@ pub fn chamfer_with(a: &Solid, b: &Solid, n: usize, seed: u64) -> Option<f64> {
 
 /// The samples [`chamfer`] draws on its second shape (the reference), to score many
 /// candidates against one reference without sampling it again for each.
-pub fn reference_samples(b: &Solid) -> Option<Vec<[f64; 3]>> {
+pub(crate) fn reference_samples(b: &Solid) -> Option<Vec<[f64; 3]>> {
     normalized_samples(b, CHAMFER_POINTS, 1)
 }
 
 /// `chamfer(a, b)` given `reference_samples(b)`: the same value, bit for bit.
-pub fn chamfer_against(a: &Solid, b_samples: &[[f64; 3]]) -> Option<f64> {
+pub(crate) fn chamfer_against(a: &Solid, b_samples: &[[f64; 3]]) -> Option<f64> {
     chamfer_points(&normalized_samples(a, CHAMFER_POINTS, 0)?, b_samples)
 }
 

@@ -28,13 +28,17 @@ use super::normalize::{IDENTITY_ROWS, align_rotation, bbox_normalized, principal
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IouMode {
+    /// As the programs build them (`in-place`; the default).
     #[default]
     InPlace,
+    /// Each centred on its bounding box, longest side scaled to span [-1, 1] (`bbox`).
     Bbox,
+    /// CAD-Coder's principal-axes alignment, best of four flips (`inertia`).
     Inertia,
 }
 
 impl IouMode {
+    /// Every mode.
     pub const ALL: [IouMode; 3] = [IouMode::InPlace, IouMode::Bbox, IouMode::Inertia];
 
     /// The name recipes and the command line use (also the serde name).

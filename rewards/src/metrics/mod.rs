@@ -4,7 +4,7 @@
 pub mod chamfer;
 pub mod iou;
 pub mod nearest;
-pub mod normalize;
+pub(crate) mod normalize;
 
 pub use chamfer::{CHAMFER_POINTS, chamfer};
 pub use iou::{IouMode, iou};

@@ -2,9 +2,9 @@
 //! metric: `sum over p in from of min over q in to |p - q|^2`.
 //!
 //! Both clouds are sorted along one Morton (Z-order) curve over their common
-//! bounding box and cut into leaves of [`LEAF`] consecutive points, under a
+//! bounding box and cut into leaves of `LEAF` (32) consecutive points, under a
 //! complete binary tree of bounding boxes (heap layout, built bottom-up). Queries
-//! are answered [`GROUP`] at a time, one per vector lane: a group of consecutive
+//! are answered `GROUP` (32) at a time, one per vector lane: a group of consecutive
 //! points of `from` (close together, being consecutive on the curve) starts at
 //! the leaf of `to` where the curve passes the group, and climbs to the root,
 //! searching each sibling subtree on the way (nearer child first) only where some
@@ -27,9 +27,9 @@
 //! (the points are stored as f32; equal to brute force to f32 precision).
 
 /// Points per leaf of the tree.
-pub const LEAF: usize = 32;
+pub(crate) const LEAF: usize = 32;
 /// Queries answered together (one lane each).
-pub const GROUP: usize = 32;
+pub(crate) const GROUP: usize = 32;
 /// Clouds are padded to a multiple of this many points.
 const PAD: usize = if LEAF > GROUP { LEAF } else { GROUP };
 // `min_lanes` halves the lanes; the tree's leaves are whole runs of the padding
@@ -40,7 +40,9 @@ const _: () = assert!(GROUP.is_power_of_two() && PAD.is_multiple_of(LEAF) && PAD
 pub enum Isa {
     /// Whatever the build targets (SSE2 on x86-64).
     Baseline,
+    /// AVX2 (x86-64 only).
     Avx2,
+    /// AVX-512F (x86-64 only).
     Avx512,
 }
 
@@ -65,7 +67,7 @@ impl Isa {
 }
 
 /// A point cloud sorted in Morton order under a complete tree of bounding boxes.
-pub struct Cloud {
+pub(crate) struct Cloud {
     /// Coordinates in curve order (leaf `l` is `l * LEAF..(l + 1) * LEAF`),
     /// padded to a multiple of `PAD` by repeating the last point.
     xs: Vec<f32>,
@@ -90,14 +92,15 @@ pub struct Cloud {
 impl Cloud {
     /// `None` for an empty cloud or one with a coordinate that is not finite or
     /// beyond the f32 range.
-    pub fn new(pts: &[[f64; 3]]) -> Option<Cloud> {
+    #[cfg(test)]
+    pub(crate) fn new(pts: &[[f64; 3]]) -> Option<Cloud> {
         Cloud::in_frame(pts, bounds(&[pts])?)
     }
 
     /// Two clouds sorted along the same Morton curve (over their common bounding
     /// box), so that each can start a query group where the other's curve passes
     /// the group. `None` if either is refused by [`Cloud::new`].
-    pub fn pair(a: &[[f64; 3]], b: &[[f64; 3]]) -> Option<(Cloud, Cloud)> {
+    pub(crate) fn pair(a: &[[f64; 3]], b: &[[f64; 3]]) -> Option<(Cloud, Cloud)> {
         let frame = bounds(&[a, b])?;
         Some((Cloud::in_frame(a, frame)?, Cloud::in_frame(b, frame)?))
     }
@@ -154,24 +157,16 @@ impl Cloud {
         Some(Cloud { xs, ys, zs, n, leaves, lo, hi, frame: (mn, mx), starts, codes: sorted })
     }
 
-    /// Number of points.
-    pub fn len(&self) -> usize {
-        self.n
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
-    }
-
     /// Sum over the points of `self` of the squared distance to the nearest point
     /// of `to`, on the widest instruction set this CPU has.
-    pub fn sum_nearest_sq(&self, to: &Cloud) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn sum_nearest_sq(&self, to: &Cloud) -> f64 {
         self.sum_nearest_sq_on(to, Isa::best()).unwrap_or_else(|| self.sum_nearest_sq_any(to))
     }
 
     /// [`Cloud::sum_nearest_sq`] on a given instruction set; `None` if this CPU
     /// lacks it. Every set gives the same value.
-    pub fn sum_nearest_sq_on(&self, to: &Cloud, isa: Isa) -> Option<f64> {
+    pub(crate) fn sum_nearest_sq_on(&self, to: &Cloud, isa: Isa) -> Option<f64> {
         if !isa.available() {
             return None;
         }

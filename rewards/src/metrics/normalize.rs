@@ -1,6 +1,6 @@
 //! Similarity normalisations of solids used by the metrics.
 
-use crate::geom::{Aabb, MassProps, Solid, V3, mass_props, v3};
+use crate::geom::{Aabb, MassProps, Solid, V3, v3};
 
 const IDENTITY: [V3; 3] = [v3(1.0, 0.0, 0.0), v3(0.0, 1.0, 0.0), v3(0.0, 0.0, 1.0)];
 
@@ -8,7 +8,7 @@ const IDENTITY: [V3; 3] = [v3(1.0, 0.0, 0.0), v3(0.0, 1.0, 0.0), v3(0.0, 0.0, 1.
 /// for an empty or degenerate box.
 // `!(m > 1e-12)` is deliberate: a NaN extent must give `None`.
 #[allow(clippy::neg_cmp_op_on_partial_ord)]
-pub fn unit_box(bbox: &Aabb, side: f64) -> Option<(V3, f64)> {
+pub(crate) fn unit_box(bbox: &Aabb, side: f64) -> Option<(V3, f64)> {
     let e = bbox.extent();
     let m = e.x.max(e.y).max(e.z);
     if bbox.is_empty() || !(m > 1e-12) || !m.is_finite() {
@@ -19,7 +19,7 @@ pub fn unit_box(bbox: &Aabb, side: f64) -> Option<(V3, f64)> {
 
 /// Centre the bounding box at the origin and scale its longest side to `side`.
 /// `None` for a degenerate box.
-pub fn bbox_normalized(s: &Solid, props: &MassProps, side: f64) -> Option<Solid> {
+pub(crate) fn bbox_normalized(s: &Solid, props: &MassProps, side: f64) -> Option<Solid> {
     let (c, k) = unit_box(&props.bbox, side)?;
     Some(s.transformed(k, IDENTITY, c))
 }
@@ -29,7 +29,7 @@ pub fn bbox_normalized(s: &Solid, props: &MassProps, side: f64) -> Option<Solid>
 /// vectors signed so that the basis is right-handed.
 // The Jacobi rotation is written index-wise, as in its formulas (a `k` loop touches rows p and q).
 #[allow(clippy::needless_range_loop)]
-pub fn sym_eigen(m: [[f64; 3]; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
+pub(crate) fn sym_eigen(m: [[f64; 3]; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
     let mut a = m;
     let mut v = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
     for _ in 0..64 {
@@ -85,13 +85,13 @@ pub fn sym_eigen(m: [[f64; 3]; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
 /// Principal frame of a solid as CAD-Coder defines it: centre of mass `c`, the
 /// eigenvectors of the inertia tensor (ascending eigenvalues) as columns of `e`,
 /// and the scale `s = sqrt(sum |lambda| / V)`.
-pub struct Principal {
-    pub c: V3,
-    pub e: [[f64; 3]; 3],
-    pub s: f64,
+pub(crate) struct Principal {
+    pub(crate) c: V3,
+    pub(crate) e: [[f64; 3]; 3],
+    pub(crate) s: f64,
 }
 
-pub fn principal(props: &MassProps) -> Option<Principal> {
+pub(crate) fn principal(props: &MassProps) -> Option<Principal> {
     let c = props.covariance;
     let tr = c[0][0] + c[1][1] + c[2][2];
     // inertia tensor about the centroid: I = tr(C) Id - C
@@ -107,7 +107,7 @@ pub fn principal(props: &MassProps) -> Option<Principal> {
 }
 
 /// Rows of `E_t D E_s^T` for the sign pattern `d`.
-pub fn align_rotation(src: &Principal, tgt: &Principal, d: [f64; 3]) -> [V3; 3] {
+pub(crate) fn align_rotation(src: &Principal, tgt: &Principal, d: [f64; 3]) -> [V3; 3] {
     let mut r = [[0.0; 3]; 3];
     for (i, row) in r.iter_mut().enumerate() {
         for (j, x) in row.iter_mut().enumerate() {
@@ -117,8 +117,4 @@ pub fn align_rotation(src: &Principal, tgt: &Principal, d: [f64; 3]) -> [V3; 3] 
     [v3(r[0][0], r[0][1], r[0][2]), v3(r[1][0], r[1][1], r[1][2]), v3(r[2][0], r[2][1], r[2][2])]
 }
 
-pub fn props(s: &Solid) -> MassProps {
-    mass_props(s)
-}
-
-pub const IDENTITY_ROWS: [V3; 3] = IDENTITY;
+pub(crate) const IDENTITY_ROWS: [V3; 3] = IDENTITY;

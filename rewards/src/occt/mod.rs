@@ -11,8 +11,8 @@
 //! [`crate::geom::Solid`], so IoU, Chamfer, rewards and the renderer are the same
 //! Rust code for both executors.
 
-pub mod pool;
-pub mod protocol;
+pub(crate) mod pool;
+pub(crate) mod protocol;
 pub mod sandbox;
 
 use std::path::PathBuf;
@@ -43,8 +43,9 @@ pub struct OcctOptions {
     pub output_limit: usize,
     /// Bytes of one reply line (the mesh) before the worker is killed.
     pub reply_limit: usize,
-    /// Tessellation: linear deflection relative to the bbox diagonal, and angular (rad).
+    /// Tessellation: linear deflection, relative to the bounding box diagonal.
     pub tolerance: f64,
+    /// Tessellation: angular deflection, in radians.
     pub angular_tolerance: f64,
     /// The restricted builtins/imports and audit hook inside Python (on by default;
     /// off only to test what the operating-system layer holds alone).

@@ -103,7 +103,7 @@ fn spawner() -> std::io::Result<std::sync::mpsc::Sender<(Command, SpawnReply)>> 
 static POOLS: AtomicU64 = AtomicU64::new(0);
 
 /// The pool shared by all batches of an [`super::OcctExecutor`].
-pub struct Pool {
+pub(crate) struct Pool {
     opts: OcctOptions,
     support: Support,
     root: PathBuf,
@@ -113,7 +113,7 @@ pub struct Pool {
 }
 
 impl Pool {
-    pub fn new(opts: OcctOptions) -> Result<Pool, ExecutorError> {
+    pub(crate) fn new(opts: OcctOptions) -> Result<Pool, ExecutorError> {
         if !opts.python.exists() {
             return Err(ExecutorError(format!(
                 "occt executor: no Python at {} (run scripts/bootstrap.sh, or set CADRL_CQ_PYTHON / the executor's `python`)",
@@ -148,12 +148,12 @@ impl Pool {
         Ok(pool)
     }
 
-    pub fn support(&self) -> Support {
+    pub(crate) fn support(&self) -> Support {
         self.support
     }
 
     /// Worker processes started so far (the first ones, replacements, recycling).
-    pub fn started(&self) -> u64 {
+    pub(crate) fn started(&self) -> u64 {
         self.counter.load(Ordering::Relaxed)
     }
 
@@ -248,7 +248,11 @@ impl Pool {
 
     /// Run one batch: one outcome per program, in order. `Err` only when workers
     /// cannot be started at all.
-    pub fn run(&self, programs: &[&str], var: &str) -> Result<Vec<(Outcome, Duration)>, ExecutorError> {
+    pub(crate) fn run(
+        &self,
+        programs: &[&str],
+        var: &str,
+    ) -> Result<Vec<(Outcome, Duration)>, ExecutorError> {
         let n = programs.len();
         let results: Vec<Mutex<Option<(Outcome, Duration)>>> = (0..n).map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);

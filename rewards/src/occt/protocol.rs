@@ -14,47 +14,47 @@ use crate::geom::mesh::BrepProps;
 use crate::geom::{Aabb, Mesh, Solid, v3};
 
 #[derive(Serialize)]
-pub struct Request<'a> {
-    pub id: u64,
-    pub code: &'a str,
-    pub var: &'a str,
+pub(crate) struct Request<'a> {
+    pub(crate) id: u64,
+    pub(crate) code: &'a str,
+    pub(crate) var: &'a str,
     /// Linear deflection of the tessellation, relative to the bounding-box diagonal.
-    pub tol: f64,
+    pub(crate) tol: f64,
     /// Angular deflection of the tessellation, radians.
-    pub ang: f64,
+    pub(crate) ang: f64,
 }
 
 /// A worker's first line, or a fatal message instead.
 #[derive(Deserialize)]
-pub struct Hello {
+pub(crate) struct Hello {
     #[serde(default)]
-    pub ready: bool,
-    pub fatal: Option<String>,
+    pub(crate) ready: bool,
+    pub(crate) fatal: Option<String>,
 }
 
 #[derive(Deserialize)]
-pub struct Reply {
-    pub id: Option<i64>,
-    pub kind: Option<String>,
-    pub message: Option<String>,
-    pub line: Option<u32>,
-    pub col: Option<u32>,
+pub(crate) struct Reply {
+    pub(crate) id: Option<i64>,
+    pub(crate) kind: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) line: Option<u32>,
+    pub(crate) col: Option<u32>,
     #[serde(default)]
-    pub memory: bool,
-    pub volume: Option<f64>,
-    pub area: Option<f64>,
-    pub bbox: Option<[f64; 6]>,
+    pub(crate) memory: bool,
+    pub(crate) volume: Option<f64>,
+    pub(crate) area: Option<f64>,
+    pub(crate) bbox: Option<[f64; 6]>,
     #[serde(default)]
-    pub verts: Vec<f64>,
+    pub(crate) verts: Vec<f64>,
     #[serde(default)]
-    pub tris: Vec<u32>,
+    pub(crate) tris: Vec<u32>,
     #[serde(default)]
-    pub faces: Vec<u32>,
-    pub fatal: Option<String>,
+    pub(crate) faces: Vec<u32>,
+    pub(crate) fatal: Option<String>,
 }
 
 /// Clip a message the program controls to [`MAX_MESSAGE`] bytes.
-pub fn clip(m: &str) -> String {
+pub(crate) fn clip(m: &str) -> String {
     if m.len() <= MAX_MESSAGE {
         return m.to_owned();
     }
@@ -65,12 +65,12 @@ pub fn clip(m: &str) -> String {
     format!("{}... ({} bytes)", &m[..cut], m.len())
 }
 
-pub fn exec_error(message: String) -> Outcome {
+pub(crate) fn exec_error(message: String) -> Outcome {
     Outcome::ExecError(Diag { message, line: None, col: None })
 }
 
 /// The outcome a well-formed reply stands for.
-pub fn to_outcome(r: Reply) -> Outcome {
+pub(crate) fn to_outcome(r: Reply) -> Outcome {
     let diag =
         |r: &Reply| Diag { message: clip(r.message.as_deref().unwrap_or("")), line: r.line, col: r.col };
     match r.kind.as_deref() {

@@ -29,12 +29,12 @@ use std::process::Command;
 
 /// Resource limits of one worker process.
 #[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    pub address_space: u64,
-    pub cpu_seconds: u64,
-    pub file_size: u64,
-    pub open_files: u64,
-    pub processes: u64,
+pub(crate) struct Limits {
+    pub(crate) address_space: u64,
+    pub(crate) cpu_seconds: u64,
+    pub(crate) file_size: u64,
+    pub(crate) open_files: u64,
+    pub(crate) processes: u64,
 }
 
 /// What the kernel allows, probed once per pool.
@@ -193,7 +193,7 @@ fn install_no_fork() -> io::Result<()> {
 
 /// Probe namespaces (by starting `python -S -c pass` in them), Landlock, and the
 /// seccomp filter (a Python under it must still start threads and must fail to fork).
-pub fn probe(python: &Path) -> Support {
+pub(crate) fn probe(python: &Path) -> Support {
     let no_fork = probe_no_fork(python);
     let mut cmd = quiet_python(python, "pass");
     // SAFETY: unshare is async-signal-safe; nothing is allocated.
@@ -233,7 +233,7 @@ fn quiet_python(python: &Path, code: &str) -> Command {
 }
 
 /// Descriptors the child needs for its Landlock rules, opened before the fork.
-pub struct Plan {
+pub(crate) struct Plan {
     limits: Limits,
     support: Support,
     scratch: OwnedFd,
@@ -253,7 +253,7 @@ fn open_path(p: &Path) -> io::Result<OwnedFd> {
 }
 
 impl Plan {
-    pub fn new(limits: Limits, support: Support, scratch: &Path) -> io::Result<Plan> {
+    pub(crate) fn new(limits: Limits, support: Support, scratch: &Path) -> io::Result<Plan> {
         Ok(Plan {
             limits,
             support,
@@ -263,7 +263,7 @@ impl Plan {
     }
 
     /// Install the sandbox on `cmd` (own process group + `pre_exec`).
-    pub fn apply(self, cmd: &mut Command) {
+    pub(crate) fn apply(self, cmd: &mut Command) {
         cmd.process_group(0);
         // SAFETY: the closure only makes raw syscalls (no allocation, no locks), as
         // required between fork and exec.
@@ -366,7 +366,7 @@ impl Plan {
 }
 
 /// Kill a worker's whole process group.
-pub fn kill_group(pid: u32) {
+pub(crate) fn kill_group(pid: u32) {
     // SAFETY: sending a signal has no memory effects; a stale group is harmless (ESRCH).
     unsafe {
         libc::kill(-(pid as libc::pid_t), libc::SIGKILL);

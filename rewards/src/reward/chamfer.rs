@@ -22,12 +22,12 @@ use crate::metrics::chamfer::{chamfer_against, reference_samples};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ChamferConfig {
+pub(crate) struct ChamferConfig {
     #[serde(default)]
-    pub invalid: f64,
+    pub(crate) invalid: f64,
 }
 
-pub struct Chamfer(pub ChamferConfig);
+pub(crate) struct Chamfer(pub ChamferConfig);
 
 impl Reward for Chamfer {
     fn name(&self) -> &str {

@@ -13,17 +13,17 @@ use super::{Reward, Rollout, Score, registry::RewardSpec};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CompositeConfig {
-    pub parts: Vec<RewardSpec>,
+pub(crate) struct CompositeConfig {
+    pub(crate) parts: Vec<RewardSpec>,
 }
 
-pub struct Composite {
-    pub parts: Vec<(f64, Box<dyn Reward>)>,
+pub(crate) struct Composite {
+    pub(crate) parts: Vec<(f64, Box<dyn Reward>)>,
     names: Vec<&'static str>,
 }
 
 impl Composite {
-    pub fn new(parts: Vec<(f64, Box<dyn Reward>)>) -> Composite {
+    pub(crate) fn new(parts: Vec<(f64, Box<dyn Reward>)>) -> Composite {
         // part names live as long as the process: leak once per reward built
         let names = parts.iter().map(|(_, r)| &*Box::leak(r.name().to_string().into_boxed_str())).collect();
         Composite { parts, names }

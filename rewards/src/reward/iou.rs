@@ -15,14 +15,14 @@ use crate::metrics::{IouMode, iou};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IouConfig {
+pub(crate) struct IouConfig {
     #[serde(default)]
-    pub mode: IouMode,
+    pub(crate) mode: IouMode,
     #[serde(default)]
-    pub invalid: f64,
+    pub(crate) invalid: f64,
 }
 
-pub struct Iou(pub IouConfig);
+pub(crate) struct Iou(pub IouConfig);
 
 impl Reward for Iou {
     fn name(&self) -> &str {

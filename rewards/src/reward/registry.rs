@@ -17,9 +17,12 @@ type Builder = fn(serde_json::Value) -> Result<Box<dyn Reward>, String>;
 /// recipe's `[[reward]]` table, and a part of `composite`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RewardSpec {
+    /// The reward's name in [`REGISTRY`] (`valid`, `iou`, `chamfer`, `composite`).
     pub kind: String,
+    /// Factor on its value where rewards are summed (default 1).
     #[serde(default = "one")]
     pub weight: f64,
+    /// The other keys: the reward's own configuration (e.g. `mode`, `invalid`).
     #[serde(flatten)]
     pub params: serde_json::Map<String, serde_json::Value>,
 }
@@ -58,7 +61,7 @@ pub fn build(kind: &str, params: serde_json::Value) -> Result<Box<dyn Reward>, S
 }
 
 /// Build a weighted reward from a spec.
-pub fn build_spec(spec: &RewardSpec) -> Result<(f64, Box<dyn Reward>), String> {
+pub(crate) fn build_spec(spec: &RewardSpec) -> Result<(f64, Box<dyn Reward>), String> {
     Ok((spec.weight, build(&spec.kind, serde_json::Value::Object(spec.params.clone()))?))
 }
 

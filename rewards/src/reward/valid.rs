@@ -15,13 +15,13 @@ use crate::exec::Outcome;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ValidConfig {
+pub(crate) struct ValidConfig {
     /// Score of a program that does not run to a solid.
     #[serde(default)]
-    pub invalid: f64,
+    pub(crate) invalid: f64,
 }
 
-pub struct Valid(pub ValidConfig);
+pub(crate) struct Valid(pub ValidConfig);
 
 impl Reward for Valid {
     fn name(&self) -> &str {

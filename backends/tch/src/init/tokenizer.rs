@@ -20,7 +20,7 @@ use tokenizers::{
 };
 
 /// Qwen2's pre-tokenizer split regex (as in Qwen2.5's `tokenizer.json`).
-pub const QWEN_SPLIT_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN_SPLIT_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// Qwen2.5-VL's added tokens in id order (`added_tokens_decoder`), with their `special` flag.
 pub const QWEN25VL_ADDED_TOKENS: [(&str, bool); 22] = [

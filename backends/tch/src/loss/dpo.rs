@@ -15,7 +15,7 @@ use tch::{Kind, Tensor};
 
 pub use cadrl_backend::{DpoLoss, DpoLossKind, DpoStats};
 
-/// Per-pair loss from the log-ratio difference    /// Per-pair loss from the log-ratio difference `h` (tensor of `[P]`).
+/// Per-pair loss from the log-ratio difference `h` (tensor of `[P]`).
 fn pair_losses(loss: &DpoLoss, h: &Tensor) -> Tensor {
     let (b, e) = (loss.beta, loss.label_smoothing);
     let z = h * b;
@@ -32,10 +32,14 @@ fn pair_losses(loss: &DpoLoss, h: &Tensor) -> Tensor {
 /// The layout of one DPO (micro-)batch: sequences `0..P` are the chosen completions and
 /// `P..2P` the rejected ones; `seq[i]` is the sequence of flat token `i`.
 pub(crate) struct PairLayout {
-    pub seq: Tensor,
-    pub counts: Tensor,
-    pub pairs: i64,
-    pub chosen_tokens: i64,
+    /// `[N]` int64: the sequence (`0..2P`) of each flat token.
+    pub(crate) seq: Tensor,
+    /// `[2P]` f32: tokens per sequence (for the per-token averages of `ipo`).
+    pub(crate) counts: Tensor,
+    /// `P`, the pairs in the micro-batch.
+    pub(crate) pairs: i64,
+    /// Tokens of the chosen sequences: the first `chosen_tokens` flat tokens.
+    pub(crate) chosen_tokens: i64,
 }
 
 /// The loss of a micro-batch (scaled by `scale`, its share of the whole batch) from the

@@ -40,10 +40,15 @@ pub struct StepScale {
 /// Sums over the micro-batch's loss tokens, for the step's token means.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LossSums {
+    /// Loss tokens (those with mask 1).
     pub tokens: f64,
+    /// Per-token KL to the reference, `exp(ref - lp) - (ref - lp) - 1` (0 when β = 0).
     pub kl: f64,
+    /// Tokens with ratio below `1 - epsilon_low` and a negative advantage.
     pub clip_low: f64,
+    /// Tokens with ratio above `1 + epsilon_high` and a positive advantage.
     pub clip_high: f64,
+    /// Tokens in either clipped region.
     pub clip_region: f64,
 }
 
@@ -109,7 +114,7 @@ impl QwenVlPolicy {
     }
 
     /// Keep a copy of the trained weights as they are now ([`Weights::Snapshot`]).
-    pub fn snapshot(&mut self) -> Result<()> {
+    pub(crate) fn snapshot(&mut self) -> Result<()> {
         let w = self.trained_tensors();
         if w.is_empty() {
             bail!("snapshot: nothing trained to copy (no adapters and no full fine-tuning)");
@@ -119,7 +124,7 @@ impl QwenVlPolicy {
     }
 
     /// Write the snapshot (safetensors), so that a resumed stage has the same reference.
-    pub fn save_snapshot(&self, path: &Path) -> Result<()> {
+    pub(crate) fn save_snapshot(&self, path: &Path) -> Result<()> {
         let s = self.snapshot.as_ref().context("save_snapshot: no snapshot taken")?;
         let named: Vec<(String, &Tensor)> = s.iter().enumerate().map(|(i, t)| (format!("w{i}"), t)).collect();
         let tmp = path.with_extension("tmp");
@@ -128,7 +133,7 @@ impl QwenVlPolicy {
     }
 
     /// Read what [`Self::save_snapshot`] wrote.
-    pub fn load_snapshot(&mut self, path: &Path) -> Result<()> {
+    pub(crate) fn load_snapshot(&mut self, path: &Path) -> Result<()> {
         let w = self.trained_tensors();
         let loaded = Tensor::read_safetensors(path).with_context(|| format!("reading {}", path.display()))?;
         let by: std::collections::HashMap<String, Tensor> = loaded.into_iter().collect();
@@ -179,7 +184,7 @@ impl QwenVlPolicy {
 
     /// Per-token log-probs of each rollout's sampled ids under `weights`, of
     /// `logits / temperature`, without gradients (micro-batches of `train_cfg.micro_batch`).
-    pub fn rollout_logprobs(
+    pub(crate) fn rollout_logprobs(
         &mut self,
         rollouts: &[Rollout],
         weights: Weights,
@@ -216,7 +221,7 @@ impl QwenVlPolicy {
 
     /// One GRPO-family update on a step's rollouts: micro-batches of
     /// `train_cfg.micro_batch` accumulate gradients, then one clipped AdamW update.
-    pub fn grpo_step(&mut self, rollouts: &[Rollout], loss: &GrpoLoss) -> Result<GrpoStats> {
+    pub(crate) fn grpo_step(&mut self, rollouts: &[Rollout], loss: &GrpoLoss) -> Result<GrpoStats> {
         if rollouts.is_empty() {
             bail!("grpo_step: empty batch");
         }

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use cadrl::data::synth::{SynthConfig, generate};
-use cadrl::pipeline::train::rgb;
+use cadrl::pipeline::rgb;
 use cadrl::pipeline::vision::{Target, targets_for};
 use cadrl_backend_tch::init::{InitConfig, train_tokenizer, write_random_checkpoint};
 use cadrl_backend_tch::{DType, DeviceSpec, Example, ImageInput, ModelSpec, QwenVlPolicy, TrainConfig};

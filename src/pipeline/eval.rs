@@ -9,11 +9,11 @@ use cadrl_backend::{GenerateOptions, Policy};
 use cadrl_rewards::metrics::iou::IouMode;
 
 use super::log::side_by_side;
+use super::policy::rgb;
 use super::rundir::write_atomic;
 use super::score::{
     EvalRecord, EvalReport, evaluate, execute_all, extract_code, iou_mean, report, report_markdown,
 };
-use super::train::rgb;
 use super::{Cx, Metrics};
 use crate::data::Sample;
 use cadrl_rewards::exec::Executor;

@@ -16,6 +16,7 @@ pub(crate) mod eval;
 pub(crate) mod log;
 pub(crate) mod pairs;
 pub(crate) mod policy;
+pub use policy::rgb;
 pub(crate) mod rl;
 pub(crate) mod rundir;
 pub(crate) mod sample;

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use cadrl_backend::{Backend, LoraConfig, ModelSpec, TrainConfig};
+use cadrl_backend::{Backend, ImageInput, LoraConfig, ModelSpec, TrainConfig};
 
 use super::rundir::{Progress, write_atomic, write_dir_atomic};
 use crate::recipe::{Finetune, Recipe};
@@ -129,6 +129,15 @@ impl Policy {
     pub(crate) fn start_training(&mut self, cfg: TrainConfig) {
         self.p.set_train_config(cfg);
         self.p.reset_optimizer();
+    }
+}
+
+/// A decoded image as the backend takes it (RGB8, row-major; the pixels are copied).
+pub fn rgb(img: &image::RgbImage) -> ImageInput {
+    ImageInput::Rgb8 {
+        width: img.width() as usize,
+        height: img.height() as usize,
+        data: img.as_raw().clone(),
     }
 }
 

@@ -22,9 +22,10 @@ use cadrl_backend::{GenerateOptions, GrpoLoss, Rollout, TrainConfig, Weights};
 
 use super::data::{Dataset, Stream};
 use super::policy::Policy;
+use super::policy::rgb;
 use super::rundir::latest_step_checkpoint;
 use super::score::{Scorer, execute_all};
-use super::train::{cosine_lr, resume_training, rgb, save_step_checkpoint, want_checkpoint};
+use super::train::{cosine_lr, resume_training, save_step_checkpoint, want_checkpoint};
 use super::{Cx, Metrics, mix};
 use crate::recipe::{DpoReference, RlStage, ScaleRewards};
 use cadrl_rewards::exec::execute_native;

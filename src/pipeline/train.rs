@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::data::{Dataset, Stream};
 use super::eval::{EvalOptions, build_executor, evaluate_report, log_predictions, report_scalars};
-use super::policy::Policy;
+use super::policy::{Policy, rgb};
 use super::rundir::{Progress, latest_step_checkpoint, write_atomic};
 use super::{Cx, Metrics, mix};
 use crate::data::Sample;
@@ -45,15 +45,6 @@ pub(crate) fn cosine_lr(step: usize, total: usize, warmup: usize, lr: f64, min_r
 /// The SFT example of a sample: its image, `prompt` and its program as the completion.
 pub(crate) fn example(s: &Sample, prompt: &str) -> Example {
     Example { image: rgb(&s.image), prompt: Some(prompt.to_string()), completion: s.code.clone() }
-}
-
-/// A decoded image as the backend takes it (RGB8, row-major; the pixels are copied).
-pub fn rgb(img: &image::RgbImage) -> ImageInput {
-    ImageInput::Rgb8 {
-        width: img.width() as usize,
-        height: img.height() as usize,
-        data: img.as_raw().clone(),
-    }
 }
 
 /// Resume point of a training stage: restores policy + optimizer, returns steps done.

@@ -26,7 +26,8 @@ use serde::Serialize;
 
 use super::data::{Dataset, Stream};
 use super::policy::Policy;
-use super::train::{cosine_lr, resume_training, rgb, save_step_checkpoint, train_config, want_checkpoint};
+use super::policy::rgb;
+use super::train::{cosine_lr, resume_training, save_step_checkpoint, train_config, want_checkpoint};
 use super::{Cx, Metrics, mix};
 use crate::data::{Sample, program_stats};
 use crate::recipe::VisionStage;

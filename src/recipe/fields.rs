@@ -164,10 +164,11 @@ pub trait Choice: Copy + 'static {
     fn name(self) -> &'static str;
 }
 
-/// `impl Choice` from each type's own `ALL` and `name`.
+/// `impl Choice` from each type's own `ALL` and `name` (the list is in `recipe/mod.rs`,
+/// beside the types' imports).
 macro_rules! choices {
     ($($t:ty),* $(,)?) => {$(
-        impl Choice for $t {
+        impl $crate::recipe::fields::Choice for $t {
             const ALL: &'static [Self] = &<$t>::ALL;
             fn name(self) -> &'static str {
                 <$t>::name(self)
@@ -175,22 +176,7 @@ macro_rules! choices {
         }
     )*};
 }
-
-choices!(
-    crate::backend::BackendKind,
-    cadrl_backend::DType,
-    cadrl_backend::DpoLossKind,
-    cadrl_backend::GrpoLossType,
-    cadrl_rewards::metrics::iou::IouMode,
-    cadrl_rewards::executor::ExecutorKind,
-    crate::data::source::OnError,
-    super::Finetune,
-    crate::data::source::SourceKind,
-    super::stages::MonitorMetric,
-    super::stages::PairStrategy,
-    super::stages::DpoReference,
-    super::stages::ScaleRewards,
-);
+pub(crate) use choices;
 
 /// Reads the keys of one table; errors go to the shared list.
 pub(crate) struct Fields<'a> {

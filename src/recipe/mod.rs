@@ -33,6 +33,23 @@ pub use stages::{
     ScaleRewards, SftStage, Stage, VisionStage,
 };
 
+// Every closed set a recipe key names, read by `Fields::choice`.
+fields::choices!(
+    crate::backend::BackendKind,
+    cadrl_backend::DType,
+    cadrl_backend::DpoLossKind,
+    cadrl_backend::GrpoLossType,
+    cadrl_rewards::metrics::iou::IouMode,
+    cadrl_rewards::executor::ExecutorKind,
+    crate::data::source::OnError,
+    Finetune,
+    crate::data::source::SourceKind,
+    stages::MonitorMetric,
+    stages::PairStrategy,
+    stages::DpoReference,
+    stages::ScaleRewards,
+);
+
 /// `[run]`: naming, seeds, checkpoints.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct RunCfg {

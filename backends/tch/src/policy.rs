@@ -54,7 +54,7 @@ pub struct QwenVlPolicy {
     /// Whether the base weights are trained instead of adapters.
     full_finetune: bool,
     /// The vision stage's probe ([`crate::probe`]), while one is trained.
-    pub(crate) probe: Option<crate::probe::Probe>,
+    pub(crate) probe: Option<crate::train::Probe>,
     /// A copy of the trained weights ([`crate::loss::grpo`]: the RL reference `start`).
     pub(crate) snapshot: Option<Vec<Tensor>>,
 }

@@ -7,38 +7,10 @@
 use crate::nn::Ctx;
 use crate::policy::{ImageInput, QwenVlPolicy, StepStats};
 use crate::processor::ProcessedImage;
+use crate::train::Probe;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
-
-/// `y = W layer_norm(mean(tokens)) + b`, f32.
-#[derive(Debug)]
-pub(crate) struct Probe {
-    /// `[outputs, hidden]`
-    w: Tensor,
-    /// `[outputs]`
-    b: Tensor,
-}
-
-impl Probe {
-    fn new(hidden: i64, outputs: i64, device: Device) -> Self {
-        let w = (Tensor::randn([outputs, hidden], (Kind::Float, device)) * (1.0 / (hidden as f64).sqrt()))
-            .set_requires_grad(true);
-        let b = Tensor::zeros([outputs], (Kind::Float, device)).set_requires_grad(true);
-        Self { w, b }
-    }
-
-    fn outputs(&self) -> usize {
-        self.w.size()[0] as usize
-    }
-
-    /// `pooled`: `[n, hidden]` -> `[n, outputs]`.
-    fn forward(&self, pooled: &Tensor) -> Tensor {
-        let h = pooled.size()[1];
-        let x = pooled.to_kind(Kind::Float).layer_norm([h], None::<Tensor>, None::<Tensor>, 1e-5, false);
-        x.matmul(&self.w.tr()) + &self.b
-    }
-}
 
 /// Mean of each image's merged tokens: `[n images, hidden]`.
 fn pooled(policy: &QwenVlPolicy, images: &[ProcessedImage], ctx: &Ctx) -> Tensor {

@@ -9,7 +9,7 @@ use crate::model::{Batch, QwenVl};
 use crate::nn::Ctx;
 use crate::text::causal_mask;
 use anyhow::{Result, bail};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 pub use cadrl_backend::TrainConfig;
 
@@ -255,4 +255,34 @@ pub(crate) fn logprobs_for_training(
         (e * &g).sum(Kind::Float).backward();
     }
     Ok((loss.detach(), lp.detach(), ent))
+}
+
+/// The vision stage's linear probe ([`crate::probe`] trains it):
+/// `y = W layer_norm(mean(tokens)) + b`, f32.
+#[derive(Debug)]
+pub(crate) struct Probe {
+    /// `[outputs, hidden]`
+    pub(crate) w: Tensor,
+    /// `[outputs]`
+    pub(crate) b: Tensor,
+}
+
+impl Probe {
+    pub(crate) fn new(hidden: i64, outputs: i64, device: Device) -> Self {
+        let w = (Tensor::randn([outputs, hidden], (Kind::Float, device)) * (1.0 / (hidden as f64).sqrt()))
+            .set_requires_grad(true);
+        let b = Tensor::zeros([outputs], (Kind::Float, device)).set_requires_grad(true);
+        Self { w, b }
+    }
+
+    pub(crate) fn outputs(&self) -> usize {
+        self.w.size()[0] as usize
+    }
+
+    /// `pooled`: `[n, hidden]` -> `[n, outputs]`.
+    pub(crate) fn forward(&self, pooled: &Tensor) -> Tensor {
+        let h = pooled.size()[1];
+        let x = pooled.to_kind(Kind::Float).layer_norm([h], None::<Tensor>, None::<Tensor>, 1e-5, false);
+        x.matmul(&self.w.tr()) + &self.b
+    }
 }

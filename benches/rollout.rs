@@ -19,8 +19,7 @@
 //! threads make timings meaningless).
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +32,10 @@ use cadrl_rewards::executor::{ExecutorKind, ExecutorSpec};
 use cadrl_rewards::reward::RewardSpec;
 use criterion::Criterion;
 
+#[path = "../backends/tch/benches/common/mod.rs"]
+mod common;
+use common::{bench_model, criterion_mean_s, run_python, target_dir};
+
 const MAX_NEW: usize = 96;
 const GROUPS: [usize; 2] = [8, 16];
 
@@ -40,38 +43,16 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn python() -> PathBuf {
-    std::env::var("CADRL_TORCH_PYTHON").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/cadrl/torch-2.11.0/bin/python")
-    })
-}
-
-fn criterion_mean_s(name: &str) -> f64 {
-    let p = root().join("target/criterion").join(name).join("new/estimates.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-    v["mean"]["point_estimate"].as_f64().unwrap() / 1e9
-}
-
 fn main() {
-    let threads: usize = std::env::var("CADRL_BENCH_THREADS").ok().and_then(|x| x.parse().ok()).unwrap_or(1);
-    cadrl_backend_tch::set_num_threads(threads);
-    let dir = root().join("target/tmp/cadrl-bench-v3");
-    if !dir.join("bench-small/model.safetensors").exists() {
-        let script = root().join("backends/tch/tests/python/make_bench.py");
-        let out = Command::new(python()).arg(script).arg(&dir).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
-    let model = dir.join("bench-small");
-    let image = dir.join("images/img0_448x448.png");
+    let threads = common::threads();
+    let (model, image) = bench_model();
 
     // transformers, same machine, same run
-    let mut cmd = Command::new(python());
-    cmd.arg(root().join("benches/rollout_transformers.py")).arg(&model).arg(&image);
-    cmd.args([MAX_NEW.to_string(), threads.to_string()]).args(GROUPS.map(|g| g.to_string()));
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let hf: serde_json::Value =
-        serde_json::from_slice(out.stdout.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap()).unwrap();
+    let args: Vec<String> = [model.display().to_string(), image.display().to_string()]
+        .into_iter()
+        .chain([MAX_NEW, threads].into_iter().chain(GROUPS).map(|n| n.to_string()))
+        .collect();
+    let hf = run_python(&root().join("benches/rollout_transformers.py"), &args);
 
     // ours
     let spec =
@@ -131,5 +112,5 @@ fn main() {
         });
     }
     println!("cadrl rollouts vs transformers: {}", serde_json::to_string_pretty(&report).unwrap());
-    let _ = std::fs::write(root().join("target/criterion/cadrl_rollout.json"), report.to_string());
+    let _ = std::fs::write(target_dir().join("criterion/cadrl_rollout.json"), report.to_string());
 }

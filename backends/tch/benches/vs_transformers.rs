@@ -9,9 +9,10 @@
 use cadrl_backend_tch::generate::{GenerateOptions, generate};
 use cadrl_backend_tch::*;
 use criterion::Criterion;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
+
+mod common;
+use common::{bench_model, criterion_mean_s, run_python, target_dir};
 
 const N: usize = 8;
 const MAX_NEW: usize = 64;
@@ -19,48 +20,17 @@ const TRAIN_BATCH: usize = 4;
 const COMPLETION: &str =
     "import cadquery as cq\nresult = cq.Workplane('XY').box(10, 20, 5).faces('>Z').hole(2)\n";
 
-fn python() -> PathBuf {
-    std::env::var("CADRL_TORCH_PYTHON").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/cadrl/torch-2.11.0/bin/python")
-    })
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(name)
-}
-
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target")
-}
-
-fn criterion_mean_s(name: &str) -> f64 {
-    let p = target_dir().join("criterion").join(name).join("new/estimates.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-    v["mean"]["point_estimate"].as_f64().unwrap() / 1e9
-}
-
 fn main() {
-    let threads: usize = std::env::var("CADRL_BENCH_THREADS").ok().and_then(|x| x.parse().ok()).unwrap_or(1);
-    set_num_threads(threads);
-    let dir = target_dir().join("tmp/cadrl-bench-v3");
-    if !dir.join("bench-small/model.safetensors").exists() {
-        let out = Command::new(python()).arg(script("make_bench.py")).arg(&dir).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    }
-    let model = dir.join("bench-small");
-    let image = dir.join("images/img0_448x448.png");
+    let threads = common::threads();
+    let (model, image) = bench_model();
 
     // transformers (+PEFT), same machine, same run
-    let out = Command::new(python())
-        .arg(script("bench_transformers.py"))
-        .arg(&model)
-        .arg(&image)
-        .args([N.to_string(), MAX_NEW.to_string(), TRAIN_BATCH.to_string(), threads.to_string()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let hf: serde_json::Value =
-        serde_json::from_slice(out.stdout.split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap()).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/bench_transformers.py");
+    let args: Vec<String> = [model.display().to_string(), image.display().to_string()]
+        .into_iter()
+        .chain([N, MAX_NEW, TRAIN_BATCH, threads].map(|n| n.to_string()))
+        .collect();
+    let hf = run_python(&script, &args);
 
     // ours
     let spec =
